@@ -1,0 +1,138 @@
+"""Settings of the MCP server: environment variables, an optional YAML file, defaults.
+
+Dokploy's own variable names are used where they exist (`DOKPLOY_URL`, `DOKPLOY_API_KEY`, as the
+official Dokploy MCP server and CLI read them) and Docker's (`DOCKER_HOST`); everything else is
+`INFRAGUARDIAN_*`. The YAML file (`INFRAGUARDIAN_CONFIG=/path/config.yaml`, keys are the field
+names below) is read after the environment, so an environment variable always wins.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, HttpUrl, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "infraguardian"
+
+
+class SettingsError(ValueError):
+    """Invalid configuration, rendered as one line that names the setting."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INFRAGUARDIAN_", extra="forbid", populate_by_name=True, validate_default=True
+    )
+
+    # -- Dokploy ------------------------------------------------------------------------------
+    dokploy_url: HttpUrl | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DOKPLOY_URL", "dokploy_url"),
+        description="Base URL of the Dokploy panel, e.g. https://dokploy.example.com (no /api).",
+    )
+    dokploy_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DOKPLOY_API_KEY", "dokploy_api_key"),
+        description="Dokploy API key (create it with rateLimitEnabled:false).",
+    )
+    dokploy_openapi_file: Path | None = Field(
+        default=None,
+        description="Dokploy OpenAPI document to use instead of fetching it from the panel.",
+    )
+    dokploy_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    dokploy_max_retries: int = Field(default=3, ge=0, le=10)
+    dokploy_rate_per_s: float = Field(
+        default=10.0, gt=0, le=1000, description="Client-side limit of calls per second to Dokploy."
+    )
+
+    # -- Docker -------------------------------------------------------------------------------
+    docker_host: str = Field(
+        default="unix:///var/run/docker.sock",
+        validation_alias=AliasChoices("DOCKER_HOST", "docker_host"),
+    )
+
+    # -- Local state (SQLite stores, cached OpenAPI documents) --------------------------------
+    state_dir: Path = Field(default_factory=default_state_dir)
+
+    @field_validator("dokploy_url")
+    @classmethod
+    def _no_api_suffix(cls, v: HttpUrl | None) -> HttpUrl | None:
+        if v is not None and v.path and v.path.rstrip("/").endswith("/api"):
+            raise ValueError(
+                "give the panel URL without the trailing /api (e.g. https://dokploy.example.com)"
+            )
+        return v
+
+    @field_validator("docker_host")
+    @classmethod
+    def _docker_scheme(cls, v: str) -> str:
+        if not v.startswith(("unix://", "tcp://", "ssh://", "npipe://", "http://", "https://")):
+            raise ValueError("must start with unix://, tcp://, ssh:// or http(s)://")
+        return v
+
+    @property
+    def dokploy_configured(self) -> bool:
+        return self.dokploy_url is not None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("INFRAGUARDIAN_CONFIG")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+_ENV_NAMES = {
+    "dokploy_url": "DOKPLOY_URL",
+    "dokploy_api_key": "DOKPLOY_API_KEY",
+    "docker_host": "DOCKER_HOST",
+}
+
+
+def _setting_name(loc: tuple[Any, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    if field.isupper():
+        return field
+    return _ENV_NAMES.get(field, f"INFRAGUARDIAN_{field.upper()}")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load settings or raise SettingsError with one line naming the bad setting.
+
+    The offending value is never echoed: it may be a secret.
+    """
+    config_file = os.environ.get("INFRAGUARDIAN_CONFIG")
+    if config_file and not Path(config_file).is_file():
+        raise SettingsError(f"INFRAGUARDIAN_CONFIG: config file {config_file} does not exist")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        raise SettingsError(
+            f"invalid setting {_setting_name(tuple(err.get('loc', ())))}: {msg}{more}"
+        ) from None
+    except Exception as exc:  # e.g. malformed YAML in the config file
+        raise SettingsError(
+            f"INFRAGUARDIAN_CONFIG: cannot read {config_file}: {exc}".splitlines()[0]
+        ) from None
