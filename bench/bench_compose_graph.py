@@ -19,7 +19,7 @@ from mcp_server.compose_graph import ComposeGraph
 from mcp_server.compose_graph.dokploy_template import read_template
 from mcp_server.compose_graph.report import build_report
 
-CORPUS = Path("/work/shared/corpora/dokploy-templates")
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "dokploy-templates"
 # The one value a template leaves to the user (see tests/compose_graph/test_corpus.py).
 USER_SUPPLIED = {"cloudflared": "CLOUDFLARE_TUNNEL_TOKEN=user-pasted-tunnel-token\n"}
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from mcp_server.compose_graph import KINDS, classify_image
 from mcp_server.compose_graph.classify import image_name
 from mcp_server.compose_graph.dokploy_template import TemplateError, read_template
 from mcp_server.compose_graph.dotenv import parse_env_file
+from tests.conftest import SHARED
 
 
 @pytest.mark.parametrize(
@@ -111,7 +110,7 @@ def test_env_list_form_and_helpers() -> None:
 
 @pytest.mark.parametrize("name", ["signoz", "timescaledb", "valkey"])
 def test_templates_tomllib_rejects_are_read_like_dokploys_lenient_parser(name: str) -> None:
-    text = (Path("/work/shared/corpora/dokploy-templates") / name / "template.toml").read_text()
+    text = (SHARED / "corpora" / "dokploy-templates" / name / "template.toml").read_text()
     template = read_template(text)
     assert template.env_lines  # the env survives; only file mounts were unreadable
 

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from mcp_server.compose_graph.cli import graph
+from tests.conftest import SHARED
 
 COMPOSE = """services:
   web:
@@ -93,7 +94,7 @@ def test_env_file_option(project: Path, tmp_path: Path) -> None:
 
 
 def test_dokploy_template_option(tmp_path: Path) -> None:
-    corpus = Path("/work/shared/corpora/dokploy-templates/ackee")
+    corpus = SHARED / "corpora" / "dokploy-templates" / "ackee"
     code, out, err = _run(
         str(corpus / "docker-compose.yml"), "--dokploy-template", str(corpus / "template.toml"), "--json"
     )

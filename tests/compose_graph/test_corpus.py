@@ -18,15 +18,21 @@ depends_on), every service's final environment and image equal Compose's.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-from tests.compose_graph.graph_oracle import OracleRun, compose_config, my_dependencies, oracle_dependencies, oracle_environment
 
 from mcp_server.compose_graph import ComposeGraph, InterpolationError
 from mcp_server.compose_graph.dokploy_template import read_template
+from tests.compose_graph.graph_oracle import (
+    OracleRun,
+    compose_config,
+    my_dependencies,
+    oracle_dependencies,
+    oracle_environment,
+)
+from tests.conftest import SHARED
 
-CORPUS = Path("/work/shared/corpora/dokploy-templates")
+CORPUS = SHARED / "corpora" / "dokploy-templates"
 TEMPLATES = sorted(p.name for p in CORPUS.iterdir() if (p / "docker-compose.yml").is_file())
 APP_NAME = "ig-graph"
 # Values the template leaves for the user to fill in before deploying.

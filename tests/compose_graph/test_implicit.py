@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from mcp_server.compose_graph import ComposeGraph
 from mcp_server.compose_graph.dokploy_template import read_template
+from tests.conftest import SHARED
 
 TARGETS = ["db", "redis", "api", "mongo", "rabbitmq", "web", "search"]
 
@@ -111,7 +111,7 @@ def test_entrypoint_is_searched_and_plain_words_are_not() -> None:
 
 
 def test_real_templates() -> None:
-    corpus = Path("/work/shared/corpora/dokploy-templates")
+    corpus = SHARED / "corpora" / "dokploy-templates"
 
     def implicit(name: str, service: str) -> set[tuple[str, str]]:
         env = read_template((corpus / name / "template.toml").read_text()).env_file_text()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.compose_graph.graph_oracle import compose_config, my_dependencies, oracle_dependencies, oracle_environment
 
 from mcp_server.compose_graph import (
     ComposeError,
@@ -15,6 +14,12 @@ from mcp_server.compose_graph import (
     InterpolationError,
     UnknownServiceError,
     parse_compose,
+)
+from tests.compose_graph.graph_oracle import (
+    compose_config,
+    my_dependencies,
+    oracle_dependencies,
+    oracle_environment,
 )
 
 # name -> expression; every one is interpolated by both and compared.
