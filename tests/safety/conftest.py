@@ -1,0 +1,65 @@
+"""Fixtures of the safety tests: a fake clock (nobody sleeps) and a gate on a temporary state dir."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcp_server.safety import ActionRequest, Mode, Safety, SafetySettings, Target
+
+START = 1_780_000_000.0  # 2026-05-28T20:26:40Z
+
+
+class FakeClock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+MakeSafety = Callable[..., Safety]
+
+
+@pytest.fixture
+def make_safety(tmp_path: Path, clock: FakeClock) -> Iterator[MakeSafety]:
+    """`make_safety(mode="admin", max_mutations_per_minute=5)` → a gate on tmp_path/state."""
+    opened: list[Safety] = []
+
+    def make(mode: str | Mode = Mode.OPERATE, **settings: Any) -> Safety:
+        config = SafetySettings.model_validate({"mode": mode, **settings})
+        gate = Safety(config, tmp_path / "state", clock=clock)
+        opened.append(gate)
+        return gate
+
+    yield make
+    for gate in opened:
+        gate.close()
+
+
+def service(name: str = "api", project: str = "shop-a1b2c3", **fields: Any) -> Target:
+    return Target(kind="compose_service", project=project, service=name, **fields)
+
+
+def request(action: str, target: Target | None = None, **fields: Any) -> ActionRequest:
+    fields.setdefault("tool", f"{action}_tool")
+    fields.setdefault("client", "test-client")
+    return ActionRequest(action=action, target=target if target is not None else service(), **fields)
