@@ -1,0 +1,30 @@
+"""Fixtures for the docker_ops tests (helpers and labels live in dockerops_helpers.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from mcp_server.docker_ops.host import DockerHost
+
+from .dockerops_helpers import cleanup_labelled
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    client = docker.DockerClient(base_url="unix:///var/run/docker.sock")
+    yield client
+    cleanup_labelled(client)
+    client.close()
+
+
+@pytest.fixture
+def host() -> DockerHost:
+    return DockerHost("unix:///var/run/docker.sock")
