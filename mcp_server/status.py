@@ -1,0 +1,100 @@
+"""`infraguardian-mcp status`: what runs on this Docker engine, grouped the way Dokploy thinks.
+
+It needs only the local Docker engine; with DOKPLOY_URL set, each group is matched to its Dokploy
+object (project, environment, type) through `overview.services`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import anyio
+import click
+
+from mcp_server.docker_ops.host import DockerHost, DockerOpsError
+from mcp_server.docker_ops.inventory import inventory
+from mcp_server.docker_ops.models import DokployRef, Inventory, InventoryGroup, refs_from_overview
+from mcp_server.dokploy import DokployClient, DokployError
+from mcp_server.settings import Settings, SettingsError, load_settings
+
+
+async def dokploy_refs(settings: Settings) -> tuple[dict[str, DokployRef], str | None]:
+    """appName → Dokploy object, or ({}, reason) when Dokploy is not configured or not answering."""
+    if not settings.dokploy_configured:
+        return {}, "Dokploy not configured (set DOKPLOY_URL and DOKPLOY_API_KEY to map groups to it)"
+    try:
+        async with await DokployClient.from_settings(settings) as client:
+            rows = await client.call("overview.services")
+    except DokployError as exc:
+        return {}, f"Dokploy not used: {exc}"
+    return refs_from_overview(list(rows or [])), None
+
+
+async def collect(settings: Settings) -> tuple[Inventory, list[str]]:
+    refs, note = await dokploy_refs(settings)
+    host = DockerHost(settings.docker_host)
+    try:
+        inv = await inventory(host, refs)
+    finally:
+        await host.close()
+    return inv, [note] if note else []
+
+
+def _group_line(group: InventoryGroup) -> str:
+    owner = ""
+    if group.dokploy:
+        ref = group.dokploy
+        owner = f"  [{ref.type} {ref.name!r} in {ref.project}/{ref.environment}]"
+    health = f"{group.containers_running}/{group.containers_total} running"
+    if group.containers_unhealthy:
+        health += f", {group.containers_unhealthy} unhealthy"
+    return f"{group.kind:14} {group.app_name}  ({health}){owner}"
+
+
+def render(inv: Inventory, notes: list[str]) -> str:
+    lines = [f"Docker engine {inv.base_url} (swarm {'active' if inv.swarm_active else 'inactive'})"]
+    for group in inv.groups:
+        lines.append(_group_line(group))
+        for svc in group.services:
+            for c in svc.containers:
+                extra = []
+                if c.health_status:
+                    extra.append(c.health_status)
+                if c.restart_count:
+                    extra.append(f"{c.restart_count} restarts")
+                if c.status != "running" and c.exit_code is not None:
+                    extra.append(f"exit {c.exit_code}{' OOMKilled' if c.oom_killed else ''}")
+                detail = f" ({', '.join(extra)})" if extra else ""
+                lines.append(f"    {svc.name:20} {c.name}: {c.status}{detail}")
+            if svc.swarm_service and not svc.containers:
+                s = svc.swarm_service
+                lines.append(
+                    f"    {svc.name:20} swarm service: {s.tasks_running}/{s.replicas_desired} tasks running"
+                )
+    if inv.unmanaged:
+        lines.append(f"unmanaged      {len(inv.unmanaged)} container(s) no Dokploy object explains")
+        lines.extend(f"    {c.name}: {c.status}" for c in inv.unmanaged)
+    for ref in inv.dokploy_refs_without_objects:
+        lines.append(f"not running    {ref.type} {ref.name!r} ({ref.app_name}): nothing on this engine")
+    lines.extend(f"note: {n}" for n in [*inv.notes, *notes])
+    return "\n".join(lines)
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON.")
+def status(as_json: bool) -> None:
+    """Show what runs on the Docker engine, grouped by Dokploy appName, with health."""
+    try:
+        settings = load_settings()
+        inv, notes = anyio.run(collect, settings)
+    except (SettingsError, DockerOpsError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        payload: dict[str, Any] = json.loads(inv.model_dump_json())
+        payload["notes"] = [*payload.get("notes", []), *notes]
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        click.echo(render(inv, notes))
