@@ -18,6 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+# the Dokploy stand-in fixture (`dokploy_standin`) for every test folder
+pytest_plugins = ["mcp_server.dokploy_standin.pytest_plugin"]
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 OPENAPI_FILE = SHARED / "dokploy" / "openapi.json"
 CAPTURES = SHARED / "dokploy" / "captures"

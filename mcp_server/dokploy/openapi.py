@@ -21,6 +21,12 @@ from jsonschema.exceptions import ValidationError
 
 Method = Literal["GET", "POST"]
 
+# Where the running server accepts what its document says it rejects (the capture is right):
+# (operation, field that the document marks required but Dokploy treats as optional, evidence).
+KNOWN_INPUT_CORRECTIONS: tuple[tuple[str, str, str], ...] = (
+    ("compose.delete", "deleteVolumes", "captures compose.delete--not-found/--already-deleted: 404, not 400"),
+)
+
 
 class OpenApiDocumentError(ValueError):
     """The OpenAPI document is missing, unreadable or not Dokploy's."""
@@ -152,7 +158,12 @@ class OperationTable:
 
     # -- construction -------------------------------------------------------------------
     @classmethod
-    def from_document(cls, doc: Mapping[str, Any]) -> OperationTable:
+    def from_document(
+        cls,
+        doc: Mapping[str, Any],
+        corrections: Iterable[tuple[str, str, str]] = KNOWN_INPUT_CORRECTIONS,
+    ) -> OperationTable:
+        optional = {(name, fld) for name, fld, _ in corrections}
         paths = doc.get("paths")
         if not isinstance(paths, dict) or not paths:
             raise OpenApiDocumentError("OpenAPI document has no 'paths': is it Dokploy's?")
@@ -164,7 +175,11 @@ class OperationTable:
             for method, spec in item.items():
                 if method not in ("get", "post") or not isinstance(spec, dict):
                     continue
-                ops.append(_operation_from_spec(name, "GET" if method == "get" else "POST", spec))
+                op = _operation_from_spec(name, "GET" if method == "get" else "POST", spec)
+                fixed = [r for r in op.required if (op.name, r) not in optional]
+                if fixed != op.required:
+                    op = Operation(op.name, op.method, {**op.input_schema, "required": fixed}, op.json_body)
+                ops.append(op)
         if not ops:
             raise OpenApiDocumentError("OpenAPI document lists no GET/POST operations")
         info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
