@@ -249,10 +249,11 @@ def decode_response(name: str, resp: httpx.Response) -> Any:
 
 
 def _message(body: Any) -> str | None:
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return str(body["message"]).splitlines()[0][:500]
-    if isinstance(body, str):
-        return body[:500]
+    # Messages can span lines (docker's stderr inside "Command execution failed: ..."): keep them
+    # whole but on one line, so every error stays a single actionable line.
+    text = body.get("message") if isinstance(body, dict) else body
+    if isinstance(text, str):
+        return " ".join(text.split())[:500]
     return None
 
 
