@@ -58,6 +58,9 @@ class StandIn:
         base = Path(base_dir) if base_dir is not None else Path(tempfile.mkdtemp(prefix="dokploy-standin-"))
         self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Nagle + the client's delayed ACK add ~40 ms to every small response; Node (and so Dokploy)
+        # disables Nagle, so must we (accepted sockets inherit the option on Linux)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock.bind((host, port))
         self._sock.listen(2048)  # accept into the backlog at once: `url` is usable before uvicorn is up
         self.host = host

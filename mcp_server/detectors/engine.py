@@ -1,0 +1,323 @@
+"""The detector engine: feeds Docker events and poll timers to the detectors and keeps the list of
+active signals.
+
+    engine = DetectorEngine(DockerHost(), DetectorSettings(), domains=[...], deployments=[...])
+    async with engine:                      # starts the event stream and the poll loops
+        engine.active_signals()             # what is wrong right now
+        async with engine.subscribe() as changes:
+            async for change in changes:    # raised / updated / resolved
+                ...
+
+Events (die, oom, kill, health_status, restart, start, stop, destroy) go to the detectors that
+listen for them as they arrive; the other detectors run on their own interval. After the event
+stream reconnects (events may have been missed) every polled detector runs at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from types import TracebackType
+from typing import Literal
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream
+from pydantic import BaseModel, Field
+
+from mcp_server.docker_ops.events import ContainerEvent, ContainerEventStream, StreamNotice
+from mcp_server.docker_ops.host import DockerHost, DockerOpsError
+from mcp_server.docker_ops.timeutil import parse_docker_time
+
+from .base import Clock, Detector, DetectorContext, Findings, Signal, SignalChange, SystemClock
+from .book import SignalBook
+from .inputs import DeploymentProvider, DomainProvider
+from .registry import build_detectors
+from .samplers import LogGapSampler, StatsSampler
+from .settings import DetectorSettings
+from .state import ContainerDirectory, LifecycleMemory, labels_in_scope
+
+log = logging.getLogger(__name__)
+
+# the lifecycle memory needs these even when no detector asks for them
+_LIFECYCLE_ACTIONS = frozenset({"kill", "stop", "oom", "die", "start", "destroy"})
+_INVALIDATING_ACTIONS = frozenset({"start", "die", "destroy", "oom", "health_status", "restart", "stop"})
+
+
+class DetectorStatus(BaseModel):
+    """How one detector is doing (for a status tool or resource)."""
+
+    name: str
+    description: str
+    event_actions: list[str]
+    poll_interval_s: float | None
+    runs: int = 0
+    errors: int = 0
+    last_run_at: datetime | None = None
+    last_error: str | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class EngineStatus(BaseModel):
+    host: str
+    event_stream: Literal["not started", "connected", "disconnected"]
+    event_stream_message: str | None
+    active_signals: int
+    dropped_changes: int = Field(description="changes a slow subscriber did not receive")
+    detectors: list[DetectorStatus]
+
+
+class DetectorEngine:
+    """Runs detectors against one Docker host and keeps the active signals.
+
+    Args:
+        host: the engine to watch.
+        settings: thresholds and intervals (defaults when None).
+        detectors: the detector instances to run (default: every registered one enabled in settings).
+        clock: time source for windows and signal times (inject a ManualClock in unit tests).
+        domains: the domains to probe: a list of DomainSpec or a function returning one.
+        deployments: the Dokploy deployments to watch: DeploymentWatch list or a function.
+    """
+
+    def __init__(
+        self,
+        host: DockerHost,
+        settings: DetectorSettings | None = None,
+        *,
+        detectors: Sequence[Detector] | None = None,
+        clock: Clock | None = None,
+        domains: DomainProvider | None = None,
+        deployments: DeploymentProvider | None = None,
+    ) -> None:
+        self.host = host
+        self.settings = settings or DetectorSettings()
+        self.clock = clock or SystemClock()
+        self.detectors = list(detectors) if detectors is not None else build_detectors(self.settings)
+        self.book = SignalBook(self.clock)
+        directory = ContainerDirectory(host, self.settings)
+        self.context = DetectorContext(
+            host=host,
+            settings=self.settings,
+            clock=self.clock,
+            containers=directory,
+            lifecycle=LifecycleMemory(self.settings),
+            stats=StatsSampler(host, directory, self.settings, self.clock),
+            logs=LogGapSampler(host, self.settings),
+            domains=domains,
+            deployments=deployments,
+        )
+        self._status = {
+            d.name: DetectorStatus(
+                name=d.name,
+                description=d.description,
+                event_actions=sorted(d.event_actions),
+                poll_interval_s=d.poll_interval_s(),
+            )
+            for d in self.detectors
+        }
+        self._wake: dict[str, anyio.Event] = {}
+        # a poll loop and an on-demand poll() must not run the same detector at the same time
+        self._poll_locks = {d.name: anyio.Lock() for d in self.detectors}
+        self._connected = anyio.Event()
+        self._stream_state: Literal["not started", "connected", "disconnected"] = "not started"
+        self._stream_message: str | None = None
+        self._task_group: TaskGroup | None = None
+
+    # -- reading ---------------------------------------------------------------------------------
+    def active_signals(self) -> list[Signal]:
+        """Signals active now, most severe first."""
+        return self.book.active()
+
+    def resolved_signals(self) -> list[Signal]:
+        """Recently resolved signals (up to 200), newest first."""
+        return self.book.resolved()
+
+    def subscribe(
+        self, buffer: int = 256
+    ) -> AbstractAsyncContextManager[MemoryObjectReceiveStream[SignalChange]]:
+        """`async with engine.subscribe() as changes: async for change in changes: ...`"""
+        return self.book.subscribe(buffer)
+
+    def status(self) -> EngineStatus:
+        return EngineStatus(
+            host=self.host.name,
+            event_stream=self._stream_state,
+            event_stream_message=self._stream_message,
+            active_signals=len(self.book.active()),
+            dropped_changes=self.book.dropped_changes,
+            detectors=[s.model_copy() for s in self._status.values()],
+        )
+
+    async def wait_for_signal(self, predicate: Callable[[Signal], bool], timeout_s: float) -> Signal:
+        """The first active signal matching `predicate`, waiting up to `timeout_s` for it.
+        Raises TimeoutError when none appears in time."""
+        async with self.subscribe() as changes:
+            with anyio.fail_after(timeout_s):
+                while True:
+                    for signal in self.active_signals():
+                        if predicate(signal):
+                            return signal
+                    # wake on a change, or re-check soon: evidence refreshes are not published
+                    with anyio.move_on_after(0.25):
+                        await changes.receive()
+
+    async def wait_connected(self, timeout_s: float = 30.0) -> None:
+        """Wait until the event stream is subscribed (events from then on are seen)."""
+        with anyio.fail_after(timeout_s):
+            await self._connected.wait()
+
+    # -- feeding ---------------------------------------------------------------------------------
+    async def handle_event(self, event: ContainerEvent) -> list[SignalChange]:
+        """Give one container event to the detectors that listen for it."""
+        self.context.lifecycle.note(event)
+        if event.action in _INVALIDATING_ACTIONS:
+            self.context.containers.forget(event.container_id)
+        if not labels_in_scope(event.attributes, self.settings):
+            return []
+        changes: list[SignalChange] = []
+        for detector in self.detectors:
+            if event.action not in detector.event_actions:
+                continue
+            findings = await self._guarded(detector, detector.on_event(event, self.context))
+            if findings is not None:
+                changes += self._apply(detector, findings)
+        return changes
+
+    async def poll(self, names: Sequence[str] | None = None) -> list[SignalChange]:
+        """Run the polled detectors (all, or those named) once, now."""
+        changes: list[SignalChange] = []
+        for detector in self.detectors:
+            if detector.poll_interval_s() is None or (names is not None and detector.name not in names):
+                continue
+            changes += await self._poll_one(detector)
+        return changes
+
+    def expire(self) -> list[SignalChange]:
+        """Resolve event-born signals whose hold time passed without a new occurrence."""
+        return self.book.expire()
+
+    def wake_polls(self) -> None:
+        """Make every poll loop run now instead of at its next interval."""
+        for event in self._wake.values():
+            event.set()
+
+    # -- running ---------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Run until cancelled: the event stream, one loop per polled detector, and expiry."""
+        await self._sync_engine_clock()
+        async with anyio.create_task_group() as tg:
+            if any(d.event_actions for d in self.detectors):
+                tg.start_soon(self._event_loop)
+            else:
+                self._connected.set()
+            for detector in self.detectors:
+                if detector.poll_interval_s() is not None:
+                    tg.start_soon(self._poll_loop, detector)
+            tg.start_soon(self._expire_loop)
+
+    async def __aenter__(self) -> DetectorEngine:
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        self._task_group.start_soon(self.run)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        task_group, self._task_group = self._task_group, None
+        if task_group is None:
+            return None
+        task_group.cancel_scope.cancel()
+        return await task_group.__aexit__(exc_type, exc, tb)
+
+    async def _event_loop(self) -> None:
+        actions = sorted(_LIFECYCLE_ACTIONS.union(*(d.event_actions for d in self.detectors)))
+        items = aiter(ContainerEventStream(self.host, actions=actions))
+        try:
+            async for item in items:
+                if isinstance(item, StreamNotice):
+                    self._on_notice(item)
+                    if item.kind == "reconnected":
+                        await self._sync_engine_clock()
+                        self.wake_polls()
+                    continue
+                await self.handle_event(item)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await items.aclose()
+
+    def _on_notice(self, notice: StreamNotice) -> None:
+        self._stream_message = notice.message
+        if notice.kind == "disconnected":
+            self._stream_state = "disconnected"
+            log.warning("%s", notice.message)
+            return
+        self._stream_state = "connected"
+        self._connected.set()
+
+    async def _poll_loop(self, detector: Detector) -> None:
+        interval = detector.poll_interval_s() or 60.0
+        while True:
+            await self._poll_one(detector)
+            wake = self._wake[detector.name] = anyio.Event()
+            with anyio.move_on_after(interval):
+                await wake.wait()
+
+    async def _expire_loop(self) -> None:
+        while True:
+            self.expire()
+            await anyio.sleep(1.0)
+
+    async def _poll_one(self, detector: Detector) -> list[SignalChange]:
+        async with self._poll_locks.setdefault(detector.name, anyio.Lock()):
+            findings = await self._guarded(detector, detector.poll(self.context))
+        return self._apply(detector, findings) if findings is not None else []
+
+    async def _guarded(self, detector: Detector, call: Awaitable[Findings]) -> Findings | None:
+        """Await one detector call; a failing detector is recorded, never stops the others."""
+        status = self._status.setdefault(
+            detector.name,
+            DetectorStatus(name=detector.name, description="", event_actions=[], poll_interval_s=None),
+        )
+        status.runs += 1
+        status.last_run_at = self.clock.now()
+        try:
+            findings = await call
+        except DockerOpsError as exc:
+            status.errors += 1
+            status.last_error = str(exc)
+            return None
+        except Exception as exc:  # a plug-in's bug must not take the engine down
+            status.errors += 1
+            status.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("detector %s failed", detector.name)
+            return None
+        status.last_error = None
+        status.notes = findings.notes[-10:]
+        return findings
+
+    def _apply(self, detector: Detector, findings: Findings) -> list[SignalChange]:
+        changes: list[SignalChange] = []
+        for signal in findings.firing:
+            if (change := self.book.upsert(signal)) is not None:
+                changes.append(change)
+        for signal_id, reason in findings.cleared.items():
+            if (change := self.book.resolve(signal_id, reason)) is not None:
+                changes.append(change)
+        if findings.complete:
+            keep = {s.id for s in findings.firing} | findings.undecided
+            changes += self.book.resolve_missing(detector.name, keep, f"{detector.name}: condition cleared")
+        return changes
+
+    async def _sync_engine_clock(self) -> None:
+        """Learn the offset between the engine's clock and ours (log times are engine times)."""
+        try:
+            info = await self.host.info()
+        except DockerOpsError as exc:
+            self._stream_message = str(exc)
+            return
+        engine_time = parse_docker_time(str(info.get("SystemTime") or ""))
+        if engine_time is not None:
+            self.context.engine_clock_offset_s = (engine_time - self.clock.now()).total_seconds()
