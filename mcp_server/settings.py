@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, HttpUrl, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -19,6 +19,9 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from mcp_server.detectors.settings import DetectorSettings
+from mcp_server.safety.settings import SafetySettings
 
 
 def default_state_dir() -> Path:
@@ -32,7 +35,11 @@ class SettingsError(ValueError):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="INFRAGUARDIAN_", extra="forbid", populate_by_name=True, validate_default=True
+        env_prefix="INFRAGUARDIAN_",
+        extra="forbid",
+        populate_by_name=True,
+        validate_default=True,
+        env_nested_delimiter="__",  # INFRAGUARDIAN_SAFETY__MODE=read-only
     )
 
     # -- Dokploy ------------------------------------------------------------------------------
@@ -62,8 +69,32 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DOCKER_HOST", "docker_host"),
     )
 
+    docker_host_name: str = Field(
+        default="local",
+        min_length=1,
+        max_length=100,
+        description="Name of this Docker host in audit rows, budgets and signals.",
+    )
+
     # -- Local state (SQLite stores, cached OpenAPI documents) --------------------------------
     state_dir: Path = Field(default_factory=default_state_dir)
+
+    runbooks_dir: Path | None = Field(default=None, description="Runbook YAML folder (default: runbooks/).")
+
+    # -- MCP server ----------------------------------------------------------------------------
+    mcp_transport: Literal["stdio", "sse", "streamable-http"] = "stdio"
+    mcp_host: str = Field(
+        default="127.0.0.1", description="HTTP transports bind here (localhost by default)."
+    )
+    mcp_port: int = Field(default=8765, ge=0, le=65535)
+    mcp_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for the HTTP transports; generated into <state_dir>/mcp-token if unset.",
+    )
+
+    # -- Policy and detection ------------------------------------------------------------------
+    safety: SafetySettings = Field(default_factory=SafetySettings)
+    detectors: DetectorSettings = Field(default_factory=DetectorSettings)
 
     @field_validator("dokploy_url")
     @classmethod
@@ -112,7 +143,10 @@ def _setting_name(loc: tuple[Any, ...]) -> str:
     field = str(loc[0]) if loc else "?"
     if field.isupper():
         return field
-    return _ENV_NAMES.get(field, f"INFRAGUARDIAN_{field.upper()}")
+    if field in _ENV_NAMES:
+        return _ENV_NAMES[field]
+    nested = "__".join(str(part) for part in loc if not isinstance(part, int))
+    return f"INFRAGUARDIAN_{nested.upper()}"
 
 
 def load_settings(**overrides: Any) -> Settings:

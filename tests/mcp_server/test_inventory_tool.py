@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+import pytest
+from mcp import Client
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_inventory_lists_tools_and_runs(mcp_client: Client) -> None:
+    tools = {t.name for t in (await mcp_client.list_tools()).tools}
+    assert "list_inventory" in tools
+    result = await mcp_client.call_tool("list_inventory", {})
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    assert result.structured_content["host"] == "local"
