@@ -12,7 +12,6 @@ Usage: uv run python bench/bench_dokploy_client.py [--calls 500]
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ OPENAPI = Path(__file__).resolve().parents[1].parent / "shared" / "dokploy" / "o
 
 def pct(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
 
 async def run(calls: int) -> None:
@@ -70,11 +69,20 @@ async def run(calls: int) -> None:
     OperationTable.from_file(OPENAPI)
     load_ms = (time.perf_counter() - t0) * 1000
     small = {"composeId": "abc", "title": "t"}
-    big = {"applicationId": "a", "name": "n", "env": "A=1\n" * 50, "memoryLimit": "1g", "replicas": 2,
-           "healthCheckSwarm": {"Test": ["CMD", "true"], "Interval": 1}, "args": ["a", "b"]}
-    for name, op, data in [("compose.deploy (2 fields)", "compose.deploy", small),
-                           ("application.update (7 of ~100 fields)", "application.update", big),
-                           ("project.create invalid (1 issue)", "project.create", {"name": 5})]:
+    big = {
+        "applicationId": "a",
+        "name": "n",
+        "env": "A=1\n" * 50,
+        "memoryLimit": "1g",
+        "replicas": 2,
+        "healthCheckSwarm": {"Test": ["CMD", "true"], "Interval": 1},
+        "args": ["a", "b"],
+    }
+    for name, op, data in [
+        ("compose.deploy (2 fields)", "compose.deploy", small),
+        ("application.update (7 of ~100 fields)", "application.update", big),
+        ("project.create invalid (1 issue)", "project.create", {"name": 5}),
+    ]:
         table.validate(op, data)  # compile the validator once
         n = 5000
         t0 = time.perf_counter()

@@ -1,0 +1,289 @@
+"""A bounded digest of one log for a language model (default at most 2,000 o200k tokens).
+
+What it keeps, in order of priority when the budget is tight:
+1. the header (sizes, time range, counts, exit code, what was dropped), the first and last error;
+2. the trace the process died with, and the last 10 entries of the log (what happened before exit);
+3. error templates with counts and first/last time: the first and last error's first, then by
+   count (up to ~60% of the budget while other traces wait);
+4. the other distinct stack traces (deduplicated, trimmed to head + causes + innermost frames);
+5. whatever still fits: remaining error templates and traces, more tail lines, warning templates.
+If the must-haves do not fit, sizes shrink step by step (fewer tail lines, shorter traces and
+lines, no examples; see digest_parts.LEVELS) and what is left out is counted ("+12 more ...").
+The text rendering is measured with the real tokenizer, so the budget always holds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from .analysis import Analysis, TemplateGroup, analyse
+from .digest_parts import (
+    LEVELS,
+    Level,
+    TraceGroup,
+    base_digest,
+    tail_entries,
+    template_stat,
+    trace_groups,
+    trace_summary,
+)
+from .exit_codes import explain_exit
+from .lines import (
+    LogLines,
+    ReadLimits,
+    lines_from_bytes,
+    lines_from_file,
+    lines_from_stream,
+    lines_from_strings,
+    lines_from_text,
+)
+from .models import ExitInfo, LogDigest
+from .render import TimeStyle, count_tokens, render_digest, render_tail_line, render_template, render_trace
+
+DEFAULT_MAX_TOKENS = 2000
+MIN_MAX_TOKENS = 200
+_MAX_MISSES = 8
+
+
+def _fit(
+    analysis: Analysis, exit_info: ExitInfo | None, max_tokens: int, level: Level
+) -> tuple[LogDigest, bool]:
+    """The digest at one size level, filled in priority order; True if all must-have items fit."""
+    digest = base_digest(analysis, exit_info, max_tokens, level.line_chars)
+    style = TimeStyle.for_range(digest.first_time, digest.last_time)
+    used = count_tokens(render_digest(digest))
+    budget = max_tokens - 8  # slack for joins that tokenise differently from the parts
+    complete = used <= budget
+
+    error_groups = [g for g in analysis.templates.values() if g.severity == "error"]
+    warning_groups = [g for g in analysis.templates.values() if g.severity == "warning"]
+    traces = trace_groups(analysis)
+    errors = analysis.errors
+    death_key = errors[-1].template_key if errors else None
+    death_trace = (
+        next((t for t in traces if any(e is errors[-1] for e in t.events)), None) if errors else None
+    )
+    first_trace = traces[0] if traces else None
+
+    chosen_traces: list[TraceGroup] = []
+    trace_lines: dict[int, int] = {}  # id(group) -> lines shown; the death and first trace get more
+    chosen_errors: list[TemplateGroup] = []
+    chosen_warnings: list[TemplateGroup] = []
+
+    def try_add(cost: int, limit: float = budget) -> bool:
+        nonlocal used
+        if used + cost > limit:
+            return False
+        used += cost
+        return True
+
+    def add_trace(group: TraceGroup, max_lines: int, limit: float = budget) -> bool:
+        if group in chosen_traces:
+            return True
+        summary = trace_summary(analysis, group, level, max_lines)
+        cost = count_tokens(render_trace("T9", summary, style) + "\n") + (12 if not chosen_traces else 0)
+        if not try_add(cost, limit):
+            return False
+        chosen_traces.append(group)
+        trace_lines[id(group)] = max_lines
+        return True
+
+    def add_template(group: TemplateGroup, chosen: list[TemplateGroup], limit: float = budget) -> bool:
+        if group in chosen:
+            return True
+        stat = template_stat(analysis, group, level)
+        cost = count_tokens(render_template("E99", stat, style) + "\n") + (12 if not chosen else 0)
+        if not try_add(cost, limit):
+            return False
+        chosen.append(group)
+        return True
+
+    # 1. The trace the process died with, and the last 10 entries of the log.
+    if death_trace is not None and not add_trace(death_trace, level.trace_lines):
+        complete = False
+    shown = {e.index: ("T", e) for e in (death_trace.events if chosen_traces and death_trace else [])}
+    tail_all = tail_entries(analysis, level.tail, shown, level.line_chars)
+    tail_costs = [count_tokens(render_tail_line(t, style) + "\n") for t in tail_all]
+    tail_count = min(10, len(tail_all))
+    if tail_all and not try_add(sum(tail_costs[len(tail_all) - tail_count :]) + 20):
+        complete = False
+        tail_count = 0
+
+    # 2. Error templates (first and last error pinned, then by count), leaving room for traces.
+    by_count = sorted(error_groups, key=lambda g: -len(g.events))
+    pinned = [g for g in error_groups if g.key in {errors[0].template_key, death_key}] if errors else []
+    ordered_errors = list(dict.fromkeys(pinned + by_count))
+    must_errors = min(3, len(ordered_errors))
+    by_trace_count = sorted(traces, key=lambda g: -len(g.events))
+    other_traces = [t for t in dict.fromkeys([first_trace, *by_trace_count]) if t is not None]
+    share = budget * 0.6 if len(other_traces) > len(chosen_traces) else budget
+    for index, group in enumerate(ordered_errors):
+        if budget - used < 20 and index >= must_errors:
+            break  # nothing more fits; pricing thousands of templates would waste time
+        if not add_template(group, chosen_errors, budget if index < must_errors else share):
+            if index < must_errors:
+                complete = False
+            break
+    # 3. Other traces: the first one at full length, the rest shorter.
+    misses = 0
+    for trace in other_traces:
+        if budget - used < 30 or misses >= _MAX_MISSES:
+            break
+        lines = level.trace_lines if trace is first_trace else min(12, level.trace_lines)
+        misses = 0 if add_trace(trace, lines, budget * 0.85) else misses + 1
+    # 4. Whatever still fits: remaining templates and traces, more tail, warnings.
+    # Each pass gives up after a run of items that do not fit (there may be thousands).
+    misses = 0
+    for group in ordered_errors:
+        if budget - used < 20 or misses >= _MAX_MISSES:
+            break
+        misses = 0 if add_template(group, chosen_errors) else misses + 1
+    misses = 0
+    for trace in other_traces:
+        if budget - used < 30 or misses >= _MAX_MISSES:
+            break
+        misses = 0 if add_trace(trace, min(8, level.trace_lines)) else misses + 1
+    if tail_count:
+        while tail_count < len(tail_all) and try_add(tail_costs[len(tail_all) - tail_count - 1]):
+            tail_count += 1
+    misses = 0
+    for group in sorted(warning_groups, key=lambda g: -len(g.events)):
+        if budget - used < 20 or misses >= _MAX_MISSES:
+            break
+        misses = 0 if add_template(group, chosen_warnings) else misses + 1
+
+    chosen_traces.sort(key=lambda g: g.events[0].index)
+    digest.traces = [trace_summary(analysis, g, level, trace_lines[id(g)]) for g in chosen_traces]
+    digest.omitted_traces = len(traces) - len(chosen_traces)
+    labels = {e.index: (f"T{n}", e) for n, g in enumerate(chosen_traces, start=1) for e in g.events}
+    digest.tail = tail_entries(analysis, tail_count, labels, level.line_chars)
+    chosen_errors.sort(key=lambda g: g.events[0].index)
+    digest.error_templates = [template_stat(analysis, g, level) for g in chosen_errors]
+    digest.omitted_error_templates = len(error_groups) - len(chosen_errors)
+    chosen_warnings.sort(key=lambda g: g.events[0].index)
+    digest.warning_templates = [template_stat(analysis, g, level) for g in chosen_warnings]
+    digest.omitted_warning_templates = len(warning_groups) - len(chosen_warnings)
+    return digest, complete
+
+
+def _drop_error_template(digest: LogDigest) -> None:
+    """Remove the least frequent error template, keeping the first and the last one when possible."""
+    templates = digest.error_templates
+    middle = range(1, len(templates) - 1) if len(templates) > 2 else range(len(templates))
+    victim = min(middle, key=lambda i: templates[i].count)
+    templates.pop(victim)
+    digest.omitted_error_templates += 1
+
+
+def _shrink_to_budget(digest: LogDigest, max_tokens: int) -> LogDigest:
+    """Drop lowest-priority items until the rendering fits (guards against pricing drift)."""
+    while count_tokens(render_digest(digest)) > max_tokens:
+        if digest.warning_templates:
+            digest.warning_templates.pop()
+            digest.omitted_warning_templates += 1
+        elif len(digest.tail) > 10:
+            digest.tail.pop(0)
+        elif len(digest.traces) > 1:
+            digest.traces.pop(0)  # the latest trace (the death) stays
+            digest.omitted_traces += 1
+        elif len(digest.error_templates) > 3:
+            _drop_error_template(digest)
+        elif len(digest.tail) > 3:
+            digest.tail.pop(0)
+        elif digest.traces:
+            digest.traces.pop()
+            digest.omitted_traces += 1
+        elif digest.error_templates:
+            _drop_error_template(digest)
+        elif digest.tail:
+            digest.tail.pop(0)
+        elif digest.notes or digest.last_error is not None:
+            digest.notes = [note[:80] for note in digest.notes[:1]] if len(digest.notes) > 1 else []
+            digest.last_error = None
+        elif digest.first_error is not None:
+            digest.first_error.text = digest.first_error.text[:60]
+            digest.first_error.template = ""
+            if count_tokens(render_digest(digest)) > max_tokens:
+                digest.first_error = None
+        else:
+            break
+    return digest
+
+
+def build_digest(
+    analysis: Analysis,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    exit_code: int | None = None,
+    oom_killed: bool | None = None,
+) -> LogDigest:
+    """The digest of an analysed log, within `max_tokens` o200k tokens when rendered."""
+    if max_tokens < MIN_MAX_TOKENS:
+        raise ValueError(f"max_tokens must be at least {MIN_MAX_TOKENS}, got {max_tokens}")
+    exit_info = None
+    if exit_code is not None:
+        explained = explain_exit(exit_code, oom_killed)
+        exit_info = ExitInfo(
+            code=exit_code,
+            signal=explained.signal,
+            oom_killed=oom_killed,
+            meaning=explained.meaning,
+            next_step=explained.next_step,
+        )
+    digest: LogDigest | None = None
+    for level in LEVELS:
+        digest, complete = _fit(analysis, exit_info, max_tokens, level)
+        if complete:
+            break
+    assert digest is not None  # LEVELS is not empty
+    digest = _shrink_to_budget(digest, max_tokens)
+    digest.tokens = count_tokens(render_digest(digest))
+    return digest
+
+
+LogSource = bytes | str | Iterable[str] | LogLines
+
+
+def read_source(source: LogSource, limits: ReadLimits | None = None) -> LogLines:
+    """Lines of a log given as bytes, one string, an iterable of lines, or already read."""
+    if isinstance(source, LogLines):
+        return source
+    if isinstance(source, bytes):
+        return lines_from_bytes(source, limits)
+    if isinstance(source, str):
+        return lines_from_text(source, limits)
+    return lines_from_strings(source, limits)
+
+
+def digest_log(
+    source: LogSource,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    limits: ReadLimits | None = None,
+    exit_code: int | None = None,
+    oom_killed: bool | None = None,
+) -> LogDigest:
+    """Digest of a log given as bytes, text or lines (see `build_digest`)."""
+    return build_digest(analyse(read_source(source, limits)), max_tokens, exit_code, oom_killed)
+
+
+def digest_file(
+    path: str | os.PathLike[str],
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    limits: ReadLimits | None = None,
+    exit_code: int | None = None,
+    oom_killed: bool | None = None,
+) -> LogDigest:
+    """Digest of a log file; large files are read as head + tail only."""
+    return build_digest(analyse(lines_from_file(path, limits)), max_tokens, exit_code, oom_killed)
+
+
+def digest_stream(
+    stream: BinaryIO,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    limits: ReadLimits | None = None,
+    exit_code: int | None = None,
+    oom_killed: bool | None = None,
+) -> LogDigest:
+    """Digest of a binary stream such as stdin, read in chunks with bounded memory."""
+    return build_digest(analyse(lines_from_stream(stream, limits)), max_tokens, exit_code, oom_killed)
