@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
@@ -15,6 +16,13 @@ from mcp_server.server.tools._targets import current_inventory
 from mcp_server.settings import Settings
 
 
+def _constant(text: str) -> Callable[[], str]:
+    def read() -> str:
+        return text
+
+    return read
+
+
 def register(mcp: MCPServer, settings: Settings, live: LiveServices) -> None:
     library = RunbookLibrary.load(settings.runbooks_dir)
 
@@ -22,17 +30,14 @@ def register(mcp: MCPServer, settings: Settings, live: LiveServices) -> None:
     for name in library.names():
         book = library.get(name)
         assert book is not None
-
-        def _reader(n: str = name) -> str:
-            return library.text(n) or ""
-
+        text = library.text(name) or ""
         mcp.resource(
             f"runbook://{name}",
             name=f"runbook-{name}",
             title=book.title,
             description=book.description,
             mime_type="application/yaml",
-        )(_reader)
+        )(_constant(text))
 
     @mcp.resource("runbook://{name}", mime_type="application/yaml", description="A runbook by name (YAML).")
     def runbook(name: str) -> str:

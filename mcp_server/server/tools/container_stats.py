@@ -1,0 +1,47 @@
+"""container_stats: CPU and memory (as `docker stats` computes them), network and block I/O."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from mcp_server.docker_ops.stats import ContainerStats
+from mcp_server.docker_ops.stats import container_stats as read_stats
+from mcp_server.server.context import audit_read, fail, safe, services, tool_errors
+from mcp_server.server.tools._targets import container_target, service_containers
+from mcp_server.server.tools._views import READ_ONLY
+
+
+class StatsResult(BaseModel):
+    containers: list[ContainerStats]
+    notes: list[str] = Field(default_factory=list)
+
+
+def register(mcp: MCPServer) -> None:
+    @mcp.tool(annotations=ToolAnnotations(title="Container stats", **READ_ONLY))
+    async def container_stats(
+        ctx: Context,
+        app_name: Annotated[str | None, Field(description="Dokploy appName; with service")] = None,
+        service: Annotated[str | None, Field(description="service name: all its containers")] = None,
+        container: Annotated[str | None, Field(description="or one container name")] = None,
+    ) -> StatsResult:
+        """Live resource use: CPU %, memory used (minus page cache) against the limit, network and block
+        I/O, for every container of a service or one container. Use it for memory pressure and CPU
+        saturation questions. Cost: about one second per container (the engine samples twice)."""
+        svc = services(ctx)
+        with tool_errors():
+            if container is not None:
+                names = [container]
+            elif app_name and service:
+                names = [c.name for c in await service_containers(svc, app_name, service)]
+            else:
+                raise fail("pass app_name and service, or container")
+            results = [await read_stats(svc.docker, name) for name in names]
+            target, _ = await container_target(svc, names[0]) if names else (None, None)
+        await audit_read(
+            ctx, "container_stats", target, {"app_name": app_name, "service": service, "container": container}
+        )
+        return safe(StatsResult(containers=results))
