@@ -42,7 +42,7 @@ def test_bad_runbooks_get_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(RunbookError, match=r"x.yaml line \d+: not valid YAML"):
         parse_runbook(bad)
     bad.write_text("name: x\ntitle: t\ndescription: d\ndiagnose: []\nverify: [{do: v}]\nescalate_when: [h]\n")
-    with pytest.raises(RunbookError, match="x.yaml: diagnose: List should have at least 1 item"):
+    with pytest.raises(RunbookError, match=r"x\.yaml: diagnose: List should have at least 1 item"):
         parse_runbook(bad)
     bad.write_text(
         "name: y\ntitle: t\ndescription: d\ndiagnose: [{do: a}]\nverify: [{do: v}]\nescalate_when: [h]\n"
