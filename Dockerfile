@@ -1,0 +1,32 @@
+# InfraGuardian MCP server (first version).
+# Build:  docker build -t infraguardian .
+# Run:    docker run --rm -i -v /var/run/docker.sock:/var/run/docker.sock \
+#           -v infraguardian-state:/state -e DOKPLOY_URL=... -e DOKPLOY_API_KEY=... infraguardian
+# HTTP:   add `-p 127.0.0.1:8765:8765 -e INFRAGUARDIAN_MCP_HOST=0.0.0.0` and the command
+#         `serve --transport streamable-http`; the bearer token is written to /state/mcp-token.
+FROM python:3.11-slim AS build
+COPY --from=ghcr.io/astral-sh/uv:0.9 /uv /usr/local/bin/uv
+WORKDIR /app
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --no-install-project
+COPY mcp_server ./mcp_server
+COPY agent_host ./agent_host
+COPY runbooks ./runbooks
+RUN uv sync --frozen --no-dev
+
+FROM python:3.11-slim
+# docker compose v2 is what Dokploy runs; the server uses the Engine API through the socket
+RUN groupadd --system ig && useradd --system --gid ig --home /state ig \
+    && mkdir -p /state && chown ig:ig /state
+COPY --from=build /app /app
+ENV PATH=/app/.venv/bin:$PATH \
+    INFRAGUARDIAN_STATE_DIR=/state \
+    INFRAGUARDIAN_RUNBOOKS_DIR=/app/runbooks
+LABEL io.infraguardian.self=true
+WORKDIR /app
+# The Docker socket is root-owned; run as root only if your socket group differs (see README).
+USER ig
+VOLUME ["/state"]
+ENTRYPOINT ["infraguardian-mcp"]
+CMD ["serve"]

@@ -1,0 +1,94 @@
+"""The command lines as a user runs them (subprocesses), against the stand-in and the real engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mcp_server.dokploy_standin.server import StandIn
+from tests.conftest import OPENAPI_FILE
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, module: str = "mcp_server"
+) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_help_lists_every_command() -> None:
+    out = run("--help")
+    assert out.returncode == 0
+    for command in ("status", "serve", "standin", "graph", "digest", "dokploy"):
+        assert f"  {command} " in out.stdout, command
+    agent = run("--help", module="agent_host")
+    assert agent.returncode == 0 and "monitor" in agent.stdout
+
+
+def test_operations_listing() -> None:
+    out = run("dokploy", "operations", "--openapi", str(OPENAPI_FILE), "--router", "compose")
+    assert out.returncode == 0
+    assert any(line.startswith("GET  compose.one ") for line in out.stdout.splitlines())
+    assert all(" compose." in line for line in out.stdout.splitlines())
+
+
+@pytest.mark.docker
+def test_status_and_call_against_the_stand_in(dokploy_standin: StandIn, tmp_path: Path) -> None:
+    h = dokploy_standin.headers
+    with httpx.Client(base_url=dokploy_standin.url, headers=h, timeout=60) as api:
+        env_id = api.post("/api/project.create", json={"name": "cli"}).json()["environment"]["environmentId"]
+        compose = api.post(
+            "/api/compose.create",
+            json={
+                "name": "clidemo",
+                "appName": "clidemo",
+                "environmentId": env_id,
+                "sourceType": "raw",
+                "composeFile": "services:\n  web:\n    image: ig/busybox:test\n    command: sleep 3600\n"
+                "    init: true\n    labels: {ig.test: cli}\n",
+            },
+        ).json()
+        api.post(
+            "/api/compose.update", json={"composeId": compose["composeId"], "env": "API_TOKEN=canary-cli-123"}
+        )
+        api.post("/api/compose.deploy", json={"composeId": compose["composeId"]})
+    dokploy_standin.wait_idle()
+    env = {
+        "DOKPLOY_URL": dokploy_standin.url,
+        "DOKPLOY_API_KEY": dokploy_standin.api_key,
+        "INFRAGUARDIAN_STATE_DIR": str(tmp_path),
+        "INFRAGUARDIAN_DOKPLOY_OPENAPI_FILE": str(OPENAPI_FILE),
+    }
+    status = run("status", env=env)
+    assert status.returncode == 0, status.stderr
+    app = compose["appName"]
+    line = next(ln for ln in status.stdout.splitlines() if app in ln)
+    assert "[compose 'clidemo' in cli/production]" in line and "1/1 running" in line
+
+    one = run("dokploy", "call", "compose.one", f"composeId={compose['composeId']}", env=env)
+    assert one.returncode == 0, one.stderr
+    body = json.loads(one.stdout)
+    assert body["appName"] == app and "canary-cli-123" not in one.stdout  # env redacted by default
+    bad = run("dokploy", "call", "compose.onee", "composeId=x", env=env)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "did you mean compose.one" in bad.stderr
+
+
+def test_status_without_dokploy_says_so(tmp_path: Path) -> None:
+    out = run("status", env={"INFRAGUARDIAN_STATE_DIR": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert "Dokploy not configured" in out.stdout
+    broken = run("status", env={"DOCKER_HOST": "tcp://127.0.0.1:1", "INFRAGUARDIAN_STATE_DIR": str(tmp_path)})
+    assert broken.returncode == 1 and broken.stderr.startswith("error: Docker engine at tcp://127.0.0.1:1")
