@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Literal
 
@@ -234,7 +234,8 @@ class DetectorEngine:
 
     async def _event_loop(self) -> None:
         actions = sorted(_LIFECYCLE_ACTIONS.union(*(d.event_actions for d in self.detectors)))
-        items = aiter(ContainerEventStream(self.host, actions=actions))
+        since = datetime.now(UTC) - timedelta(seconds=self.settings.event_lookback_s)
+        items = aiter(ContainerEventStream(self.host, actions=actions, since=since))
         try:
             async for item in items:
                 if isinstance(item, StreamNotice):

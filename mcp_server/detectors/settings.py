@@ -116,6 +116,9 @@ class DetectorSettings(BaseModel):
     domain_interval_s: float = Field(default=60.0, gt=0)
     domain_timeout_s: float = Field(default=10.0, gt=0)
     domain_slow_ms: float = Field(default=5000.0, gt=0)
+    # Replay this much event history when the engine starts, so a restart of the server (or a
+    # fault in the moment between start and subscription) does not hide a recent OOM kill or crash.
+    event_lookback_s: float = Field(default=300.0, ge=0, le=86_400)
     domain_down_statuses: list[int] = Field(
         default_factory=lambda: [404, 502, 503, 504],
         description="HTTP statuses that mean down (Traefik answers 404 when no router matches); "

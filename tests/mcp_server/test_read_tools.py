@@ -220,23 +220,26 @@ async def test_prompts_have_descriptions(mcp_client: Client) -> None:
 
 
 async def test_active_signals_from_a_real_oom_kill(make_settings: Any) -> None:
+    """The OOM kill happens BEFORE the server starts: the engine's event look-back still reports it
+    (a restarted server must not forget the crash that happened a minute ago)."""
     import anyio
     import docker as docker_sdk
 
-    server = build_server(make_settings(), run_detectors=True)
     engine = docker_sdk.from_env()
     name = f"ig-mcp-oom-{free_port()}"
     try:
+        container = engine.containers.run(
+            "ig/busybox:test",
+            ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M"],
+            name=name,
+            detach=True,
+            mem_limit="32m",
+            memswap_limit="32m",
+            labels=LABEL,
+        )
+        assert container.wait(timeout=60)["StatusCode"] == 137
+        server = build_server(make_settings(), run_detectors=True)
         async with Client(server, raise_exceptions=True) as client:
-            engine.containers.run(
-                "ig/busybox:test",
-                ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M"],
-                name=name,
-                detach=True,
-                mem_limit="32m",
-                memswap_limit="32m",
-                labels=LABEL,
-            )
             found: list[dict[str, Any]] = []
             with anyio.fail_after(60):
                 while not found:
@@ -247,9 +250,8 @@ async def test_active_signals_from_a_real_oom_kill(make_settings: Any) -> None:
                         s for s in signals if s["kind"] == "oom" and s["target"]["container_name"] == name
                     ]
             assert found[0]["runbook"] == "oom-killed"
-            assert (
-                await client.call_tool("active_signals", {"app_name": "nothing-here"})
-            ).structured_content["signals"] == []  # type: ignore[index]
+            none = await client.call_tool("active_signals", {"app_name": "nothing-here"})
+            assert none.structured_content["signals"] == []  # type: ignore[index]
     finally:
         engine.containers.get(name).remove(force=True)
         engine.close()
