@@ -4,11 +4,13 @@ and the safety gate with human confirmation (elicitation) for destructive action
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import NoBackChannelError
 from pydantic import BaseModel
 
 from mcp_server.compose_graph import ComposeError
@@ -19,6 +21,7 @@ from mcp_server.safety import ActionRequest, Decision, GuardedCall, SafetyStoreE
 from mcp_server.server.services import DokployUnavailable, Services
 
 M = TypeVar("M", bound=BaseModel)
+log = logging.getLogger("infraguardian.server")
 
 
 def services(ctx: Context) -> Services:
@@ -66,7 +69,13 @@ async def _confirm_with_human(ctx: Context, message: str) -> bool:
     class Confirmation(BaseModel):
         confirm: bool = Field(description="Proceed with this action?")
 
-    result = await ctx.elicit(message, Confirmation)
+    try:
+        result = await ctx.elicit(message, Confirmation)
+    except NoBackChannelError:
+        # The 2026-07-28 protocol has no server-to-client requests on this path: the client cannot
+        # be asked here, exactly like a client without elicitation; the policy alone decides.
+        log.warning("client declared elicitation but this transport cannot ask; policy decides alone")
+        return True
     return result.action == "accept" and bool(getattr(result, "data", None) and result.data.confirm)
 
 

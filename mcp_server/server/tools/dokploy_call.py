@@ -1,0 +1,121 @@
+"""dokploy_call: any Dokploy API operation by name (the escape hatch; typed tools come first).
+
+Queries (GET) are reads. Mutations (POST) are the `dokploy_mutation` action: admin mode by default,
+a human confirms, protected procedures (Dokploy's own settings, Traefik, volume deletion, anything
+naming Dokploy's containers) are refused in every mode. `docker.*` mutations naming a container get
+that container resolved on Docker first, so the protection rules see its image and labels.
+compose.update / compose.import snapshot the compose first, so `rollback` can undo them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from mcp_server.docker_ops.host import ContainerNotFound
+from mcp_server.dokploy import DokployClient, snapshot_compose
+from mcp_server.dokploy.openapi import Operation, UnknownOperationError
+from mcp_server.redaction import redact
+from mcp_server.safety import Target, describe_blast_radius
+from mcp_server.server.context import fail, guarded, services, tool_errors
+from mcp_server.server.services import Services
+from mcp_server.server.tools._targets import container_target
+
+TOOL = "dokploy_call"
+MAX_RESULT_CHARS = 60_000
+# input fields that name the Dokploy service a call is about (budgets are per procedure + service)
+_SCOPE_FIELDS = ("composeId", "applicationId", "postgresId", "mysqlId", "mariadbId", "mongoId", "redisId")
+# procedures that rewrite a compose's file or env: snapshot it first, so `rollback` can undo them
+_COMPOSE_WRITES = frozenset({"compose.update", "compose.import"})
+
+
+class DokployCallResult(BaseModel):
+    operation: str
+    kind: str = Field(description="query (read) or mutation (change)")
+    result: Any = Field(description="Dokploy's answer, secrets masked")
+    truncated: bool = Field(description="the answer was cut to fit (then result is JSON text)")
+    policy: str = Field(description="the safety decision")
+
+
+def _operation(client: DokployClient, name: str) -> Operation:
+    try:
+        return client.operations.get(name)
+    except UnknownOperationError as exc:
+        raise fail(f"{exc}. Names look like router.procedure, e.g. compose.one") from None
+
+
+async def _affected(svc: Services, op: Operation, data: dict[str, Any]) -> list[Target]:
+    """The container a docker.* mutation names, resolved on Docker (the policy requires it)."""
+    name = data.get("containerId") or data.get("containerName")
+    if op.router != "docker" or op.is_query or not isinstance(name, str):
+        return []
+    try:
+        target, _ = await container_target(svc, name)
+    except ContainerNotFound:
+        raise fail(
+            f"container {name!r} is not on this Docker host; docker.* calls need a local container"
+        ) from None
+    return [target]
+
+
+def _bounded(value: Any) -> tuple[Any, bool]:
+    text = json.dumps(value, default=str)
+    if len(text) <= MAX_RESULT_CHARS:
+        return value, False
+    return text[:MAX_RESULT_CHARS] + " …[cut; ask for less, e.g. a single id]", True
+
+
+def register(mcp: MCPServer) -> None:
+    @mcp.tool(
+        annotations=ToolAnnotations(
+            title="Call a Dokploy API operation",
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=False,
+            open_world_hint=True,
+        )
+    )
+    async def dokploy_call(
+        ctx: Context,
+        operation: Annotated[str, Field(description="e.g. 'compose.one'")],
+        input: Annotated[dict[str, Any], Field(description="e.g. {'composeId': '…'}")],
+    ) -> DokployCallResult:
+        """Escape hatch: call any Dokploy API operation by name; prefer the typed tools. Queries
+        are reads; changes need admin mode and a human's OK; Dokploy settings, Traefik and volume
+        deletion are always refused. Returns the answer, secrets masked."""
+        svc = services(ctx)
+        with tool_errors():
+            client = await svc.dokploy()
+            op = _operation(client, operation)
+            issues = client.operations.validate(op.name, input)
+            if issues:
+                listed = "; ".join(i.describe() for i in issues[:8])
+                raise fail(f"invalid input for {op.name} ({listed}); expected fields: {op.field_summary()}")
+            scope = next((str(input[f]) for f in _SCOPE_FIELDS if isinstance(input.get(f), str)), None)
+            target = Target(kind="dokploy_api", host=svc.host_name, name=op.name, project=scope)
+            kind = "query" if op.is_query else "mutation"
+            async with guarded(
+                ctx,
+                tool=TOOL,
+                action="read" if op.is_query else "dokploy_mutation",
+                target=target,
+                details={"operation": op.name, "input": input},
+                affected=await _affected(svc, op, input),
+                confirm_message=describe_blast_radius(
+                    target, [], f"Input: {json.dumps(redact(input), default=str)[:500]}", action="call"
+                ),
+            ) as call:
+                if op.name in _COMPOSE_WRITES and isinstance(input.get("composeId"), str):
+                    await snapshot_compose(
+                        client, svc.snapshots, input["composeId"], reason=f"before {op.name}"
+                    )
+                answer = await client.call(op.name, input)
+                value, cut = _bounded(redact(answer))
+                call.summary = f"{kind} {op.name} answered"
+                return DokployCallResult(
+                    operation=op.name, kind=kind, result=value, truncated=cut, policy=call.decision.reason
+                )
