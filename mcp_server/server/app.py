@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import pkgutil
 from collections.abc import AsyncIterator
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
@@ -54,4 +56,31 @@ def build_server(settings: Settings, *, run_detectors: bool = True) -> MCPServer
         importlib.import_module(f"{tools.__name__}.{name}").register(mcp)
     resources.register(mcp, settings, live)
     prompts.register(mcp)
+    _compact_tool_list(mcp)
     return mcp
+
+
+def _compact_tool_list(mcp: MCPServer) -> None:
+    """Keep the tool list small for a 20B model: docstrings without their source indentation, and
+    output schemas without the `title` pydantic adds to every model and field (the names already
+    say it). Descriptions of fields are kept: they are what a model reads."""
+    for tool in mcp._tool_manager.list_tools():
+        tool.description = inspect.cleandoc(tool.description)
+        if tool.fn_metadata.output_schema is not None:
+            tool.fn_metadata.output_schema = _without_titles(tool.fn_metadata.output_schema)
+
+
+def _without_titles(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        out: dict[str, Any] = {}
+        for key, value in schema.items():
+            if key == "title" and isinstance(value, str):
+                continue
+            if key in ("properties", "$defs") and isinstance(value, dict):
+                out[key] = {name: _without_titles(sub) for name, sub in value.items()}
+            else:
+                out[key] = _without_titles(value)
+        return out
+    if isinstance(schema, list):
+        return [_without_titles(v) for v in schema]
+    return schema
