@@ -124,8 +124,4 @@ _FEATURE_COMMANDS = {
 }
 for _name, _target in _FEATURE_COMMANDS.items():
     _module, _attr = _target.split(":")
-    try:
-        main.add_command(getattr(importlib.import_module(_module), _attr), _name)
-    except ModuleNotFoundError as _exc:  # only the feature's own package may be missing
-        if _exc.name is None or not _module.startswith(_exc.name):
-            raise
+    main.add_command(getattr(importlib.import_module(_module), _attr), _name)

@@ -92,3 +92,28 @@ def test_status_without_dokploy_says_so(tmp_path: Path) -> None:
     assert "Dokploy not configured" in out.stdout
     broken = run("status", env={"DOCKER_HOST": "tcp://127.0.0.1:1", "INFRAGUARDIAN_STATE_DIR": str(tmp_path)})
     assert broken.returncode == 1 and broken.stderr.startswith("error: Docker engine at tcp://127.0.0.1:1")
+
+
+def test_missing_api_key_and_unreachable_url_are_one_line(tmp_path: Path) -> None:
+    no_key = run(
+        "dokploy",
+        "call",
+        "project.all",
+        env={"DOKPLOY_URL": "http://127.0.0.1:9", "INFRAGUARDIAN_STATE_DIR": str(tmp_path)},
+    )
+    assert no_key.returncode == 1 and no_key.stderr.count("\n") == 1
+    assert "DOKPLOY_API_KEY is not set" in no_key.stderr
+    down = run(
+        "dokploy",
+        "call",
+        "project.all",
+        env={
+            "DOKPLOY_URL": "http://127.0.0.1:9",
+            "DOKPLOY_API_KEY": "k",
+            "INFRAGUARDIAN_STATE_DIR": str(tmp_path),
+            "INFRAGUARDIAN_DOKPLOY_MAX_RETRIES": "0",
+        },
+    )
+    assert (
+        down.returncode == 1 and down.stderr.count("\n") == 1 and "cannot connect to Dokploy" in down.stderr
+    )
