@@ -255,3 +255,46 @@ async def test_active_signals_from_a_real_oom_kill(make_settings: Any) -> None:
     finally:
         engine.containers.get(name).remove(force=True)
         engine.close()
+
+
+async def test_signal_changes_notify_resource_subscribers(make_settings: Any) -> None:
+    """A new signal publishes resources/updated for infraguardian://signals (subscriptions/listen)."""
+    from datetime import UTC, datetime
+
+    import anyio
+    import docker as docker_sdk
+    from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
+
+    bus = InMemorySubscriptionBus()
+    updates: list[datetime] = []
+    bus.subscribe(
+        lambda event: (
+            updates.append(datetime.now(UTC))
+            if isinstance(event, ResourceUpdated) and event.uri == "infraguardian://signals"
+            else None
+        )
+    )
+    server = build_server(make_settings(), run_detectors=True, subscriptions=bus)
+    engine = docker_sdk.from_env()
+    name = f"ig-mcp-sub-{free_port()}"
+    try:
+        async with Client(server, raise_exceptions=True) as client:
+            engine.containers.run(
+                "ig/busybox:test", ["sh", "-c", "exit 7"], name=name, detach=True, labels=LABEL
+            )
+            mine: list[dict[str, Any]] = []
+            with anyio.fail_after(60):
+                while not mine:
+                    await anyio.sleep(0.2)
+                    result = await client.call_tool("active_signals", {})
+                    signals = result.structured_content["signals"]  # type: ignore[index]
+                    mine = [
+                        s for s in signals if s["target"]["container_name"] == name and s["kind"] == "exited"
+                    ]
+            raised_at = datetime.fromisoformat(mine[0]["first_seen"])
+            with anyio.fail_after(10):  # the update for this very signal, not an earlier one
+                while not any(t >= raised_at for t in updates):  # noqa: ASYNC110 - filled by a sync listener
+                    await anyio.sleep(0.1)
+    finally:
+        engine.containers.get(name).remove(force=True)
+        engine.close()
