@@ -313,20 +313,25 @@ def _remove_services(world: World, names: list[str]) -> None:
             client.services.get(name).remove()
     deadline = time.monotonic() + 30
     for name in names:
+        # Swarm removes a service's tasks asynchronously, and a task that was starting when the
+        # service went away can still create its container (and with it the data volume) after a
+        # first look. So: clear task containers until two looks in a row find none, then the volume.
         label = f"com.docker.swarm.service.name={name}"
-        for container in client.containers.list(all=True, filters={"label": label}):
-            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                container.remove(force=True)
-        for volume in client.volumes.list(filters={"name": f"{name}-data"}):
-            if volume.name != f"{name}-data":
-                continue
-            while True:  # swarm may still be removing the task container that holds the volume
-                try:
-                    volume.remove(force=True)
-                    break
-                except docker.errors.NotFound:
-                    break
-                except docker.errors.APIError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
+        quiet_looks = 0
+        while quiet_looks < 2 and time.monotonic() < deadline:
+            containers = client.containers.list(all=True, filters={"label": label})
+            quiet_looks = 0 if containers else quiet_looks + 1
+            for container in containers:
+                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                    container.remove(force=True)
+            time.sleep(0.2)
+        while True:
+            try:
+                client.volumes.get(f"{name}-data").remove(force=True)
+                break
+            except docker.errors.NotFound:
+                break
+            except docker.errors.APIError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
