@@ -13,10 +13,12 @@ from typing import Any
 import anyio
 import click
 
+from mcp_server.detectors import DetectorEngine, Signal
 from mcp_server.docker_ops.host import DockerHost, DockerOpsError
 from mcp_server.docker_ops.inventory import inventory
 from mcp_server.docker_ops.models import DokployRef, Inventory, InventoryGroup, refs_from_overview
 from mcp_server.dokploy import DokployClient, DokployError
+from mcp_server.redaction import redact, redact_text
 from mcp_server.settings import Settings, SettingsError, load_settings
 
 
@@ -32,14 +34,28 @@ async def dokploy_refs(settings: Settings) -> tuple[dict[str, DokployRef], str |
     return refs_from_overview(list(rows or [])), None
 
 
-async def collect(settings: Settings) -> tuple[Inventory, list[str]]:
+async def current_signals(settings: Settings, host: DockerHost) -> list[Signal]:
+    """One pass of the detectors: replayed recent events (OOM kills, crashes in the last
+    `event_lookback_s`) and the polled checks (unhealthy, disks). Window-based detectors
+    (hung, pressure) need a running server to build their history."""
+    engine = DetectorEngine(host, settings.detectors)
+    async with engine:
+        await anyio.sleep(1.0)  # the replayed events arrive on the engine's own task
+        await engine.poll()
+        return engine.active_signals()
+
+
+async def collect(
+    settings: Settings, with_signals: bool = True
+) -> tuple[Inventory, list[Signal] | None, list[str]]:
     refs, note = await dokploy_refs(settings)
     host = DockerHost(settings.docker_host)
     try:
         inv = await inventory(host, refs)
+        signals = await current_signals(settings, host) if with_signals else None
     finally:
         await host.close()
-    return inv, [note] if note else []
+    return inv, signals, [note] if note else []
 
 
 def _group_line(group: InventoryGroup) -> str:
@@ -53,7 +69,7 @@ def _group_line(group: InventoryGroup) -> str:
     return f"{group.kind:14} {group.app_name}  ({health}){owner}"
 
 
-def render(inv: Inventory, notes: list[str]) -> str:
+def render(inv: Inventory, signals: list[Signal] | None, notes: list[str]) -> str:
     lines = [f"Docker engine {inv.base_url} (swarm {'active' if inv.swarm_active else 'inactive'})"]
     for group in inv.groups:
         lines.append(_group_line(group))
@@ -78,23 +94,32 @@ def render(inv: Inventory, notes: list[str]) -> str:
         lines.extend(f"    {c.name}: {c.status}" for c in inv.unmanaged)
     for ref in inv.dokploy_refs_without_objects:
         lines.append(f"not running    {ref.type} {ref.name!r} ({ref.app_name}): nothing on this engine")
+    if signals:
+        lines.append(f"signals        {len(signals)} active")
+        lines.extend(f"    [{s.severity}] {s.summary} (runbook {s.runbook})" for s in signals)
+    elif signals is not None:
+        lines.append("signals        none")
     lines.extend(f"note: {n}" for n in [*inv.notes, *notes])
     return "\n".join(lines)
 
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON.")
-def status(as_json: bool) -> None:
-    """Show what runs on the Docker engine, grouped by Dokploy appName, with health."""
+@click.option("--no-signals", is_flag=True, help="Skip the detector pass (about a second).")
+def status(as_json: bool, no_signals: bool) -> None:
+    """Show what runs on the Docker engine, grouped by Dokploy appName, with health and the
+    problems the detectors see (recent OOM kills and crashes, unhealthy containers, disks)."""
     try:
         settings = load_settings()
-        inv, notes = anyio.run(collect, settings)
+        inv, signals, notes = anyio.run(collect, settings, not no_signals)
     except (SettingsError, DockerOpsError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     if as_json:
         payload: dict[str, Any] = json.loads(inv.model_dump_json())
         payload["notes"] = [*payload.get("notes", []), *notes]
+        if signals is not None:
+            payload["signals"] = [redact(s.model_dump(mode="json")) for s in signals]
         click.echo(json.dumps(payload, indent=2))
     else:
-        click.echo(render(inv, notes))
+        click.echo(redact_text(render(inv, signals, notes)))

@@ -117,3 +117,32 @@ def test_missing_api_key_and_unreachable_url_are_one_line(tmp_path: Path) -> Non
     assert (
         down.returncode == 1 and down.stderr.count("\n") == 1 and "cannot connect to Dokploy" in down.stderr
     )
+
+
+@pytest.mark.docker
+def test_status_reports_a_recent_oom_kill(tmp_path: Path) -> None:
+    """The main job shows what the detectors see: an OOM kill from a minute ago is listed."""
+    import docker
+
+    engine = docker.from_env()
+    name = "ig-cli-status-oom"
+    try:
+        c = engine.containers.run(
+            "ig/busybox:test",
+            ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M"],
+            name=name,
+            detach=True,
+            mem_limit="32m",
+            memswap_limit="32m",
+            labels={"ig.test": "cli"},
+        )
+        assert c.wait(timeout=60)["StatusCode"] == 137
+        out = run("status", env={"INFRAGUARDIAN_STATE_DIR": str(tmp_path)})
+        assert out.returncode == 0, out.stderr
+        line = next(ln for ln in out.stdout.splitlines() if name in ln and "[critical]" in ln)
+        assert "OOM-killed" in line and "memory limit 32.0 MiB" in line and "(runbook oom-killed)" in line
+        quiet = run("status", "--no-signals", env={"INFRAGUARDIAN_STATE_DIR": str(tmp_path)})
+        assert quiet.returncode == 0 and "signals" not in quiet.stdout and name in quiet.stdout
+    finally:
+        engine.containers.get(name).remove(force=True)
+        engine.close()

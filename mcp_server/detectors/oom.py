@@ -19,7 +19,9 @@ from .state import target_from_labels
 
 
 def _limit_text(details: ContainerDetails | None) -> str:
-    if details is None or not details.limits.memory_bytes:
+    if details is None:  # removed since (e.g. a replayed event after a redeploy): don't guess
+        return "memory limit unknown, the container is gone"
+    if not details.limits.memory_bytes:
         return "no memory limit (host memory ran out)"
     return f"memory limit {human_bytes(details.limits.memory_bytes)}"
 
