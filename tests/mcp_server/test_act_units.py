@@ -137,3 +137,18 @@ def test_start_order_follows_composes_depends_on_label() -> None:
         "loop-a",
         "loop-b",
     ]
+
+
+def test_memory_raise_keeps_memswap_above_the_limit() -> None:
+    """A memswap_limit below the new limit would make the next `docker compose up` fail."""
+    from mcp_server.server.tools.set_memory_limit import patch_memory
+
+    text = "services:\n  api:\n    image: x\n    mem_limit: 256m  # tuned\n    memswap_limit: 384m\n"
+    patched, how = patch_memory(text, "api", "512m", prefer_deploy=False)
+    assert "mem_limit: 512m  # tuned" in patched
+    assert "memswap_limit: 640m" in patched  # the 128m of swap is kept on top
+    assert "memswap_limit raised" in how
+    roomy = text.replace("384m", "2g")
+    assert "memswap_limit: 2g" in patch_memory(roomy, "api", "512m", prefer_deploy=False)[0]
+    unlimited = text.replace("384m", "-1")
+    assert "memswap_limit: -1" in patch_memory(unlimited, "api", "512m", prefer_deploy=False)[0]

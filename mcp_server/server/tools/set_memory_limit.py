@@ -9,6 +9,7 @@ parser, which keeps key order but drops comments; the result then says so.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -97,6 +98,40 @@ def patch_memory(text: str, service: str, value: str, *, prefer_deploy: bool) ->
     node = _child(_child(root, "services"), service)
     if not isinstance(node, yaml.MappingNode):
         raise PatchError(f"the compose file has no service {service!r}")
+    old_mem = _child(node, "mem_limit")
+    old_swap = _child(node, "memswap_limit")
+    patched, how = _patch_limit(text, node, value, prefer_deploy=prefer_deploy)
+    return _fit_memswap(patched, service, value, how, old_mem, old_swap)
+
+
+def _fit_memswap(
+    text: str, service: str, value: str, how: str, old_mem: yaml.Node | None, old_swap: yaml.Node | None
+) -> tuple[str, str]:
+    """`memswap_limit` is memory + swap and must not be below the memory limit, or the next
+    `docker compose up` fails; when a raise passes it, keep the same amount of swap on top."""
+    if not isinstance(old_swap, yaml.ScalarNode) or old_swap.value.strip() in ("-1", ""):
+        return text, how
+    try:
+        swap_bytes = parse_size(old_swap.value, "memswap_limit")
+        new_bytes = parse_size(value, "memory")
+    except Exception:  # a ${VAR} we cannot evaluate: leave it to the operator
+        return text, how
+    if swap_bytes >= new_bytes:
+        return text, how
+    extra = 0
+    if isinstance(old_mem, yaml.ScalarNode):
+        with contextlib.suppress(Exception):
+            extra = max(0, swap_bytes - parse_size(old_mem.value, "mem_limit"))
+    swap = _child(
+        _child(_child(yaml.compose(text, Loader=yaml.SafeLoader), "services"), service), "memswap_limit"
+    )
+    assert swap is not None  # the memory patch never removes it
+    return _replace(
+        text, swap, memory_text(new_bytes + extra)
+    ), f"{how}; memswap_limit raised to keep its swap"
+
+
+def _patch_limit(text: str, node: yaml.MappingNode, value: str, *, prefer_deploy: bool) -> tuple[str, str]:
     mem = _child(node, "mem_limit")
     if mem is not None:
         return _replace(text, mem, value), "mem_limit changed"
