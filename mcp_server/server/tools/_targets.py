@@ -50,26 +50,3 @@ async def service_containers(svc: Services, app_name: str, service: str) -> list
             return [await container_details(svc.docker, c.name) for c in s.containers]
     names = ", ".join(s.name for s in group.services)
     raise fail(f"{app_name!r} has no service {service!r}; its services: {names}")
-
-
-def service_target(svc: Services, app_name: str, service: str, containers: list[ContainerDetails]) -> Target:
-    first = containers[0] if containers else None
-    return Target(
-        kind="compose_service",
-        host=svc.host_name,
-        project=app_name,
-        service=service,
-        image=first.image if first else None,
-        labels=first.labels if first else {},
-    )
-
-
-async def compose_id_for(svc: Services, app_name: str) -> str:
-    """Dokploy's composeId for an appName (needs Dokploy)."""
-    client = await svc.dokploy()
-    for row in await client.overview_services():
-        if row.app_name == app_name:
-            if row.type != "compose":
-                raise fail(f"{app_name!r} is a Dokploy {row.type}, not a compose")
-            return row.id
-    raise fail(f"Dokploy has no service with appName {app_name!r}; see list_inventory")
