@@ -19,18 +19,18 @@ from tests.mcp_server.act_fixtures import act_client, audit_rows, call, call_err
 pytestmark = [pytest.mark.anyio]
 act_standin, api, engine = fx.act_standin, fx.api, fx.engine
 
-# read_only, destructive, idempotent, open_world
-ANNOTATIONS = {
-    "restart_service": (False, False, False, False),
-    "start_compose": (False, False, True, False),
-    "stop_compose": (False, True, True, False),
-    "deploy": (False, False, False, True),
-    "rollback": (False, False, False, True),
-    "set_memory_limit": (False, True, True, False),
-    "prune": (False, True, True, False),
-    "exec_diagnostic": (True, False, True, False),
-    "dokploy_call": (False, True, False, True),
-}
+# their annotations are checked with every other tool's in test_tool_surface.py
+ACT_TOOLS = (
+    "restart_service",
+    "start_compose",
+    "stop_compose",
+    "deploy",
+    "rollback",
+    "set_memory_limit",
+    "prune",
+    "exec_diagnostic",
+    "dokploy_call",
+)
 
 
 @pytest.mark.docker
@@ -74,17 +74,6 @@ async def test_every_call_leaves_one_audit_row_with_redacted_arguments(
     assert all(r["client"] and r["mode"] == "admin" and r["decision_id"] for r in rows)
 
 
-async def test_annotations_are_declared(make_settings: Callable[..., Settings]) -> None:
-    async with act_client(make_settings(None)) as client:
-        tools = {t.name: t for t in (await client.list_tools()).tools if t.name in ANNOTATIONS}
-    assert set(tools) == set(ANNOTATIONS)
-    for name, expected in ANNOTATIONS.items():
-        a = tools[name].annotations
-        assert a is not None and a.title
-        assert (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint) == expected, name
-        assert tools[name].output_schema is not None
-
-
 async def test_each_tool_fits_its_share_of_the_context(make_settings: Callable[..., Settings]) -> None:
     with warnings.catch_warnings():  # bpe_openai loads its vocabularies with a deprecated call
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -93,7 +82,7 @@ async def test_each_tool_fits_its_share_of_the_context(make_settings: Callable[.
         encoding = bpe_openai.get_encoding("o200k_base")
     client: Client
     async with act_client(make_settings(None)) as client:
-        tools = [t for t in (await client.list_tools()).tools if t.name in ANNOTATIONS]
+        tools = [t for t in (await client.list_tools()).tools if t.name in ACT_TOOLS]
     sizes = {
         t.name: len(
             encoding.encode(
