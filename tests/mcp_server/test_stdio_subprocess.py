@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import ClientSession, StdioServerParameters
@@ -102,22 +103,42 @@ def test_stdout_carries_only_json_rpc(tmp_path: Path) -> None:
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "prompts/list"},
     ]
-    stdin = "".join(json.dumps(r) + "\n" for r in requests)
-    proc = subprocess.run(
+    # Keep stdin open until both answers are in: closing it at once races the server's shutdown
+    # against its last reply (a clean-clone CI run lost the prompts/list answer that way).
+    errlog = (tmp_path / "stderr.log").open("w+")  # a file: a full stderr pipe would block the server
+    proc = subprocess.Popen(
         [sys.executable, *SERVE_ARGV, "--no-detectors", "--log-level", "debug"],
-        input=stdin,
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=errlog,
         text=True,
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **server_env(tmp_path / "state")},
         cwd=REPO,
-        timeout=120,
     )
-    assert proc.returncode == 0, proc.stderr
-    messages = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.stdin is not None and proc.stdout is not None
+    messages: list[dict[str, Any]] = []
+    try:
+        for request in requests:
+            proc.stdin.write(json.dumps(request) + "\n")
+            proc.stdin.flush()
+            if "id" in request:
+                line = proc.stdout.readline()  # the server answers each request before the next
+                assert line, (tmp_path / "stderr.log").read_text()
+                messages.append(json.loads(line))
+        proc.stdin.close()
+        rest = proc.stdout.read()
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        errlog.close()
+    stderr = (tmp_path / "stderr.log").read_text()
+    assert proc.returncode == 0, stderr
+    assert rest == "", f"unexpected stdout after the replies: {rest!r}"
     assert [m.get("id") for m in messages] == [1, 2]
     assert all(m["jsonrpc"] == "2.0" and "result" in m for m in messages)
     assert messages[0]["result"]["serverInfo"]["name"] == "infraguardian"
-    assert proc.stderr.strip(), "debug logging should have written to stderr"
+    assert stderr.strip(), "debug logging should have written to stderr"
 
 
 @pytest.mark.parametrize(
