@@ -214,36 +214,26 @@ class DokployApp:
         parts = path.split("/")
         db = self.world.db
         if len(parts) == 5 and parts[3] == "compose":
-            compose = next((c for c in db.compose.values() if c["refreshToken"] == parts[4]), None)
-            if compose is None:
-                await responses.send_next_json(send, 404, {"message": "Compose Not Found"})
+            kind, rows, token, label = "compose", db.compose.values(), parts[4], "Compose"
+        elif len(parts) == 4:
+            kind, rows, token, label = "application", db.applications.values(), parts[3], "Application"
+        else:
+            kind = ""
+        if kind:
+            row = next((r for r in rows if r["refreshToken"] == token), None)
+            if row is None:
+                await responses.send_next_json(send, 404, {"message": f"{label} Not Found"})
                 return
             self.world.queue.add(
-                "compose",
-                compose["composeId"],
+                kind,
+                row[f"{kind}Id"],
                 "deploy",
                 "NEW CHANGES",
                 "",
-                service_path(self.world, "compose", compose),
+                service_path(self.world, kind, row),
                 source="webhook",
             )
-            await responses.send_next_json(send, 200, {"message": "Compose deployed successfully"})
-            return
-        if len(parts) == 4:
-            app = next((a for a in db.applications.values() if a["refreshToken"] == parts[3]), None)
-            if app is None:
-                await responses.send_next_json(send, 404, {"message": "Application Not Found"})
-                return
-            self.world.queue.add(
-                "application",
-                app["applicationId"],
-                "deploy",
-                "NEW CHANGES",
-                "",
-                service_path(self.world, "application", app),
-                source="webhook",
-            )
-            await responses.send_next_json(send, 200, {"message": "Application deployed successfully"})
+            await responses.send_next_json(send, 200, {"message": f"{label} deployed successfully"})
             return
         self._reject(method, path, 404, "unknown webhook path")
         await responses.send_not_found_page(send)
