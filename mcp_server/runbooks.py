@@ -13,6 +13,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mcp_server.safe_yaml import YAMLLimitError, load_yaml, read_yaml_file
+
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "runbooks"
 
 
@@ -80,7 +82,11 @@ class RunbookLibrary:
 
 def parse_runbook(path: Path) -> Runbook:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(read_yaml_file(path, what=f"runbook {path.name}"), what=f"runbook {path.name}")
+    except YAMLLimitError as exc:
+        raise RunbookError(str(exc)) from None
+    except UnicodeDecodeError:
+        raise RunbookError(f"{path.name}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from mcp_server.detectors.settings import DetectorSettings
+from mcp_server.safe_yaml import load_yaml, read_yaml_file
 from mcp_server.safety.settings import SafetySettings
 
 
@@ -30,6 +31,14 @@ def default_state_dir() -> Path:
 
 
 class SettingsError(ValueError):
+class _BoundedYamlSource(YamlConfigSettingsSource):
+    """The config file, read through safe_yaml (size and alias expansion bounded)."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        data = load_yaml(read_yaml_file(file_path, what="the config file"), what="the config file")
+        return data or {}
+
+
     """Invalid configuration, rendered as one line that names the setting."""
 
 
@@ -128,7 +137,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config_file = os.environ.get("INFRAGUARDIAN_CONFIG")
         if config_file:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+            sources.append(_BoundedYamlSource(settings_cls, yaml_file=config_file))
         return tuple(sources)
 
 

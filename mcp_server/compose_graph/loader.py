@@ -2,7 +2,7 @@
 
 Why not `yaml.safe_load`: it forgets line numbers, and it reads YAML 1.1 (`yes` -> True,
 `10:30` -> 630) while Compose reads YAML 1.2. Here the text is composed into nodes
-(`yaml.compose`), then built by hand:
+(`safe_yaml.compose_yaml`: size, nesting and alias expansion bounded), then built by hand:
 - plain scalars follow the YAML 1.2 core schema (only true/false are booleans);
 - merge keys (`<<: *anchor`, `<<: [*a, *b]`) are applied, explicit keys win;
 - a key defined twice in one mapping is an error, as in Compose;
@@ -24,11 +24,7 @@ import yaml
 
 from mcp_server.compose_graph.errors import ComposeYAMLError, InterpolationError
 from mcp_server.compose_graph.interpolation import substitute
-
-try:  # the C parser is ~10x faster; the pure-Python one gives the same nodes and marks
-    _Loader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+from mcp_server.safe_yaml import YAMLLimitError, compose_yaml
 
 Path = tuple[str | int, ...]
 
@@ -219,7 +215,9 @@ def load_yaml(text: str, env: Mapping[str, str] | None = None) -> Document:
     An empty document gives `Document(data=None)`; checking the shape is the caller's job.
     """
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = compose_yaml(text, what="the compose file")
+    except YAMLLimitError as exc:
+        raise ComposeYAMLError(str(exc)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = int(mark.line) + 1 if mark is not None else None

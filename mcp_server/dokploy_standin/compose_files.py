@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from mcp_server.safe_yaml import load_yaml
+
 from .state import Row
 
 
@@ -103,7 +105,7 @@ def _pretty_error(text: str, err: yaml.YAMLError) -> str:
 def load_compose(text: str) -> Any:
     """Parse compose YAML; raises ComposeFileError with a readable message."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
+        return load_yaml(text, what="the compose file", loader=_Loader)
     except yaml.YAMLError as err:
         raise ComposeFileError(_pretty_error(text, err)) from err
 

@@ -22,6 +22,7 @@ from mcp_server.compose_graph import ComposeError, ComposeGraph
 from mcp_server.docker_ops.actions import parse_size, update_memory_limit
 from mcp_server.dokploy import snapshot_compose
 from mcp_server.dokploy.models import Compose
+from mcp_server.safe_yaml import compose_yaml, load_yaml
 from mcp_server.safety import Target, describe_blast_radius
 from mcp_server.safety.policy import human_bytes
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
@@ -92,7 +93,7 @@ def patch_memory(text: str, service: str, value: str, *, prefer_deploy: bool) ->
     """(new compose text, how) with `service`'s memory limit set to `value`, keeping the form the
     service uses (mem_limit or deploy.resources.limits.memory), else `prefer_deploy`'s form."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose_yaml(text, what="the compose file", loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise PatchError(f"the compose file is not valid YAML: {exc}") from None
     node = _child(_child(root, "services"), service)
@@ -123,7 +124,7 @@ def _fit_memswap(
         with contextlib.suppress(Exception):
             extra = max(0, swap_bytes - parse_size(old_mem.value, "mem_limit"))
     swap = _child(
-        _child(_child(yaml.compose(text, Loader=yaml.SafeLoader), "services"), service), "memswap_limit"
+        _child(_child(compose_yaml(text, loader=yaml.SafeLoader), "services"), service), "memswap_limit"
     )
     assert swap is not None  # the memory patch never removes it
     return _replace(
@@ -151,7 +152,7 @@ def _patch_limit(text: str, node: yaml.MappingNode, value: str, *, prefer_deploy
 
 def rewrite_memory(text: str, service: str, value: str, *, prefer_deploy: bool) -> str:
     """Fallback: parse, set, dump (key order kept, comments lost)."""
-    data = yaml.safe_load(text)
+    data = load_yaml(text, what="the compose file")
     svc: dict[str, Any] = data["services"][service]
     if "mem_limit" in svc or not prefer_deploy:
         svc["mem_limit"] = value
@@ -166,7 +167,7 @@ def rewrite_memory(text: str, service: str, value: str, *, prefer_deploy: bool) 
 def uses_deploy_form(text: str) -> bool:
     """True when the file sets limits only as deploy.resources.limits.memory."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, what="the compose file")
     except yaml.YAMLError:
         return False
     services = (data.get("services") if isinstance(data, dict) else None) or {}
