@@ -8,8 +8,10 @@ Arguments and summaries are redacted before they are written.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import sqlite3
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,6 +22,26 @@ from mcp_server.safety.clock import to_epoch, utc_iso
 from mcp_server.safety.db import Database
 
 ResultStatus = Literal["ok", "error", "refused", "dry_run"]
+
+
+@dataclass
+class CallAudit:
+    """Set by the server for the duration of one tool call; the gate notes each row it writes, so
+    the server can add the row of a call that never reached the gate."""
+
+    decision_ids: list[str] = field(default_factory=list)
+
+
+current_call_audit: contextvars.ContextVar[CallAudit | None] = contextvars.ContextVar(
+    "infraguardian_call_audit", default=None
+)
+
+
+def note_audit_row(decision_id: str) -> None:
+    mark = current_call_audit.get()
+    if mark is not None:
+        mark.decision_ids.append(decision_id)
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_log (

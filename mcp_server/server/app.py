@@ -15,6 +15,8 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated, S
 
 from mcp_server import __version__
 from mcp_server.server import prompts, resources, tools
+from mcp_server.server.confirmation import ask_through_results
+from mcp_server.server.outbound import OutboundBoundary
 from mcp_server.server.services import LiveServices, Services
 from mcp_server.settings import Settings
 
@@ -79,9 +81,16 @@ def build_server(
     )
     for name in tool_modules():
         importlib.import_module(f"{tools.__name__}.{name}").register(mcp)
+    ask_through_results(mcp)  # a destructive tool may answer with its question for a human
     resources.register(mcp, settings, live)
     prompts.register(mcp)
     _compact_tool_list(mcp)
+    # Outermost of ours: whatever a tool, resource or prompt returns leaves through this boundary.
+    mcp.middleware.append(
+        OutboundBoundary(
+            mcp, result_max_kib=settings.mcp_result_max_kib, read_timeout_s=settings.mcp_read_timeout_s
+        )
+    )
     return mcp
 
 
