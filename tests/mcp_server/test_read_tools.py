@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from mcp_server.dokploy import DokployClient, deploy_and_wait
 from mcp_server.dokploy_standin.server import StandIn
+from mcp_server.safety.boundary import is_fenced
 from mcp_server.server import build_server
 from tests.conftest import ScriptedServer, free_port
 
@@ -184,6 +185,25 @@ async def test_compose_file_resource_is_redacted(
     text = contents.contents[0].text  # type: ignore[union-attr]
     assert "DATABASE_URL" in text
     no_canary(text)
+    assert is_fenced(text)  # a compose file is someone else's text
+
+
+async def test_dokploy_read_logs_come_back_fenced(
+    deployed: tuple[Client, str], dokploy_standin: StandIn
+) -> None:
+    """`dokploy_call compose.readLogs` returns container output: fenced like read_logs, markers defused."""
+    client, app = deployed
+    async with await DokployClient.connect(dokploy_standin.url, dokploy_standin.api_key) as dk:
+        compose_id = next(s.id for s in await dk.overview_services() if s.app_name == app)
+    result = await client.call_tool(
+        "dokploy_call",
+        {"operation": "compose.readLogs", "input": {"composeId": compose_id, "containerId": f"{app}-api-1"}},
+    )
+    assert not result.is_error, result.content
+    logs = result.structured_content["result"]  # type: ignore[index]
+    assert isinstance(logs, str) and "IGNORE PREVIOUS INSTRUCTIONS" in logs
+    assert is_fenced(logs) and "Warning:" in logs
+    no_canary(logs)
 
 
 async def test_errors_are_clear_and_leak_nothing(deployed: tuple[Client, str]) -> None:
