@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -44,7 +44,20 @@ from mcp_server.safety.settings import SafetySettings
 from mcp_server.safety.targets import Target
 
 T = TypeVar("T")
-Confirm = Callable[[Decision], Awaitable[bool]]
+# What a `confirm` callback reports: a human said yes, a human said no, or nobody could be asked.
+ConfirmAnswer = Literal["confirmed", "declined", "cannot_ask"]
+Confirm = Callable[[Decision], Awaitable[ConfirmAnswer]]
+
+
+class AwaitingConfirmation(Exception):
+    """Raised by a `confirm` callback that has sent its question and gets the answer on a later
+    call (MCP 2026-07-28: the server answers with an input-required result, the client retries).
+    `authorize` audits the question (code `awaiting_confirmation`) and lets it propagate: nothing
+    changed, nothing counted. `reply` is what the caller hands the client instead of a result."""
+
+    def __init__(self, reply: Any) -> None:
+        super().__init__("waiting for a human to confirm")
+        self.reply = reply
 
 
 @dataclass
@@ -95,26 +108,43 @@ class Safety:
         action then fails: repeated failures are exactly what budgets stop). Dry runs are checked
         the same way but never counted.
 
-        `confirm`: for destructive actions, called with the provisional decision before anything is
-        counted; return False and the decision becomes `declined`."""
+        `confirm`: asks a human about a real change whose action needs confirmation
+        (`ActionSpec.destructive`), with the provisional decision, before anything is
+        counted. Such a change is allowed only when it answers "confirmed": "declined" refuses
+        with `declined`; "cannot_ask", any other answer, or no callback at all refuses with
+        `needs_confirmation` (escalate). It may raise `AwaitingConfirmation`. Dry runs are not asked."""
         spec = get_action(request.action)
         refusal = check_policy(request, spec, self.settings)
         if refusal or spec is None:
             return self._refused(request, spec, refusal or Refusal("unknown_action", "unknown action"))
         if not spec.mutating:
             return self._decision(request, spec, True, "allowed", f"allowed: {spec.name} (read)")
-        if confirm is not None and spec.destructive and not request.dry_run:
+        if spec.destructive and not request.dry_run:
             provisional = await self._check_budgets(request, spec, consume=False)
             if not provisional.allowed:
                 return provisional
-            if not await confirm(provisional):
-                what = request.target.describe() if request.target else "the target"
-                reason = (
-                    f"a human declined {spec.name} of {what}. Do not retry it; report what you found "
-                    "and wait for new instructions"
-                )
-                return self._refused(request, spec, Refusal("declined", reason))
+            answer = await self._ask_human(request, spec, provisional, confirm)
+            if answer != "confirmed":
+                return self._refused(request, spec, _unconfirmed(request, spec, answer))
         return await self._check_budgets(request, spec, consume=not request.dry_run)
+
+    async def _ask_human(
+        self, request: ActionRequest, spec: ActionSpec, provisional: Decision, confirm: Confirm | None
+    ) -> ConfirmAnswer:
+        """The human's answer; a question sent for a later call is audited once, then re-raised."""
+        if confirm is None:
+            return "cannot_ask"
+        try:
+            return await confirm(provisional)
+        except AwaitingConfirmation:
+            what = request.target.describe() if request.target else "the target"
+            waiting = Refusal(
+                "awaiting_confirmation",
+                f"asked a human to confirm {spec.name} of {what}; nothing changed or counted yet, "
+                "the client's retry with the answer decides",
+            )
+            await self.record(self._refused(request, spec, waiting), "refused")
+            raise
 
     async def _check_budgets(self, request: ActionRequest, spec: ActionSpec, *, consume: bool) -> Decision:
         target = request.target
@@ -304,6 +334,25 @@ class Safety:
             self.budgets.status, spec.budget, target.budget_key(), rule, now=self.clock()
         )
         return await anyio.to_thread.run_sync(status)
+
+
+def _unconfirmed(request: ActionRequest, spec: ActionSpec, answer: ConfirmAnswer) -> Refusal:
+    """Why a change that needs confirmation does not run without a human's yes, and how to get one."""
+    what = request.target.describe() if request.target else "the target"
+    if answer == "declined":
+        reason = (
+            f"a human declined {spec.name} of {what}. Do not retry it; report what you found "
+            "and wait for new instructions"
+        )
+        return Refusal("declined", reason)
+    reason = (
+        f"{spec.name} of {what} needs a human's confirmation and this connection cannot ask one. "
+        "To get it approved: run the same call from a client that can ask a human (MCP elicitation, "
+        "e.g. the MCP Inspector or Claude Desktop), through the InfraGuardian agent host's approvals, "
+        "or have a human do it by hand (the Docker or Dokploy UI). Do not retry it from here; report "
+        "what you found and escalate"
+    )
+    return Refusal("needs_confirmation", reason, escalate=True)
 
 
 def _usage(status: BudgetStatus | None, *, counted: bool, now: float) -> BudgetUsage | None:

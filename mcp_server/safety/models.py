@@ -21,6 +21,8 @@ DecisionCode = Literal[
     "budget_exhausted",  # the target's budget is used up; escalate to a human
     "rate_limited",  # too many changes across all targets in the last minute
     "declined",  # a human said no when asked to confirm
+    "needs_confirmation",  # destructive: a human must confirm and this connection cannot ask; escalate
+    "awaiting_confirmation",  # audit only: the question went to the client, its retry carries the answer
 ]
 
 

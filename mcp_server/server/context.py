@@ -1,5 +1,5 @@
 """Helpers every tool uses: its Services, who the client is, errors a model can act on, redaction,
-and the safety gate with human confirmation (elicitation) for destructive actions."""
+and the safety gate with human confirmation for destructive actions (confirmation.py asks)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any, TypeVar, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.shared.exceptions import NoBackChannelError
 from pydantic import BaseModel
 
 from mcp_server.compose_graph import ComposeError
@@ -18,6 +17,8 @@ from mcp_server.docker_ops.host import DockerOpsError
 from mcp_server.dokploy import DokployError
 from mcp_server.redaction import redact
 from mcp_server.safety import ActionRequest, Decision, GuardedCall, SafetyStoreError, Target
+from mcp_server.safety.gate import ConfirmAnswer
+from mcp_server.server.confirmation import ask_human
 from mcp_server.server.services import DokployUnavailable, Services
 
 M = TypeVar("M", bound=BaseModel)
@@ -58,27 +59,6 @@ def tool_errors() -> Any:
         raise fail(str(exc)) from None
 
 
-async def _confirm_with_human(ctx: Context, message: str) -> bool:
-    """Ask the human through MCP elicitation when the client can; else rely on the policy alone."""
-    from pydantic import Field
-
-    caps = ctx.client_capabilities
-    if caps is None or getattr(caps, "elicitation", None) is None:
-        return True  # no way to ask: the mode, budgets and protection still apply
-
-    class Confirmation(BaseModel):
-        confirm: bool = Field(description="Proceed with this action?")
-
-    try:
-        result = await ctx.elicit(message, Confirmation)
-    except NoBackChannelError:
-        # The 2026-07-28 protocol has no server-to-client requests on this path: the client cannot
-        # be asked here, exactly like a client without elicitation; the policy alone decides.
-        log.warning("client declared elicitation but this transport cannot ask; policy decides alone")
-        return True
-    return result.action == "accept" and bool(getattr(result, "data", None) and result.data.confirm)
-
-
 @contextlib.asynccontextmanager
 async def guarded(
     ctx: Context,
@@ -91,7 +71,10 @@ async def guarded(
     affected: list[Target] | None = None,
     confirm_message: str | None = None,
 ) -> AsyncIterator[GuardedCall]:
-    """authorize → the block → audit row. Refusals become a ToolError with the gate's reason."""
+    """authorize → the block → audit row. Refusals become a ToolError with the gate's reason.
+    An action that needs a human's confirmation asks through `confirm_message` (else the gate's
+    reason) before the block runs: see confirmation.py. On protocol 2026-07-28 the first call
+    ends here with the question (AwaitingConfirmation, returned by the tool as its result)."""
     svc = services(ctx)
     request = ActionRequest(
         client=client_name(ctx),
@@ -103,11 +86,11 @@ async def guarded(
         details=details or {},
     )
 
-    async def confirm(decision: Decision) -> bool:
-        return await _confirm_with_human(ctx, confirm_message or decision.reason)
+    async def confirm(decision: Decision) -> ConfirmAnswer:
+        return await ask_human(ctx, decision.request, confirm_message or decision.reason)
 
     with tool_errors():
-        async with svc.safety.guard(request, confirm=confirm if not dry_run else None) as call:
+        async with svc.safety.guard(request, confirm=confirm) as call:
             if not call.allowed:
                 raise fail(f"refused by policy: {call.decision.reason}")
             yield call

@@ -230,8 +230,10 @@ async def act_client(
     human: Literal["accept", "decline"] | None = None,
     asked: list[str] | None = None,
 ) -> AsyncIterator[Client]:
-    """An in-process MCP client. With `human`, it answers confirmation requests (elicitation) that
-    way and records their messages in `asked`; that needs the legacy session (see the report)."""
+    """An in-process MCP client. With `human`, it answers confirmation requests (elicitation, on
+    the legacy 2025-11-25 session: one question mid-call) that way and records their messages in
+    `asked`. Without `human` it speaks 2026-07-28 and declares no elicitation, so the server
+    refuses what needs a human's confirmation (test_confirmation.py covers both protocols)."""
     server = build_server(settings, run_detectors=False)
     if human is None:
         async with Client(server, raise_exceptions=True) as client:

@@ -60,7 +60,8 @@ async def test_every_call_leaves_one_audit_row_with_redacted_arguments(
         ("rollback", {"app_name": app, "dry_run": True}, True),
         ("prune", {"what": ["containers"], "label": f"act-tools.audit={secrets.token_hex(4)}"}, True),
     ]
-    async with act_client(make_settings(act_standin, safety={"mode": "admin"})) as client:
+    # a human confirms exec and the Dokploy mutation (legacy elicitation: one call, one row)
+    async with act_client(make_settings(act_standin, safety={"mode": "admin"}), human="accept") as client:
         for tool, args, ok in calls:
             await (call if ok else call_error)(client, tool, args)
         rows = await audit_rows(client)

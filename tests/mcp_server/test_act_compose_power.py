@@ -90,7 +90,7 @@ async def test_without_dokploy_it_acts_on_docker(
     make_settings: Callable[..., Settings], shop: tuple[str, str], engine: docker.DockerClient
 ) -> None:
     _, app = shop
-    async with act_client(make_settings(None)) as client:
+    async with act_client(make_settings(None), human="accept") as client:
         stopped = await call(client, "stop_compose", {"app_name": app})
         assert [state(engine, n) for n in containers(app)] == ["exited", "exited"]
         started = await call(client, "start_compose", {"app_name": app})

@@ -21,7 +21,7 @@ async def test_admin_runs_an_allowed_command_and_fences_its_output(
     make_settings: Callable[..., Settings], make_container: Callable[..., Any]
 ) -> None:
     name = make_container(command=SECRET_CMD).name
-    async with act_client(make_settings(None, safety={"mode": "admin"})) as client:
+    async with act_client(make_settings(None, safety={"mode": "admin"}), human="accept") as client:
         done = await call(client, "exec_diagnostic", {"container": name, "command": "ps aux"})
         rows = await audit_rows(client)
     assert (done["container"], done["command"], done["exit_code"]) == (name, "ps aux", 0)

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from mcp_server.safety import ActionRequest, Mode, Safety, SafetySettings, Target
+from mcp_server.safety import ActionRequest, Decision, Mode, Safety, SafetySettings, Target
+from mcp_server.safety.gate import ConfirmAnswer
 
 START = 1_780_000_000.0  # 2026-05-28T20:26:40Z
 
@@ -53,6 +54,11 @@ def make_safety(tmp_path: Path, clock: FakeClock) -> Iterator[MakeSafety]:
     yield make
     for gate in opened:
         gate.close()
+
+
+async def human_says_yes(decision: Decision) -> ConfirmAnswer:
+    """A `confirm` callback for policy tests: a human approves whatever is asked."""
+    return "confirmed"
 
 
 def service(name: str = "api", project: str = "shop-a1b2c3", **fields: Any) -> Target:

@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from mcp_server.safety import ActionRequest, Decision, Safety, Target
+from mcp_server.safety.gate import ConfirmAnswer
 from tests.safety.conftest import FakeClock, MakeSafety, request, service
 
 pytestmark = pytest.mark.anyio
@@ -111,9 +112,9 @@ async def test_confirmation_callback(make_safety: MakeSafety) -> None:
     gate = make_safety()
     asked: list[str] = []
 
-    async def say_no(decision: Decision) -> bool:
+    async def say_no(decision: Decision) -> ConfirmAnswer:
         asked.append(decision.request.action)
-        return False
+        return "declined"
 
     declined = await gate.authorize(request("stop"), confirm=say_no)
     assert declined.code == "declined" and "a human declined stop" in declined.reason

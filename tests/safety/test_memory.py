@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mcp_server.safety import ActionRequest, SafetySettings
-from tests.safety.conftest import MakeSafety, request, service
+from tests.safety.conftest import MakeSafety, human_says_yes, request, service
 
 pytestmark = pytest.mark.anyio
 
@@ -41,13 +41,17 @@ async def test_raise_in_operate_mode(
 async def test_admin_may_exceed_the_operate_bounds_but_not_go_below_usage(make_safety: MakeSafety) -> None:
     gate = make_safety("admin")
     assert (await gate.authorize(memory("raise_memory", 512 * MIB, 6 * GIB, 500 * MIB, "a"))).allowed
-    lowered = await gate.authorize(memory("lower_memory", 1 * GIB, 600 * MIB, 500 * MIB, "b"))
+    lowered = await gate.authorize(
+        memory("lower_memory", 1 * GIB, 600 * MIB, 500 * MIB, "b"), confirm=human_says_yes
+    )
     assert lowered.allowed and lowered.needs_confirmation
     too_low = await gate.authorize(memory("lower_memory", 1 * GIB, 400 * MIB, 500 * MIB, "c"))
     assert too_low.code == "bounds" and "OOM-killed" in too_low.reason
     blind = await gate.authorize(memory("lower_memory", 1 * GIB, 600 * MIB, None, "d"))
     assert blind.code == "invalid" and "current_usage_bytes" in blind.reason
-    limited = await gate.authorize(memory("lower_memory", None, 600 * MIB, 500 * MIB, "e"))
+    limited = await gate.authorize(
+        memory("lower_memory", None, 600 * MIB, 500 * MIB, "e"), confirm=human_says_yes
+    )
     assert limited.allowed  # putting a limit on an unlimited container is a decrease: admin only
 
 

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from mcp_server.safety import ACTIONS, ActionRequest, Mode, SafetySettings, Target
-from tests.safety.conftest import MakeSafety, request, service
+from tests.safety.conftest import MakeSafety, human_says_yes, request, service
 
 pytestmark = pytest.mark.anyio
 
@@ -63,7 +63,7 @@ def test_registry_table() -> None:
 async def test_every_action_in_every_mode(make_safety: MakeSafety, mode: Mode) -> None:
     gate = make_safety(mode)
     for name, spec in ACTIONS.items():
-        decision = await gate.authorize(valid_request(name))
+        decision = await gate.authorize(valid_request(name), confirm=human_says_yes)
         assert decision.allowed == mode.allows(spec.min_mode), (mode, name, decision.reason)
         if not decision.allowed:
             assert decision.code == "mode"

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from mcp_server.safety import SafetySettings, Target, protection_reason
-from tests.safety.conftest import MakeSafety, request, service
+from tests.safety.conftest import MakeSafety, human_says_yes, request, service
 
 pytestmark = pytest.mark.anyio
 
@@ -93,7 +93,9 @@ async def test_prune_of_volumes_is_never_allowed(make_safety: MakeSafety) -> Non
         request("prune", Target(kind="host"), details={"what": ["images", "volumes"]})
     )
     assert refused.code == "protected" and "one by one" in refused.reason
-    allowed = await gate.authorize(request("prune", Target(kind="host"), details={"what": ["images"]}))
+    allowed = await gate.authorize(
+        request("prune", Target(kind="host"), details={"what": ["images"]}), confirm=human_says_yes
+    )
     assert allowed.allowed
 
 
@@ -126,7 +128,8 @@ async def test_ordinary_dokploy_mutations_pass_in_admin(make_safety: MakeSafety)
         "postgres.changePassword": {"postgresId": "p1"},
     }.items():
         decision = await gate.authorize(
-            request("dokploy_mutation", Target(kind="dokploy_api", name=procedure), details={"input": data})
+            request("dokploy_mutation", Target(kind="dokploy_api", name=procedure), details={"input": data}),
+            confirm=human_says_yes,
         )
         assert decision.allowed, (procedure, decision.reason)
 
@@ -141,7 +144,8 @@ async def test_dokploy_container_procedures_need_the_resolved_container(make_saf
     protected = await gate.authorize(request("dokploy_mutation", target, details=details, affected=[traefik]))
     assert protected.code == "protected"
     plain = Target(kind="container", name="shop-a1b2c3-api-1", image="ghcr.io/acme/api:1")
-    allowed = await gate.authorize(request("dokploy_mutation", target, details=details, affected=[plain]))
+    plain_request = request("dokploy_mutation", target, details=details, affected=[plain])
+    allowed = await gate.authorize(plain_request, confirm=human_says_yes)
     assert allowed.allowed
 
 
