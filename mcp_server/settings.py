@@ -23,6 +23,7 @@ from pydantic_settings import (
 from mcp_server.detectors.settings import DetectorSettings
 from mcp_server.safe_yaml import load_yaml, read_yaml_file
 from mcp_server.safety.settings import SafetySettings
+from mcp_server.transport_settings import HostNames, Origins
 
 
 def default_state_dir() -> Path:
@@ -99,6 +100,19 @@ class Settings(BaseSettings):
     mcp_token: SecretStr | None = Field(
         default=None,
         description="Bearer token for the HTTP transports; generated into <state_dir>/mcp-token if unset.",
+    )
+    mcp_allowed_hosts: HostNames = Field(
+        default_factory=list,
+        description="Host names clients use besides the bound addresses (e.g. the TLS proxy's domain).",
+    )
+    mcp_allowed_origins: Origins = Field(
+        default_factory=list, description="Browser origins allowed besides the allowed hosts."
+    )
+    mcp_behind_tls_proxy: bool = Field(
+        default=False, description="A TLS reverse proxy is in front: allows a non-loopback bind."
+    )
+    mcp_insecure_plain_http: bool = Field(
+        default=False, description="Allow a non-loopback bind without TLS (trusted private networks only)."
     )
 
     # -- Policy and detection ------------------------------------------------------------------

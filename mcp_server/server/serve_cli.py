@@ -45,9 +45,27 @@ def configure_logging(level: str) -> None:
     "--allowed-host",
     "allowed_hosts",
     multiple=True,
-    envvar="INFRAGUARDIAN_MCP_ALLOWED_HOSTS",
-    help="HTTP: extra Host header name clients use (repeatable; env: space-separated list). "
-    "Needed behind a reverse proxy or when bound to a non-localhost address.",
+    help="HTTP: a Host name clients use besides the bound addresses, e.g. the TLS proxy's domain "
+    "(repeatable; default: INFRAGUARDIAN_MCP_ALLOWED_HOSTS, comma-separated). Others get 421.",
+)
+@click.option(
+    "--allowed-origin",
+    "allowed_origins",
+    multiple=True,
+    help="HTTP: a browser Origin allowed besides the allowed hosts, e.g. https://app.example.com "
+    "(repeatable; default: INFRAGUARDIAN_MCP_ALLOWED_ORIGINS). Others get 403.",
+)
+@click.option(
+    "--behind-tls-proxy",
+    is_flag=True,
+    help="HTTP: a TLS reverse proxy (e.g. Traefik) is in front; allows a non-loopback --host "
+    "(env INFRAGUARDIAN_MCP_BEHIND_TLS_PROXY=true).",
+)
+@click.option(
+    "--insecure-plain-http",
+    is_flag=True,
+    help="HTTP: allow a non-loopback --host without TLS, for a trusted private network only "
+    "(env INFRAGUARDIAN_MCP_INSECURE_PLAIN_HTTP=true).",
 )
 @click.option("--no-detectors", is_flag=True, help="Do not run the background detectors.")
 @click.option(
@@ -58,19 +76,30 @@ def serve(
     host: str | None,
     port: int | None,
     allowed_hosts: tuple[str, ...],
+    allowed_origins: tuple[str, ...],
+    behind_tls_proxy: bool,
+    insecure_plain_http: bool,
     no_detectors: bool,
     log_level: str,
 ) -> None:
     """Run the MCP server (stdio by default; HTTP transports need a bearer token).
 
     HTTP: the token is INFRAGUARDIAN_MCP_TOKEN or, if unset, generated once into
-    <state_dir>/mcp-token (mode 0600); clients send `Authorization: Bearer <token>`.
+    <state_dir>/mcp-token (mode 0600); clients send `Authorization: Bearer <token>`. Only the
+    bound addresses and --allowed-host names pass the Host check; a non-loopback --host needs
+    --behind-tls-proxy or --insecure-plain-http.
     """
-    overrides: dict[str, Any] = {
-        name: value
-        for name, value in (("mcp_transport", transport), ("mcp_host", host), ("mcp_port", port))
-        if value is not None
-    }
+    # Options given on the command line win over the environment; absent ones leave it alone.
+    given: tuple[tuple[str, Any], ...] = (
+        ("mcp_transport", transport),
+        ("mcp_host", host),
+        ("mcp_port", port),
+        ("mcp_allowed_hosts", list(allowed_hosts) or None),
+        ("mcp_allowed_origins", list(allowed_origins) or None),
+        ("mcp_behind_tls_proxy", behind_tls_proxy or None),
+        ("mcp_insecure_plain_http", insecure_plain_http or None),
+    )
+    overrides = {name: value for name, value in given if value is not None}
     try:
         settings = load_settings(**overrides)
     except SettingsError as exc:
@@ -88,7 +117,7 @@ def serve(
     except RunbookError as exc:
         _fail(f"invalid runbook in {settings.runbooks_dir or 'runbooks/'}: {exc}", 2)
     try:
-        serve_transport(mcp, settings, settings.mcp_transport, allowed_hosts=allowed_hosts)
+        serve_transport(mcp, settings, settings.mcp_transport)
     except TransportError as exc:
         _fail(str(exc), 1 if isinstance(exc, ServerStopped) else 2)
     except KeyboardInterrupt:

@@ -7,8 +7,10 @@ The HTTP transports are reachable by anything that can open a socket to them, so
 - every request needs `Authorization: Bearer <token>` (except `GET /healthz`, which says only "ok");
   the token is `mcp_token` from the settings or, when unset, one generated once into
   `<state_dir>/mcp-token` (mode 0600). The token itself is never logged, only where it is.
-- the server binds 127.0.0.1 unless told otherwise, and keeps the SDK's DNS-rebinding protection
-  (Host/Origin checks) on for localhost; other names can be allowed with `allowed_hosts`.
+- the Host/Origin checks (DNS-rebinding protection) are always on, whatever the bind address
+  (`http_exposure.py` says which names pass); other names are allowed with `mcp_allowed_hosts`.
+- the server binds 127.0.0.1 unless told otherwise, and refuses a non-loopback address unless the
+  settings say a TLS proxy is in front or plain HTTP is wanted (it does not terminate TLS itself).
 """
 
 from __future__ import annotations
@@ -18,11 +20,9 @@ import hmac
 import json
 import logging
 import os
-import re
 import secrets
 import socket
 import stat
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -33,6 +33,13 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mcp_server.server.http_exposure import (
+    header_refusal,
+    in_host_header,
+    log_exposure,
+    plain_http_refusal,
+    transport_security,
+)
 from mcp_server.settings import Settings
 
 log = logging.getLogger("infraguardian.transport")
@@ -45,10 +52,6 @@ HEALTH_PATH = "/healthz"
 STREAMABLE_HTTP_PATH = "/mcp"
 SSE_PATH = "/sse"
 SSE_MESSAGE_PATH = "/messages/"
-LOCALHOST_NAMES = ("127.0.0.1", "localhost", "::1")
-# What the SDK allows by default for a localhost bind; we keep exactly that and only add names.
-LOCALHOST_HOST_PATTERNS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
-_PORT_SUFFIX = re.compile(r":(\d+|\*)$")
 
 
 class TransportError(Exception):
@@ -134,16 +137,19 @@ def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8")).digest()
 
 
-# -- ASGI: /healthz + bearer auth around the SDK's app ---------------------------------------------
+# -- ASGI: /healthz, Host/Origin checks and bearer auth around the SDK's app ------------------------
 
 
-class BearerAuthApp:
-    """ASGI wrapper around the SDK app: `GET /healthz` answers without auth; every other HTTP
-    request needs `Authorization: Bearer <token>` or gets 401. Lifespan events pass through (the
-    streamable-HTTP session manager starts in the wrapped app's lifespan)."""
+class GuardedApp:
+    """ASGI wrapper around the SDK app. `GET /healthz` answers `{"status": "ok"}` to anyone (it holds
+    no data). Every other HTTP request, on any path, needs an allowed Host (else 421) and Origin
+    (else 403), then `Authorization: Bearer <token>` (else 401). The SDK checks Host/Origin on its
+    own routes too; checking here keeps every path covered whatever the SDK does. Lifespan events
+    pass through (the streamable-HTTP session manager starts in the wrapped app's lifespan)."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str, security: TransportSecuritySettings) -> None:
         self.app = app
+        self.security = security
         self._expected = _digest(token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -153,16 +159,16 @@ class BearerAuthApp:
         if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
             await _send_json(send, 200, {"status": "ok"})
             return
+        refused = header_refusal(self.security, _header(scope, b"host"), _header(scope, b"origin"))
+        if refused is not None:
+            status, reason = refused
+            _log_refusal(scope, reason)
+            error = "misdirected_request" if status == 421 else "forbidden_origin"
+            await _send_json(send, status, {"error": error, "error_description": reason})
+            return
         problem = self._check(scope)
         if problem is not None:
-            client = scope.get("client")
-            log.warning(
-                "refused %s %s from %s: %s",
-                scope["method"],
-                scope["path"],
-                client[0] if client else "?",
-                problem,
-            )
+            _log_refusal(scope, problem)
             challenge = 'Bearer realm="infraguardian"'
             if problem != "no bearer token":
                 challenge += ', error="invalid_token"'
@@ -193,6 +199,21 @@ class BearerAuthApp:
         return None
 
 
+def _header(scope: Scope, name: bytes) -> str | None:
+    """The first value of header `name` (lower-case bytes), or None."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _log_refusal(scope: Scope, reason: str) -> None:
+    client = scope.get("client")
+    log.warning(
+        "refused %s %s from %s: %s", scope["method"], scope["path"], client[0] if client else "?", reason
+    )
+
+
 async def _send_json(
     send: Send, status: int, body: dict[str, str], headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
@@ -212,61 +233,18 @@ async def _send_json(
     await send({"type": "http.response.body", "body": payload})
 
 
-# -- DNS-rebinding protection ----------------------------------------------------------------------
-
-
-def is_localhost(host: str) -> bool:
-    return host in LOCALHOST_NAMES
-
-
-def host_patterns(allowed_hosts: Sequence[str]) -> list[str]:
-    """Host header patterns for extra names; a name without a port also matches it with any port."""
-    patterns: list[str] = []
-    for raw in allowed_hosts:
-        name = raw.strip()
-        if not name:
-            continue
-        candidates = [name] if _PORT_SUFFIX.search(name) and not name.endswith("]") else [name, f"{name}:*"]
-        patterns.extend(p for p in candidates if p not in patterns)
-    return patterns
-
-
-def transport_security(host: str, allowed_hosts: Sequence[str] = ()) -> TransportSecuritySettings:
-    """Host/Origin checks: localhost names when bound to localhost, plus `allowed_hosts`.
-
-    Bound elsewhere with no allowed hosts, the check is off (we cannot know the names clients use);
-    the bearer token still protects every request, so a rebinding page cannot call tools."""
-    extra = host_patterns(allowed_hosts)
-    hosts = [*LOCALHOST_HOST_PATTERNS, *extra] if is_localhost(host) else extra
-    if not hosts:
-        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    origins = [f"http://{h}" for h in hosts] + [f"https://{h}" for h in extra]
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
-    )
-
-
 def build_http_app(
-    mcp: MCPServer,
-    transport: HttpTransport,
-    *,
-    token: str,
-    host: str = "127.0.0.1",
-    allowed_hosts: Sequence[str] = (),
+    mcp: MCPServer, transport: HttpTransport, *, token: str, security: TransportSecuritySettings
 ) -> ASGIApp:
-    """The SDK's Starlette app for `transport`, behind bearer auth, with /healthz.
-
-    Call once per MCPServer: the streamable-HTTP session manager can run only once."""
-    security = transport_security(host, allowed_hosts)
+    """The SDK's Starlette app for `transport`, behind the Host/Origin checks and bearer auth,
+    with /healthz. Call once per MCPServer: the streamable-HTTP session manager can run only once."""
     if transport == "streamable-http":
         inner: ASGIApp = mcp.streamable_http_app(
-            streamable_http_path=STREAMABLE_HTTP_PATH, transport_security=security, host=host
+            streamable_http_path=STREAMABLE_HTTP_PATH, transport_security=security
         )
     else:
-        inner = mcp.sse_app(
-            sse_path=SSE_PATH, message_path=SSE_MESSAGE_PATH, transport_security=security, host=host
-        )
-    return BearerAuthApp(inner, token)
+        inner = mcp.sse_app(sse_path=SSE_PATH, message_path=SSE_MESSAGE_PATH, transport_security=security)
+    return GuardedApp(inner, token, security)
 
 
 # -- serving ---------------------------------------------------------------------------------------
@@ -292,56 +270,79 @@ class HttpServer:
         self.server.should_exit = True
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening-ready TCP socket on host:port (port 0 = any free port)."""
+@dataclass(frozen=True)
+class BindTarget:
+    """Where `--host`/`--port` resolve to: the first address getaddrinfo gives, used for both the
+    plain-HTTP rule and the bind (one resolution, so the check and the socket cannot disagree)."""
+
+    host: str
+    port: int
+    family: socket.AddressFamily
+    kind: socket.SocketKind
+    proto: int
+    address: tuple[str, int] | tuple[str, int, int, int]
+
+    @property
+    def ip(self) -> str:
+        return self.address[0]
+
+
+def resolve_bind_address(host: str, port: int) -> BindTarget:
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as exc:
         raise TransportError(f"cannot resolve --host {host!r}: {exc.strerror}") from None
-    sock = socket.socket(family, kind, proto)
+    return BindTarget(host, port, family, kind, proto, address)  # type: ignore[arg-type]
+
+
+def bind_socket(target: BindTarget) -> socket.socket:
+    """A listening-ready TCP socket on the target (port 0 = any free port)."""
+    sock = socket.socket(target.family, target.kind, target.proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
+        sock.bind(target.address)
     except OSError as exc:
         sock.close()
         raise TransportError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port or --host"
+            f"cannot listen on {target.host}:{target.port}: {exc.strerror or exc}; "
+            "choose another --port or --host"
         ) from None
     return sock
 
 
 def endpoint_url(transport: HttpTransport, host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host else host
     path = STREAMABLE_HTTP_PATH if transport == "streamable-http" else SSE_PATH
-    return f"http://{shown}:{port}{path}"
+    return f"http://{in_host_header(host)}:{port}{path}"
 
 
-def prepare_http(
-    mcp: MCPServer,
-    settings: Settings,
-    transport: HttpTransport,
-    *,
-    allowed_hosts: Sequence[str] = (),
-) -> HttpServer:
-    """Load the token, build the guarded app and bind `settings.mcp_host:mcp_port`.
+def prepare_http(mcp: MCPServer, settings: Settings, transport: HttpTransport) -> HttpServer:
+    """Check the bind address, load the token, bind `settings.mcp_host:mcp_port`, build the
+    guarded app. Raises TransportError (one line) for a non-loopback address without
+    `mcp_behind_tls_proxy` or `mcp_insecure_plain_http`.
 
-    Logs (stderr) where the token is, the endpoint, and warnings for a non-localhost bind."""
-    host, port = settings.mcp_host, settings.mcp_port
+    Logs (stderr) where the token is, the endpoint, the accepted Host names, and warnings for a
+    non-loopback bind."""
+    target = resolve_bind_address(settings.mcp_host, settings.mcp_port)
+    refusal = plain_http_refusal(
+        target.host,
+        target.ip,
+        target.port,
+        behind_tls_proxy=settings.mcp_behind_tls_proxy,
+        insecure_plain_http=settings.mcp_insecure_plain_http,
+    )
+    if refusal is not None:
+        raise TransportError(refusal)
     token = load_or_create_token(settings)
-    if not is_localhost(host):
-        log.warning(
-            "listening on %s, not localhost: the MCP server is reachable from other machines. Keep the "
-            "token secret, put a TLS reverse proxy in front, and firewall the port",
-            host,
-        )
-        if not allowed_hosts:
-            log.warning(
-                "DNS-rebinding protection is off (any Host header is accepted); name the host names "
-                "clients use with --allowed-host or INFRAGUARDIAN_MCP_ALLOWED_HOSTS"
-            )
-    app = build_http_app(mcp, transport, token=token.value, host=host, allowed_hosts=allowed_hosts)
-    sock = bind_socket(host, port)
+    sock = bind_socket(target)
     bound_port = int(sock.getsockname()[1])
+    security = transport_security(
+        target.host, target.ip, bound_port, settings.mcp_allowed_hosts, settings.mcp_allowed_origins
+    )
+    try:
+        app = build_http_app(mcp, transport, token=token.value, security=security)
+    except BaseException:
+        sock.close()
+        raise
     config = uvicorn.Config(
         app,
         log_config=None,  # uvicorn's loggers propagate to ours (stderr); its default sends access logs to stdout
@@ -350,24 +351,26 @@ def prepare_http(
         timeout_graceful_shutdown=3,  # SSE streams stay open forever; do not hang on Ctrl-C
         server_header=False,
     )
-    url = endpoint_url(transport, host, bound_port)
+    url = endpoint_url(transport, target.host, bound_port)
     log.info("serving MCP (%s) on %s; bearer token: %s", transport, url, token.source)
+    log_exposure(
+        target.host,
+        target.ip,
+        security,
+        allowed_hosts=settings.mcp_allowed_hosts,
+        behind_tls_proxy=settings.mcp_behind_tls_proxy,
+        path=STREAMABLE_HTTP_PATH if transport == "streamable-http" else SSE_PATH,
+    )
     return HttpServer(server=uvicorn.Server(config), sock=sock, url=url, token=token)
 
 
-def serve(
-    mcp: MCPServer,
-    settings: Settings,
-    transport: Literal["stdio", "sse", "streamable-http"],
-    *,
-    allowed_hosts: Sequence[str] = (),
-) -> None:
+def serve(mcp: MCPServer, settings: Settings, transport: Literal["stdio", "sse", "streamable-http"]) -> None:
     """Serve `mcp` over `transport` until the client disconnects (stdio) or the process is stopped."""
     ensure_state_dir(settings)
     if transport == "stdio":
         _run_stdio(mcp)
         return
-    http = prepare_http(mcp, settings, transport, allowed_hosts=allowed_hosts)
+    http = prepare_http(mcp, settings, transport)
     try:
         http.run()
     finally:

@@ -69,10 +69,15 @@ def serve_http(make_settings: Callable[..., Settings]) -> Callable[..., Any]:
     """serve_http(transport, **settings) -> context manager yielding a started HttpServer."""
 
     def start(transport: HttpTransport, allowed_hosts: tuple[str, ...] = (), **overrides: Any) -> Any:
-        values: dict[str, Any] = {"mcp_port": 0, "mcp_token": TOKEN, **overrides}
+        values: dict[str, Any] = {
+            "mcp_port": 0,
+            "mcp_token": TOKEN,
+            "mcp_allowed_hosts": list(allowed_hosts),
+            **overrides,
+        }
         settings = make_settings(**values)
         mcp = build_server(settings, run_detectors=False)
-        return running(prepare_http(mcp, settings, transport, allowed_hosts=allowed_hosts))
+        return running(prepare_http(mcp, settings, transport))
 
     return start
 
@@ -285,22 +290,22 @@ def test_allowed_hosts_extend_the_localhost_names(serve_http: Any) -> None:
         assert raw.post(http.url, json=INIT, headers={**headers, "Host": "other.internal"}).status_code == 421
 
 
-def test_non_localhost_bind_warns_and_uses_only_the_allowed_hosts(
-    serve_http: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    # 127.0.0.2 is loopback (nothing leaves the machine) but not one of the localhost names
-    caplog.set_level(logging.WARNING, logger="infraguardian")
+def test_other_loopback_bind_answers_only_to_its_address_and_the_allowed_hosts(serve_http: Any) -> None:
+    # 127.0.0.2 is loopback (no flag needed, nothing leaves the machine) but not a localhost name;
+    # before issue 12 the Host check was off here and `anything.example` got 200 with the token.
     with serve_http("streamable-http", mcp_host="127.0.0.2") as http, httpx.Client(timeout=10) as raw:
         assert http.sock.getsockname()[0] == "127.0.0.2"
+        port = http.sock.getsockname()[1]
         headers = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"}
         assert (
-            raw.post(http.url, json=INIT, headers={**headers, "Host": "anything.example"}).status_code == 200
+            raw.post(http.url, json=INIT, headers={**headers, "Host": "anything.example"}).status_code == 421
         )
+        assert (
+            raw.post(http.url, json=INIT, headers={**headers, "Host": f"127.0.0.2:{port}"}).status_code == 200
+        )
+        assert raw.post(http.url, json=INIT, headers={**headers, "Host": "127.0.0.2:1"}).status_code == 421
         assert raw.post(http.url, json=INIT, headers=MCP_HEADERS).status_code == 401
-    assert "not localhost" in caplog.text
-    assert "DNS-rebinding protection is off" in caplog.text
 
-    caplog.clear()
     with (
         serve_http("streamable-http", mcp_host="127.0.0.2", allowed_hosts=("mcp.lan",)) as http,
         httpx.Client(timeout=10) as raw,
@@ -308,19 +313,28 @@ def test_non_localhost_bind_warns_and_uses_only_the_allowed_hosts(
         headers = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"}
         assert raw.post(http.url, json=INIT, headers={**headers, "Host": "mcp.lan:8765"}).status_code == 200
         assert raw.post(http.url, json=INIT, headers={**headers, "Host": "localhost:1"}).status_code == 421
-    assert "not localhost" in caplog.text
-    assert "DNS-rebinding protection is off" not in caplog.text
 
 
 def test_transport_security_settings() -> None:
-    local = transport_security("127.0.0.1")
+    local = transport_security("127.0.0.1", "127.0.0.1", 8765)
     assert local.enable_dns_rebinding_protection
     assert local.allowed_hosts == ["127.0.0.1:*", "localhost:*", "[::1]:*"]
-    assert not transport_security("0.0.0.0").enable_dns_rebinding_protection
-    lan = transport_security("0.0.0.0", ["mcp.lan", "10.0.0.5:8765", "[fd00::1]"])
+    wildcard = transport_security("0.0.0.0", "0.0.0.0", 8765)
+    assert wildcard.enable_dns_rebinding_protection
+    assert wildcard.allowed_hosts[:3] == ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    assert all(h.endswith(":8765") for h in wildcard.allowed_hosts[3:])
+    lan = transport_security("10.0.0.5", "10.0.0.5", 8765, ["mcp.lan", "10.0.0.6:8765", "[fd00::1]"])
     assert lan.enable_dns_rebinding_protection
-    assert lan.allowed_hosts == ["mcp.lan", "mcp.lan:*", "10.0.0.5:8765", "[fd00::1]", "[fd00::1]:*"]
+    assert lan.allowed_hosts == [
+        "10.0.0.5:8765",
+        "mcp.lan",
+        "mcp.lan:*",
+        "10.0.0.6:8765",
+        "[fd00::1]",
+        "[fd00::1]:*",
+    ]
     assert "https://mcp.lan" in lan.allowed_origins
+    assert "https://10.0.0.5:8765" not in lan.allowed_origins
 
 
 # -- the serve command ----------------------------------------------------------------------------
