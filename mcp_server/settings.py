@@ -31,7 +31,6 @@ def default_state_dir() -> Path:
     return Path(base) / "infraguardian"
 
 
-class SettingsError(ValueError):
 class _BoundedYamlSource(YamlConfigSettingsSource):
     """The config file, read through safe_yaml (size and alias expansion bounded)."""
 
@@ -40,6 +39,7 @@ class _BoundedYamlSource(YamlConfigSettingsSource):
         return data or {}
 
 
+class SettingsError(ValueError):
     """Invalid configuration, rendered as one line that names the setting."""
 
 
@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     dokploy_max_retries: int = Field(default=3, ge=0, le=10)
     dokploy_rate_per_s: float = Field(
         default=10.0, gt=0, le=1000, description="Client-side limit of calls per second to Dokploy."
+    )
+    dokploy_base_dir: Path = Field(
+        default=Path("/etc/dokploy"),
+        description="Dokploy's directory on this host. Compose files not served by Dokploy's API are "
+        "read only from <dir>/compose/<appName>/code (symlinks resolved), never from elsewhere.",
     )
 
     # -- Docker -------------------------------------------------------------------------------
