@@ -1,17 +1,23 @@
-"""Per-target budgets with exponential backoff, and the global rate limit on changes.
+"""Per-target budgets with exponential backoff, per-service disruption budgets, and the global
+rate limit on changes.
 
-Every allowed change is stored as an event (time, bucket, target). A new change is checked against
-the events, inside one write transaction, and stored when allowed, so two callers (threads or
-processes) can never both take the last slot. The events survive restarts and are readable by the
-agent host.
+Every allowed change is stored as events (time, bucket, target): one in its action's bucket (keyed
+by the target), and, when it restarts, stops, starts, recreates or removes containers, one in the
+`disruption` bucket per affected service (keyed by the service, the same whichever tool or Dokploy
+call acted). So a service whose restart budget is spent cannot be stopped and started again by
+another tool. A new change is checked against the events, inside one write transaction, and stored
+when allowed, so two callers (threads or processes) can never both take the last slot. The events
+survive restarts and are readable by the agent host.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Literal
 
+from mcp_server.safety.actions import DISRUPTION_BUCKET
 from mcp_server.safety.clock import human_duration, utc_iso
 from mcp_server.safety.db import Database
 from mcp_server.safety.settings import BudgetRule
@@ -33,6 +39,7 @@ CREATE TABLE IF NOT EXISTS budget_events (
 );
 CREATE INDEX IF NOT EXISTS budget_events_target ON budget_events (bucket, target_key, ts);
 CREATE INDEX IF NOT EXISTS budget_events_ts ON budget_events (ts);
+CREATE INDEX IF NOT EXISTS budget_events_decision ON budget_events (decision_id);
 """
 
 Verdict = Literal["allowed", "budget_exhausted", "backoff", "rate_limited"]
@@ -58,15 +65,30 @@ class BudgetStatus:
 
 @dataclass(frozen=True)
 class BudgetVerdict:
+    """The answer for one change. `status` is the budget the verdict is about: the action's own
+    bucket, or on a disruption refusal the named service's disruption budget. `disruption` is the
+    most used disruption budget among the affected services (before this change is counted)."""
+
     verdict: Verdict
     reason: str  # one line, empty when allowed
     retry_at: float | None = None
     status: BudgetStatus | None = None
+    disruption: BudgetStatus | None = None
+    disruption_label: str = ""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A service whose containers a change restarts, stops, recreates or removes."""
+
+    key: str  # as budgets store it: "compose_service:local/shop/api", "swarm_service:local/app"
+    label: str  # for people: "compose service api of project shop on host local"
 
 
 @dataclass(frozen=True)
 class ChangeRequest:
-    """One change to check and, when allowed and `consume`, to count."""
+    """One change to check and, when allowed and `consume`, to count. `disrupted` lists the
+    services it disrupts; each is checked against, and counted in, `disruption_rule`."""
 
     target_key: str
     target_label: str  # for people: "compose service api of project shop"
@@ -76,6 +98,8 @@ class ChangeRequest:
     bucket: str | None
     rule: BudgetRule | None
     consume: bool = True
+    disrupted: tuple[Workload, ...] = ()
+    disruption_rule: BudgetRule | None = None
 
 
 def _status(conn: sqlite3.Connection, bucket: str, key: str, rule: BudgetRule, now: float) -> BudgetStatus:
@@ -105,12 +129,15 @@ class BudgetStore:
             db.run(lambda conn: conn.executescript(SCHEMA))
 
     def check_and_consume(self, change: ChangeRequest, *, now: float, max_per_minute: int) -> BudgetVerdict:
-        """Check the global rate and the target's budget and backoff; count the change when allowed."""
+        """Check the global rate, the target's budget and backoff, and the disruption budget of
+        every service the change disrupts; count the change in all of them when allowed."""
 
         def work(conn: sqlite3.Connection) -> BudgetVerdict:
             conn.execute("DELETE FROM budget_events WHERE ts < ?", (now - RETENTION_S,))
+            # one change writes one event per bucket it counts in: count changes, not events
             count, oldest = conn.execute(
-                "SELECT COUNT(*), MIN(ts) FROM budget_events WHERE ts > ?", (now - RATE_WINDOW_S,)
+                "SELECT COUNT(DISTINCT decision_id), MIN(ts) FROM budget_events WHERE ts > ?",
+                (now - RATE_WINDOW_S,),
             ).fetchone()
             if count >= max_per_minute:
                 retry = float(oldest) + RATE_WINDOW_S
@@ -126,21 +153,23 @@ class BudgetStore:
                 verdict = _judge(status, change, now)
                 if verdict:
                     return verdict
+            disruptions = _disruption_statuses(conn, change, now)
+            refusal = _judge_disruptions(disruptions, change, now)
+            if refusal:
+                return refusal
             if change.consume:
-                conn.execute(
-                    "INSERT INTO budget_events (ts, at, bucket, target_key, action, client, decision_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        now,
-                        utc_iso(now),
-                        change.bucket,
-                        change.target_key,
-                        change.action,
-                        change.client,
-                        change.decision_id,
-                    ),
-                )
-            return BudgetVerdict("allowed", "", None, status)
+                _insert(conn, change, now, change.bucket, change.target_key)
+                for workload, _ in disruptions:
+                    _insert(conn, change, now, DISRUPTION_BUCKET, workload.key)
+            busiest = max(disruptions, key=lambda pair: pair[1].used, default=None)
+            return BudgetVerdict(
+                "allowed",
+                "",
+                None,
+                status,
+                disruption=busiest[1] if busiest else None,
+                disruption_label=busiest[0].label if busiest else "",
+            )
 
         return self.db.transaction(work)
 
@@ -149,15 +178,78 @@ class BudgetStore:
         return self.db.run(lambda conn: _status(conn, bucket, target_key, rule, now))
 
     def recent(self, *, since: float, limit: int = 100) -> list[dict[str, object]]:
-        """Counted changes since `since` (epoch s), newest first: what the agent host shows."""
+        """Counted changes since `since` (epoch s), newest first: what the agent host shows. One
+        row per change; `disrupted` lists the services it counted against (their keys)."""
         rows = self.db.run(
             lambda conn: conn.execute(
-                "SELECT at, bucket, target_key, action, client, decision_id FROM budget_events "
-                "WHERE ts >= ? ORDER BY ts DESC, id DESC LIMIT ?",
-                (since, max(1, min(limit, 1000))),
+                "SELECT e.at, e.bucket, e.target_key, e.action, e.client, e.decision_id, "
+                "(SELECT json_group_array(d.target_key) FROM budget_events d "
+                " WHERE d.decision_id = e.decision_id AND d.bucket = ?) AS disrupted "
+                "FROM budget_events e WHERE e.ts >= ? AND e.bucket IS NOT ? "
+                "ORDER BY e.ts DESC, e.id DESC LIMIT ?",
+                (DISRUPTION_BUCKET, since, DISRUPTION_BUCKET, max(1, min(limit, 1000))),
             ).fetchall()
         )
-        return [dict(row) for row in rows]
+        return [{**dict(row), "disrupted": json.loads(row["disrupted"])} for row in rows]
+
+
+def _insert(
+    conn: sqlite3.Connection, change: ChangeRequest, now: float, bucket: str | None, key: str
+) -> None:
+    conn.execute(
+        "INSERT INTO budget_events (ts, at, bucket, target_key, action, client, decision_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (now, utc_iso(now), bucket, key, change.action, change.client, change.decision_id),
+    )
+
+
+def _disruption_statuses(
+    conn: sqlite3.Connection, change: ChangeRequest, now: float
+) -> list[tuple[Workload, BudgetStatus]]:
+    """Each disrupted service (once) with its disruption budget use at `now`."""
+    rule = change.disruption_rule
+    if rule is None:
+        return []
+    unique = {w.key: w for w in change.disrupted}
+    return [(w, _status(conn, DISRUPTION_BUCKET, w.key, rule, now)) for w in unique.values()]
+
+
+def _judge_disruptions(
+    disruptions: list[tuple[Workload, BudgetStatus]], change: ChangeRequest, now: float
+) -> BudgetVerdict | None:
+    """The refusal when any disrupted service's budget is spent or still backing off, naming the
+    service that frees last (the change cannot pass before then), else None."""
+    rule = change.disruption_rule
+    blocked = [
+        (w, s)
+        for w, s in disruptions
+        if s.exhausted or (s.next_allowed_at is not None and now < s.next_allowed_at)
+    ]
+    if rule is None or not blocked:
+        return None
+    workload, status = max(blocked, key=lambda pair: pair[1].next_allowed_at or now)
+    retry = status.next_allowed_at or now
+    others = [w.label for w, _ in blocked if w is not workload]
+    also = f" (also blocked: {'; '.join(others[:5])})" if others else ""
+    counted = (
+        "restarts, starts, stops, kills, deploys and rollbacks all count, whichever tool or Dokploy "
+        "call did them"
+    )
+    if status.exhausted:
+        reason = (
+            f"{workload.label} was already disrupted {status.used} times in the last "
+            f"{human_duration(rule.window_s)} ({counted}; limit {status.limit}), so {change.action} "
+            f"is refused until its disruption budget frees at {utc_iso(retry)} (in "
+            f"{human_duration(retry - now)}){also}. Do not retry: this keeps failing, escalate to a "
+            "human to find the root cause"
+        )
+        return BudgetVerdict("budget_exhausted", reason, retry, status)
+    reason = (
+        f"{workload.label} was disrupted {human_duration(now - (status.last_at or now))} ago ({counted}); "
+        f"wait until {utc_iso(retry)} (in {human_duration(retry - now)}) before the next "
+        f"{change.action}{also}, and read its logs meanwhile to see why the last one did not help"
+    )
+    return BudgetVerdict("backoff", reason, retry, status)
 
 
 def _judge(status: BudgetStatus, change: ChangeRequest, now: float) -> BudgetVerdict | None:

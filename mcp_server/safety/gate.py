@@ -32,9 +32,15 @@ import anyio
 import anyio.to_thread
 
 from mcp_server.redaction import redact_text
-from mcp_server.safety.actions import ActionSpec, get_action
+from mcp_server.safety.actions import (
+    DISRUPTION_BUCKET,
+    RUNNABLE,
+    ActionSpec,
+    counts_as_disruption,
+    get_action,
+)
 from mcp_server.safety.audit import AuditEntry, AuditLog, AuditRecord, ResultStatus
-from mcp_server.safety.budgets import BudgetStatus, BudgetStore, BudgetVerdict, ChangeRequest
+from mcp_server.safety.budgets import BudgetStatus, BudgetStore, BudgetVerdict, ChangeRequest, Workload
 from mcp_server.safety.clock import Clock, human_duration, system_clock, to_datetime
 from mcp_server.safety.db import Database
 from mcp_server.safety.models import ActionRequest, BudgetUsage, Decision
@@ -109,7 +115,7 @@ class Safety:
         the same way but never counted.
 
         `confirm`: asks a human about a real change whose action needs confirmation
-        (`ActionSpec.destructive`), with the provisional decision, before anything is
+        (`ActionSpec.needs_confirmation`), with the provisional decision, before anything is
         counted. Such a change is allowed only when it answers "confirmed": "declined" refuses
         with `declined`; "cannot_ask", any other answer, or no callback at all refuses with
         `needs_confirmation` (escalate). It may raise `AwaitingConfirmation`. Dry runs are not asked."""
@@ -119,7 +125,7 @@ class Safety:
             return self._refused(request, spec, refusal or Refusal("unknown_action", "unknown action"))
         if not spec.mutating:
             return self._decision(request, spec, True, "allowed", f"allowed: {spec.name} (read)")
-        if spec.destructive and not request.dry_run:
+        if spec.needs_confirmation and not request.dry_run:
             provisional = await self._check_budgets(request, spec, consume=False)
             if not provisional.allowed:
                 return provisional
@@ -161,6 +167,8 @@ class Safety:
             bucket=spec.budget if rule else None,
             rule=rule,
             consume=consume,
+            disrupted=disrupted_workloads(request, spec),
+            disruption_rule=self.settings.budgets.get(DISRUPTION_BUCKET),
         )
         now = self.clock()
         check = functools.partial(
@@ -170,7 +178,9 @@ class Safety:
             max_per_minute=self.settings.max_mutations_per_minute,
         )
         verdict: BudgetVerdict = await anyio.to_thread.run_sync(check)
-        usage = _usage(verdict.status, counted=consume and verdict.verdict == "allowed", now=now)
+        counted = consume and verdict.verdict == "allowed"
+        # an action without a bucket of its own (stop) reports its busiest service's disruptions
+        usage = _usage(verdict.status or verdict.disruption, counted=counted, now=now)
         if verdict.verdict != "allowed":
             refusal = Refusal(verdict.verdict, verdict.reason, escalate=verdict.verdict == "budget_exhausted")
             return self._refused(
@@ -181,19 +191,35 @@ class Safety:
             spec,
             True,
             "allowed",
-            self._allowed_reason(request, spec, usage),
+            self._allowed_reason(request, spec, usage, verdict, counted=counted),
             budget=usage,
             id_=decision_id,
         )
 
-    def _allowed_reason(self, request: ActionRequest, spec: ActionSpec, usage: BudgetUsage | None) -> str:
+    def _allowed_reason(
+        self,
+        request: ActionRequest,
+        spec: ActionSpec,
+        usage: BudgetUsage | None,
+        verdict: BudgetVerdict,
+        *,
+        counted: bool,
+    ) -> str:
         target = request.target.describe() if request.target else "-"
         parts = [f"allowed: {spec.name} of {target} in {self.mode.value} mode"]
-        if usage:
+        if usage and usage.bucket != DISRUPTION_BUCKET:
             window = human_duration(usage.window_s)
             parts.append(f"{usage.bucket} budget {usage.used} of {usage.limit} used in {window}")
-        if spec.destructive:
-            parts.append("destructive: a human should confirm first")
+        if verdict.disruption is not None:
+            busiest = verdict.disruption
+            used = busiest.used + (1 if counted else 0)
+            parts.append(
+                f"disruptions of {verdict.disruption_label} {used} of {busiest.limit} in "
+                f"{human_duration(busiest.window_s)} (every restart, stop, start, deploy or rollback "
+                "counts, whichever tool)"
+            )
+        if spec.needs_confirmation:
+            parts.append("a human confirms it first")
         if request.dry_run:
             parts.append("dry run: nothing changed and nothing counted; the real call would pass now")
         return "; ".join(parts)
@@ -241,7 +267,7 @@ class Safety:
             reason=" ".join(reason.split()),  # always one line
             mode=self.mode,
             mutating=bool(spec and spec.mutating),
-            needs_confirmation=bool(spec and spec.destructive),
+            needs_confirmation=bool(spec and spec.needs_confirmation),
             escalate=escalate,
             retry_after=to_datetime(retry_at) if retry_at is not None else None,
             decided_at=to_datetime(self.clock()),
@@ -353,6 +379,25 @@ def _unconfirmed(request: ActionRequest, spec: ActionSpec, answer: ConfirmAnswer
         "what you found and escalate"
     )
     return Refusal("needs_confirmation", reason, escalate=True)
+
+
+def disrupted_workloads(request: ActionRequest, spec: ActionSpec) -> tuple[Workload, ...]:
+    """The services whose containers this request restarts, stops, recreates or removes, each
+    once and keyed the same whichever tool asks: from the target and every `affected` container
+    (a container counts as its Compose or Swarm service). A runnable target with no such service
+    known (a project without containers, an unresolved Dokploy call) counts as itself."""
+    target = request.target
+    procedure = target.name if target is not None and target.kind == "dokploy_api" else None
+    if target is None or not counts_as_disruption(spec, procedure):
+        return ()
+    found: dict[str, Workload] = {}
+    for candidate in (target, *request.affected):
+        workload = candidate.workload()
+        if workload is not None:
+            found.setdefault(workload.key(), Workload(workload.key(), workload.describe()))
+    if not found and target.kind in RUNNABLE | {"dokploy_api"}:
+        found[target.budget_key()] = Workload(target.budget_key(), target.describe())
+    return tuple(found.values())
 
 
 def _usage(status: BudgetStatus | None, *, counted: bool, now: float) -> BudgetUsage | None:

@@ -47,6 +47,10 @@ DEFAULT_BUDGETS: dict[str, BudgetRule] = {
     "rollback": BudgetRule(max_actions=2, window_s=3600, backoff_initial_s=300, backoff_max_s=1800),
     "memory": BudgetRule(max_actions=3, window_s=86400, backoff_initial_s=600, backoff_max_s=7200),
     "dokploy": BudgetRule(max_actions=20, window_s=3600),
+    # what happens to one service's containers, whichever tool or Dokploy call did it: restarts,
+    # starts, stops, kills, deploys and rollbacks all count (no waits of its own: stop then start
+    # is one human-approved operation; the action buckets above keep their own waits)
+    "disruption": BudgetRule(max_actions=3, window_s=1800),
 }
 
 
@@ -62,8 +66,9 @@ class SafetySettings(BaseModel):
     )
     budgets: dict[str, BudgetRule] = Field(
         default_factory=lambda: dict(DEFAULT_BUDGETS),
-        description="Per-target budgets by bucket (restart, deploy, rollback, memory, dokploy). "
-        "Buckets you give replace the default of that bucket only.",
+        description="Per-target budgets by bucket (restart, deploy, rollback, memory, dokploy) and "
+        "the per-service disruption budget every restart, stop, start, deploy or rollback of a "
+        "service also counts in. Buckets you give replace the default of that bucket only.",
     )
     max_mutations_per_minute: int = Field(
         default=30, ge=1, le=10000, description="Global limit on changes across all targets."

@@ -78,13 +78,31 @@ class Target(BaseModel):
     def budget_key(self) -> str:
         """Identity for budgets: a container of a Compose service or Swarm service counts as that
         service, so restarting it by container name cannot dodge the service's budget."""
-        project, service = self.labels.get(COMPOSE_PROJECT), self.labels.get(COMPOSE_SERVICE)
-        if self.kind == "container" and project and service:
-            return f"compose_service:{self.host}/{project}/{service}"
-        swarm = self.labels.get(SWARM_SERVICE)
-        if self.kind == "container" and swarm:
-            return f"swarm_service:{self.host}/{swarm}"
+        if self.kind == "container":
+            owner = self.workload()
+            if owner is not None and owner is not self:
+                return owner.key()
         return self.key()
+
+    def workload(self) -> Target | None:
+        """What a restart, stop or deploy of this object disrupts, named the same whichever tool
+        acted: the Compose service or Swarm service a container belongs to (from its labels), a
+        service itself, or a container of no service. None for everything else (projects,
+        volumes, hosts, Dokploy objects): their services come from the request's `affected`."""
+        if self.kind in ("compose_service", "swarm_service"):
+            return self
+        if self.kind != "container":
+            return None
+        # built without validation: label values come from Docker and are not ours to refuse here
+        project, service = self.labels.get(COMPOSE_PROJECT), self.labels.get(COMPOSE_SERVICE)
+        if project and service:
+            return Target.model_construct(
+                kind="compose_service", host=self.host, project=project, service=service
+            )
+        swarm = self.labels.get(SWARM_SERVICE)
+        if swarm:
+            return Target.model_construct(kind="swarm_service", host=self.host, name=swarm)
+        return self
 
     def names(self) -> list[str]:
         """Every name this object goes by (own name, project, service, the names in its labels),

@@ -55,10 +55,12 @@ async def test_restart_budget_backoff_and_escalation(make_safety: MakeSafety, cl
     assert utc_iso(resets) in spent.reason and "escalate to a human" in spent.reason
     assert "Do not retry" in spent.reason and "\n" not in spent.reason
 
-    # start shares the restart bucket; other targets and other buckets are untouched
+    # start shares the restart bucket; other targets are untouched; a redeploy of the same service
+    # has its own bucket but disrupts the service again (tests/safety/test_budgets_effects.py)
     assert (await gate.authorize(request("start"))).code == "budget_exhausted"
     assert (await gate.authorize(request("restart", service("worker")))).allowed
-    assert (await gate.authorize(request("redeploy"))).allowed
+    assert (await gate.authorize(request("redeploy", service("worker")))).allowed
+    assert (await gate.authorize(request("redeploy"))).code == "budget_exhausted"
 
     clock.now = resets + 1  # the first restart left the window
     assert (await gate.authorize(request("restart"))).allowed

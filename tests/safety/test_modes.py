@@ -55,7 +55,7 @@ def test_registry_table() -> None:
     admin = {name for name, spec in ACTIONS.items() if spec.min_mode is Mode.ADMIN}
     assert operate == {"restart", "start", "stop", "deploy", "redeploy", "rollback", "raise_memory"}
     assert admin == {"lower_memory", "kill", "exec", "remove", "prune", "dokploy_mutation"}
-    assert all(ACTIONS[name].destructive for name in admin)
+    assert all(ACTIONS[name].needs_confirmation for name in admin)
     assert ACTIONS["restart"].budget == ACTIONS["start"].budget == "restart"
 
 
@@ -69,7 +69,7 @@ async def test_every_action_in_every_mode(make_safety: MakeSafety, mode: Mode) -
             assert decision.code == "mode"
             assert f"needs {spec.min_mode.value} mode" in decision.reason
             assert "\n" not in decision.reason and decision.reason.startswith("refused: ")
-        assert decision.needs_confirmation == spec.destructive
+        assert decision.needs_confirmation == spec.needs_confirmation
         assert decision.mutating == spec.mutating
 
 

@@ -21,9 +21,11 @@ from mcp_server.dokploy import DokployClient, snapshot_compose
 from mcp_server.dokploy.openapi import Operation, UnknownOperationError
 from mcp_server.redaction import redact
 from mcp_server.safety import Target, describe_blast_radius
+from mcp_server.safety.actions import dokploy_procedure_disrupts
 from mcp_server.server.context import fail, guarded, services, tool_errors
 from mcp_server.server.services import Services
-from mcp_server.server.tools._targets import container_target
+from mcp_server.server.tools._act_common import container_targets, details_of
+from mcp_server.server.tools._targets import container_target, current_inventory
 
 TOOL = "dokploy_call"
 MAX_RESULT_CHARS = 60_000
@@ -49,9 +51,16 @@ def _operation(client: DokployClient, name: str) -> Operation:
 
 
 async def _affected(svc: Services, op: Operation, data: dict[str, Any]) -> list[Target]:
-    """The container a docker.* mutation names, resolved on Docker (the policy requires it)."""
+    """The containers a mutation changes, resolved on Docker so the policy sees them: the one a
+    docker.* mutation names (the protection rules require it), or every container of the Dokploy
+    service a deploy, start, stop, reload, … names (so it counts against those services'
+    disruption budgets, as the typed tools' changes do)."""
+    if op.is_query:
+        return []
+    if op.router != "docker":
+        return await _service_containers(svc, data) if dokploy_procedure_disrupts(op.name) else []
     name = data.get("containerId") or data.get("containerName")
-    if op.router != "docker" or op.is_query or not isinstance(name, str):
+    if not isinstance(name, str):
         return []
     try:
         target, _ = await container_target(svc, name)
@@ -60,6 +69,22 @@ async def _affected(svc: Services, op: Operation, data: dict[str, Any]) -> list[
             f"container {name!r} is not on this Docker host; docker.* calls need a local container"
         ) from None
     return [target]
+
+
+async def _service_containers(svc: Services, data: dict[str, Any]) -> list[Target]:
+    """The containers on this host of the Dokploy service(s) the input names by id."""
+    ids = {data[field] for field in _SCOPE_FIELDS if isinstance(data.get(field), str)}
+    if not ids:
+        return []
+    inventory = await current_inventory(svc)
+    names = [
+        c.name
+        for group in inventory.groups
+        if group.dokploy is not None and group.dokploy.id in ids
+        for s in group.services
+        for c in s.containers
+    ]
+    return container_targets(svc, await details_of(svc, names))
 
 
 def _bounded(value: Any) -> tuple[Any, bool]:

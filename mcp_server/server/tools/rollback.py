@@ -30,6 +30,8 @@ from mcp_server.server.tools._act_common import (
     GIT_SOURCES_NOTE,
     EnvChanges,
     Progress,
+    container_targets,
+    details_of,
     env_changes,
     file_diff,
     is_git_source,
@@ -168,6 +170,9 @@ def register(mcp: MCPServer) -> None:
                 if point is None:
                     raise fail(NO_ROLLBACK_POINT.format(app=repr(app_name)))
                 result.rollback_to = f"rollback v{point.get('version')} image {point.get('image')}"
+            # every container is recreated: each is checked by the protection rules and its service
+            # counts the rollback in its disruption budget
+            containers = await details_of(svc, app.container_names())
             async with guarded(
                 ctx,
                 tool=TOOL,
@@ -175,6 +180,7 @@ def register(mcp: MCPServer) -> None:
                 target=app.target(svc.host_name),
                 dry_run=dry_run,
                 details={"app_name": app_name, "to": result.rollback_to},
+                affected=container_targets(svc, containers),
             ) as call:
                 result.policy = call.decision.reason
                 if not dry_run:
