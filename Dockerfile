@@ -2,7 +2,7 @@
 # Build:  docker build -t infraguardian .
 # Run:    docker run --rm -i -v /var/run/docker.sock:/var/run/docker.sock \
 #           -v infraguardian-state:/state -e DOKPLOY_URL=... -e DOKPLOY_API_KEY=... infraguardian
-# HTTP:   add `-p 127.0.0.1:8765:8765 -e INFRAGUARDIAN_MCP_HOST=0.0.0.0` and the command
+# HTTP:   add `-p 127.0.0.1:8765:8765 -e INFRAGUARDIAN_MCP_HOST=0.0.0.0 -e INFRAGUARDIAN_MCP_INSECURE_PLAIN_HTTP=true` and the command
 #         `serve --transport streamable-http`; the bearer token is written to /state/mcp-token.
 FROM python:3.11-slim AS build
 COPY --from=ghcr.io/astral-sh/uv:0.9 /uv /usr/local/bin/uv
