@@ -7,13 +7,6 @@ from pydantic import BaseModel, Field
 from mcp_server.docker_ops.models import ContainerDetails
 from mcp_server.log_analysis import explain_exit
 
-READ_ONLY = {
-    "read_only_hint": True,
-    "destructive_hint": False,
-    "idempotent_hint": True,
-    "open_world_hint": False,
-}
-
 
 class ContainerView(BaseModel):
     name: str

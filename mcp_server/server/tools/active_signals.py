@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.detectors import Severity, Signal
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import audit_read, safe, services
-from mcp_server.server.tools._views import READ_ONLY
 
 
 class SignalsResult(BaseModel):
@@ -19,7 +18,7 @@ class SignalsResult(BaseModel):
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=ToolAnnotations(title="Active signals", **READ_ONLY))
+    @mcp.tool(annotations=tool_annotations("active_signals"))
     async def active_signals(
         ctx: Context,
         min_severity: Annotated[Literal["info", "warning", "critical"], Field(description="filter")] = "info",

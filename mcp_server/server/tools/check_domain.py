@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.detectors import DomainSpec
 from mcp_server.detectors.http_probe import HttpResult, TlsResult, probe_http, probe_tls
 from mcp_server.safety import Target
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import audit_read, safe, services
 
 
@@ -22,15 +22,7 @@ class DomainCheck(BaseModel):
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(
-        annotations=ToolAnnotations(
-            title="Check domain",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=True,
-        )
-    )
+    @mcp.tool(annotations=tool_annotations("check_domain"))
     async def check_domain(
         ctx: Context,
         host: Annotated[str, Field(description="public host name, e.g. shop.example.com")],

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.compose_graph import ComposeGraph
@@ -15,10 +14,10 @@ from mcp_server.docker_ops.containers import container_details
 from mcp_server.docker_ops.inventory import inventory
 from mcp_server.redaction import redact_text
 from mcp_server.safety import Target
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import audit_read, fail, safe, services, tool_errors
 from mcp_server.server.services import DokployUnavailable, Services
 from mcp_server.server.tools._targets import find_group
-from mcp_server.server.tools._views import READ_ONLY
 
 
 class ServiceNode(BaseModel):
@@ -64,7 +63,7 @@ async def _compose_text(svc: Services, app_name: str) -> tuple[str, str | None, 
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=ToolAnnotations(title="Compose graph", **READ_ONLY))
+    @mcp.tool(annotations=tool_annotations("compose_graph"))
     async def compose_graph(
         ctx: Context,
         app_name: Annotated[str, Field(description="Dokploy appName of the compose stack")],

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.docker_ops.containers import container_details
 from mcp_server.docker_ops.inventory import inventory
 from mcp_server.safety import Target
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import audit_read, safe, services, tool_errors
 from mcp_server.server.tools._targets import find_group
-from mcp_server.server.tools._views import READ_ONLY, ContainerView, container_view
+from mcp_server.server.tools._views import ContainerView, container_view
 
 
 class ServiceReport(BaseModel):
@@ -42,7 +42,7 @@ def _verdict(views: list[ContainerView]) -> str:
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=ToolAnnotations(title="Compose health", **READ_ONLY))
+    @mcp.tool(annotations=tool_annotations("compose_health"))
     async def compose_health(
         ctx: Context, app_name: Annotated[str, Field(description="Dokploy appName of the compose stack")]
     ) -> ComposeHealth:

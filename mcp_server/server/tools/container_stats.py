@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.docker_ops.stats import ContainerStats
 from mcp_server.docker_ops.stats import container_stats as read_stats
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import audit_read, fail, safe, services, tool_errors
 from mcp_server.server.tools._targets import container_target, service_containers
-from mcp_server.server.tools._views import READ_ONLY
 
 
 class StatsResult(BaseModel):
@@ -21,7 +20,7 @@ class StatsResult(BaseModel):
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=ToolAnnotations(title="Container stats", **READ_ONLY))
+    @mcp.tool(annotations=tool_annotations("container_stats"))
     async def container_stats(
         ctx: Context,
         app_name: Annotated[str | None, Field(description="Dokploy appName; with service")] = None,

@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.dokploy import DeployProgress, deploy_and_wait, snapshot_compose
 from mcp_server.safety import wrap_untrusted
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
 from mcp_server.server.tools._act_common import App, Progress, container_targets, details_of, resolve_app
 
@@ -47,15 +47,7 @@ def dokploy_app(app: App) -> tuple[Kind, str]:
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(
-        annotations=ToolAnnotations(
-            title="Deploy",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=True,
-        )
-    )
+    @mcp.tool(annotations=tool_annotations("deploy"))
     async def deploy(
         ctx: Context,
         app_name: Annotated[str, Field(description="Dokploy appName")],

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.safety import Target
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import audit_read, fail, safe, services, tool_errors
-from mcp_server.server.tools._views import READ_ONLY
 
 
 class DeploymentRow(BaseModel):
@@ -29,7 +28,7 @@ class HistoryResult(BaseModel):
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=ToolAnnotations(title="Deployment history", **READ_ONLY))
+    @mcp.tool(annotations=tool_annotations("deployment_history"))
     async def deployment_history(
         ctx: Context,
         app_name: Annotated[str, Field(description="Dokploy appName of a compose or application")],

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.safety import Target, wrap_untrusted
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import audit_read, services, tool_errors
-from mcp_server.server.tools._views import READ_ONLY
 
 
 class DeploymentLog(BaseModel):
@@ -20,7 +19,7 @@ class DeploymentLog(BaseModel):
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=ToolAnnotations(title="Deployment log", **READ_ONLY))
+    @mcp.tool(annotations=tool_annotations("deployment_log"))
     async def deployment_log(
         ctx: Context,
         deployment_id: Annotated[str, Field(description="from deployment_history")],

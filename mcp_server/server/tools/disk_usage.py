@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 
 from mcp_server.docker_ops.disk import DiskReport
 from mcp_server.docker_ops.disk import disk_usage as read_disk
 from mcp_server.safety import Target
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import audit_read, safe, services, tool_errors
-from mcp_server.server.tools._views import READ_ONLY
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=ToolAnnotations(title="Disk usage", **READ_ONLY))
+    @mcp.tool(annotations=tool_annotations("disk_usage"))
     async def disk_usage(ctx: Context) -> DiskReport:
         """Disk of the Docker host: the filesystem holding Docker's data (size, used, free) and what
         Docker uses per kind (images, containers, volumes, build cache, reclaimable space) with the

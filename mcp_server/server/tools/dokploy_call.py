@@ -13,7 +13,6 @@ import json
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.docker_ops.host import ContainerNotFound
@@ -22,6 +21,7 @@ from mcp_server.dokploy.openapi import Operation, UnknownOperationError
 from mcp_server.redaction import redact
 from mcp_server.safety import Target, describe_blast_radius
 from mcp_server.safety.actions import dokploy_procedure_disrupts
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import fail, guarded, services, tool_errors
 from mcp_server.server.services import Services
 from mcp_server.server.tools._act_common import container_targets, details_of
@@ -95,15 +95,7 @@ def _bounded(value: Any) -> tuple[Any, bool]:
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(
-        annotations=ToolAnnotations(
-            title="Call a Dokploy API operation",
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=False,
-            open_world_hint=True,
-        )
-    )
+    @mcp.tool(annotations=tool_annotations("dokploy_call"))
     async def dokploy_call(
         ctx: Context,
         operation: Annotated[str, Field(description="e.g. 'compose.one'")],

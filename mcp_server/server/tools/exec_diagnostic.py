@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.docker_ops.exec_allowlist import allowed_commands_text, check_command
 from mcp_server.docker_ops.exec_allowlist import exec_diagnostic as run_diagnostic
 from mcp_server.safety import describe_blast_radius, wrap_untrusted
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import guarded, safe, services, tool_errors
 from mcp_server.server.tools._targets import container_target
 
@@ -38,13 +38,7 @@ def register(mcp: MCPServer) -> None:
     @mcp.tool(
         name=TOOL,
         description=DESCRIPTION,
-        annotations=ToolAnnotations(
-            title="Run a diagnostic in a container",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+        annotations=tool_annotations("exec_diagnostic"),
     )
     async def exec_diagnostic(
         ctx: Context,

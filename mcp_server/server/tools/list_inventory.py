@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import audit_read, safe, services, tool_errors
 from mcp_server.server.tools._targets import current_inventory
 
@@ -40,15 +40,7 @@ class InventoryResult(BaseModel):
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(
-        annotations=ToolAnnotations(
-            title="List inventory",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        )
-    )
+    @mcp.tool(annotations=tool_annotations("list_inventory"))
     async def list_inventory(ctx: Context) -> InventoryResult:
         """List every stack on this server: Dokploy project → environment → compose/application/database,
         each with its services and live container health (running, unhealthy, restarts, exit codes).

@@ -12,12 +12,12 @@ from typing import Annotated, Any, Literal
 import docker
 import docker.errors
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.docker_ops.prune import PruneCandidate, PruneKind, PrunePlan, execute_prune, plan_prune
 from mcp_server.safety import Target, describe_blast_radius, protection_reason
 from mcp_server.safety.policy import human_bytes
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
 from mcp_server.server.services import Services
 
@@ -127,15 +127,7 @@ async def _remove_containers(
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(
-        annotations=ToolAnnotations(
-            title="Prune Docker",
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=True,
-            open_world_hint=False,
-        )
-    )
+    @mcp.tool(annotations=tool_annotations("prune"))
     async def prune(
         ctx: Context,
         what: Annotated[list[What], Field(min_length=1)],

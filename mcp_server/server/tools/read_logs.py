@@ -6,15 +6,14 @@ from typing import Annotated, Literal
 
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.docker_ops.containers import container_logs
 from mcp_server.log_analysis import digest_log, render_digest
 from mcp_server.safety import wrap_untrusted
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import audit_read, fail, services, tool_errors
 from mcp_server.server.tools._targets import container_target, service_containers
-from mcp_server.server.tools._views import READ_ONLY
 
 
 class LogsResult(BaseModel):
@@ -28,7 +27,7 @@ class LogsResult(BaseModel):
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=ToolAnnotations(title="Read logs", **READ_ONLY))
+    @mcp.tool(annotations=tool_annotations("read_logs"))
     async def read_logs(
         ctx: Context,
         app_name: Annotated[str | None, Field(description="Dokploy appName; with service")] = None,

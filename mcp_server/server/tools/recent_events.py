@@ -7,12 +7,11 @@ from typing import Annotated, Any
 
 import docker
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.docker_ops.events import parse_event
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import audit_read, safe, services, tool_errors
-from mcp_server.server.tools._views import READ_ONLY
 
 ACTIONS = ("die", "oom", "kill", "health_status", "restart", "start", "stop", "destroy")
 
@@ -40,7 +39,7 @@ def _read(client: docker.DockerClient, since: int, until: int) -> list[dict[str,
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=ToolAnnotations(title="Recent events", **READ_ONLY))
+    @mcp.tool(annotations=tool_annotations("recent_events"))
     async def recent_events(
         ctx: Context,
         minutes: Annotated[int, Field(ge=1, le=1440, description="look back this many minutes")] = 15,

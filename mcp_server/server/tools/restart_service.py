@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.docker_ops.actions import container_action
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
 from mcp_server.server.tools._act_common import (
     ContainerOutcome,
@@ -36,15 +36,7 @@ def _group_of(project: str | None, stack: str | None, swarm: str | None, name: s
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(
-        annotations=ToolAnnotations(
-            title="Restart service",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=False,
-        )
-    )
+    @mcp.tool(annotations=tool_annotations("restart_service"))
     async def restart_service(
         ctx: Context,
         app_name: Annotated[str, Field(description="Dokploy appName")],

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.dokploy import (
@@ -25,6 +24,7 @@ from mcp_server.dokploy import (
 )
 from mcp_server.dokploy.models import Compose
 from mcp_server.safety import GuardedCall, wrap_untrusted
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
 from mcp_server.server.tools._act_common import (
     GIT_SOURCES_NOTE,
@@ -122,15 +122,7 @@ async def _compose_rollback(
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(
-        annotations=ToolAnnotations(
-            title="Roll back",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=True,
-        )
-    )
+    @mcp.tool(annotations=tool_annotations("rollback"))
     async def rollback(
         ctx: Context,
         app_name: Annotated[str, Field(description="Dokploy appName")],

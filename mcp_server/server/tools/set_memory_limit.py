@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 import yaml
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.compose_graph import ComposeError, ComposeGraph
@@ -25,6 +24,7 @@ from mcp_server.dokploy.models import Compose
 from mcp_server.safe_yaml import compose_yaml, load_yaml
 from mcp_server.safety import Target, describe_blast_radius
 from mcp_server.safety.policy import human_bytes
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
 from mcp_server.server.services import Services
 from mcp_server.server.tools._act_common import (
@@ -263,15 +263,7 @@ def _blast(target: Target, persist: Persist, service: str, old: int, new: int, u
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(
-        annotations=ToolAnnotations(
-            title="Set memory limit",
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=True,
-            open_world_hint=False,
-        )
-    )
+    @mcp.tool(annotations=tool_annotations("set_memory_limit"))
     async def set_memory_limit(
         ctx: Context,
         app_name: Annotated[str, Field(description="Dokploy appName")],

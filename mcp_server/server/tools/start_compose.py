@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.compose_graph import ComposeError, ComposeGraph
@@ -15,6 +14,7 @@ from mcp_server.docker_ops.models import ContainerDetails
 from mcp_server.dokploy import DokployClient
 from mcp_server.dokploy.models import Compose
 from mcp_server.safety import describe_blast_radius
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
 from mcp_server.server.services import Services
 from mcp_server.server.tools._act_common import (
@@ -160,15 +160,7 @@ async def _after(
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(
-        annotations=ToolAnnotations(
-            title="Start compose",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        )
-    )
+    @mcp.tool(annotations=tool_annotations("start_compose"))
     async def start_compose(
         ctx: Context,
         app_name: Annotated[str, Field(description="Dokploy appName of the compose")],

@@ -5,22 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.tools.start_compose import ComposePowerResult, compose_power
 
 
 def register(mcp: MCPServer) -> None:
-    @mcp.tool(
-        annotations=ToolAnnotations(
-            title="Stop compose",
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=True,
-            open_world_hint=False,
-        )
-    )
+    @mcp.tool(annotations=tool_annotations("stop_compose"))
     async def stop_compose(
         ctx: Context,
         app_name: Annotated[str, Field(description="Dokploy appName of the compose")],
