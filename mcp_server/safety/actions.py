@@ -163,6 +163,20 @@ _TABLE = [
         "prune unused Docker objects (never running containers)",
         idempotent=True,
     ),
+    # A Dokploy query that returns a file or a secret (a container's or volume's files, Traefik's
+    # config and env, SSH keys, provider credentials; see dokploy/operation_kinds.py). It changes
+    # nothing, so no confirmation and no protection rules, but only a human's admin mode allows it.
+    ActionSpec(
+        "read_sensitive",
+        _ADMIN,
+        False,
+        None,
+        frozenset({"dokploy_api"}),
+        "read a file or a secret through Dokploy (container or volume files, Traefik, keys, credentials)",
+        changes_state=False,
+        destroys=False,
+        idempotent=True,
+    ),
     # whether a Dokploy mutation disrupts depends on the procedure: see dokploy_procedure_disrupts
     ActionSpec(
         "dokploy_mutation",

@@ -46,11 +46,15 @@ def check_policy(request: ActionRequest, spec: ActionSpec | None, settings: Safe
     if not spec.mutating:
         return None  # reads are always allowed, on any target, in any mode
     if not settings.mode.allows(spec.min_mode):
+        wanted = (  # a read that needs more than read-only mode returns files or secrets
+            "which file or secret you need and why; they can read it themselves"
+            if not spec.changes_state
+            else "what you want to change and why; they can do it"
+        )
         return Refusal(
             "mode",
             f"{spec.name} needs {spec.min_mode.value} mode but this server runs in {settings.mode.value} "
-            f"mode. {_NO_RETRY}: tell a human what you want to change and why; they can do it or change "
-            "the safety mode",
+            f"mode. {_NO_RETRY}: tell a human {wanted} or change the safety mode",
             escalate=True,
         )
     target = request.target
@@ -61,6 +65,8 @@ def check_policy(request: ActionRequest, spec: ActionSpec | None, settings: Safe
         return Refusal(
             "invalid", f"{spec.name} does not apply to a {target.kind} target; it applies to {kinds}"
         )
+    if not spec.changes_state:
+        return None  # protection guards changes; a read of files or secrets has the mode as its gate
     for candidate in (target, *request.affected):
         why = protection_reason(candidate, settings, request.details)
         if why:

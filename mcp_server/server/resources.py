@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 
+from mcp_server.dokploy.host_files import HostFileError, dokploy_compose_text
 from mcp_server.redaction import redact, redact_text
 from mcp_server.runbooks import RunbookLibrary
 from mcp_server.server.context import services
@@ -70,7 +72,14 @@ def register(mcp: MCPServer, settings: Settings, live: LiveServices) -> None:
             compose = await client.compose_one(compose_id)
         except Exception as exc:
             raise ResourceNotFoundError(f"compose {compose_id!r}: {redact_text(str(exc))}") from None
-        return redact_text(compose.compose_file)
+        # git sources store no file in Dokploy: then its checkout, only from under Dokploy's directory
+        try:
+            found = await anyio.to_thread.run_sync(
+                dokploy_compose_text, compose, svc.settings.dokploy_base_dir
+            )
+        except HostFileError as exc:
+            raise ResourceNotFoundError(f"compose {compose_id!r}: {redact_text(str(exc))}") from None
+        return redact_text(found.text)
 
     @mcp.resource(
         "infraguardian://inventory", mime_type="application/json", description="Live inventory of this host."

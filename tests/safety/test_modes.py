@@ -29,6 +29,10 @@ def valid_request(action: str) -> ActionRequest:
         return request(action, Target(kind="host"), details={"what": ["images", "build_cache"]})
     if action == "remove":
         return request(action, Target(kind="container", name="shop-a1b2c3-old-1"))
+    if action == "read_sensitive":
+        return request(
+            action, Target(kind="dokploy_api", name="docker.readContainerFile"), details={"input": {}}
+        )
     if action == "dokploy_mutation":
         return request(
             action, Target(kind="dokploy_api", name="compose.update"), details={"input": {"composeId": "c1"}}
@@ -54,8 +58,10 @@ def test_registry_table() -> None:
     operate = {name for name, spec in ACTIONS.items() if spec.min_mode is Mode.OPERATE}
     admin = {name for name, spec in ACTIONS.items() if spec.min_mode is Mode.ADMIN}
     assert operate == {"restart", "start", "stop", "deploy", "redeploy", "rollback", "raise_memory"}
-    assert admin == {"lower_memory", "kill", "exec", "remove", "prune", "dokploy_mutation"}
-    assert all(ACTIONS[name].needs_confirmation for name in admin)
+    assert admin == {"lower_memory", "kill", "exec", "remove", "prune", "dokploy_mutation", "read_sensitive"}
+    # every admin change needs a human; reading a file or secret changes nothing, admin mode suffices
+    assert all(ACTIONS[name].needs_confirmation for name in admin - {"read_sensitive"})
+    assert not ACTIONS["read_sensitive"].needs_confirmation and not ACTIONS["read_sensitive"].changes_state
     assert ACTIONS["restart"].budget == ACTIONS["start"].budget == "restart"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import functools
 from typing import Annotated
 
 import anyio
@@ -12,6 +12,13 @@ from pydantic import BaseModel, Field
 from mcp_server.compose_graph import ComposeGraph
 from mcp_server.docker_ops.containers import container_details
 from mcp_server.docker_ops.inventory import inventory
+from mcp_server.dokploy.host_files import (
+    CONFIG_FILES_LABEL,
+    ComposeText,
+    HostFileError,
+    dokploy_compose_text,
+    read_code_dir_compose,
+)
 from mcp_server.redaction import redact_text
 from mcp_server.safety import Target
 from mcp_server.server.annotations import tool_annotations
@@ -31,35 +38,43 @@ class ServiceNode(BaseModel):
 
 class GraphResult(BaseModel):
     app_name: str
-    source: str = Field(description="where the file came from: dokploy or the deployed file on disk")
+    source: str = Field(
+        description="where the file came from: dokploy, or the deployed file under Dokploy's directory"
+    )
     start_order: list[str]
     services: list[ServiceNode]
     findings: list[str] = Field(description="missing memory limits, missing health checks, ...")
     compose_file: str | None = Field(description="the file with secrets masked (include_file=true)")
 
 
-async def _compose_text(svc: Services, app_name: str) -> tuple[str, str | None, str]:
-    """(file text, env text, source): from Dokploy when configured, else the file Compose recorded."""
+async def _compose_text(svc: Services, app_name: str) -> ComposeText:
+    """The compose file and its env: from Dokploy when it knows the app, else from the file Compose
+    recorded, only when it lies inside Dokploy's code directory of this app (see host_files)."""
+    base = svc.settings.dokploy_base_dir
     try:
         client = await svc.dokploy()
         for row in await client.overview_services():
             if row.app_name == app_name and row.type == "compose":
                 compose = await client.compose_one(row.id)
-                return compose.compose_file, compose.env, "dokploy"
+                return await anyio.to_thread.run_sync(dokploy_compose_text, compose, base)
     except DokployUnavailable:
         pass
+    if not svc.docker.is_local_socket:
+        raise fail(
+            f"cannot read the compose file of {app_name!r}: Dokploy does not know it and the Docker "
+            "engine is on another host, whose files this server does not read; configure DOKPLOY_URL"
+        )
     group = find_group(await inventory(svc.docker), app_name)
-    # Without Dokploy, Compose itself recorded which file it deployed (a label on each container).
-    for s in group.services:
-        for c in s.containers:
-            details = await container_details(svc.docker, c.name)
-            files = details.labels.get("com.docker.compose.project.config_files", "")
-            path = Path(files.split(",")[0]) if files else None
-            if path is not None and await anyio.Path(path).is_file():
-                env_path = path.parent / ".env"
-                env = await anyio.Path(env_path).read_text() if await anyio.Path(env_path).is_file() else None
-                return await anyio.Path(path).read_text(), env, f"deployed file {path}"
-    raise fail(f"cannot read the compose file of {app_name!r}: Dokploy does not know it and none is on disk")
+    # Compose recorded the file it deployed in a label on each container: only a hint, checked.
+    named: str | None = None
+    for name in [c.name for s in group.services for c in s.containers]:
+        named = (await container_details(svc.docker, name)).labels.get(CONFIG_FILES_LABEL)
+        if named:
+            break
+    what = f"named by the container label {CONFIG_FILES_LABEL}" if named else "Dokploy's default file"
+    return await anyio.to_thread.run_sync(
+        functools.partial(read_code_dir_compose, base, app_name, named, what=what)
+    )
 
 
 def register(mcp: MCPServer) -> None:
@@ -75,9 +90,12 @@ def register(mcp: MCPServer) -> None:
         Use it before acting on a service. Cost: one Dokploy call and a parse."""
         svc = services(ctx)
         with tool_errors():
-            text, env, source = await _compose_text(svc, app_name)
+            try:
+                found = await _compose_text(svc, app_name)
+            except HostFileError as exc:
+                raise fail(str(exc)) from None
             graph = await anyio.to_thread.run_sync(
-                lambda: ComposeGraph.from_text(text, env_file_text=env or "")
+                lambda: ComposeGraph.from_text(found.text, env_file_text=found.env or "")
             )
             kinds = graph.kinds()
             nodes = [
@@ -101,10 +119,10 @@ def register(mcp: MCPServer) -> None:
         return safe(
             GraphResult(
                 app_name=app_name,
-                source=source,
+                source=found.source,
                 start_order=graph.start_order(),
                 services=nodes,
                 findings=findings,
-                compose_file=redact_text(text) if include_file else None,
+                compose_file=redact_text(found.text) if include_file else None,
             )
         )

@@ -1,8 +1,13 @@
 """dokploy_call: any Dokploy API operation by name (the escape hatch; typed tools come first).
 
-Queries (GET) are reads. Mutations (POST) are the `dokploy_mutation` action: admin mode by default,
-a human confirms, protected procedures (Dokploy's own settings, Traefik, volume deletion, anything
-naming Dokploy's containers) are refused in every mode. `docker.*` mutations naming a container get
+Operations are classed by what they do (dokploy/operation_kinds.py), not by HTTP method:
+- plain queries are reads, allowed in every mode;
+- queries that return files or secrets (`docker.readContainerFile`, `settings.readTraefikEnv`,
+  `sshKey.one`, …) are the `read_sensitive` action: admin mode only;
+- mutations (every POST) are the `dokploy_mutation` action: admin mode by default, a human
+  confirms, protected procedures (Dokploy's own settings, Traefik, volume deletion, anything naming
+  Dokploy's containers) are refused in every mode.
+Every answer is redacted. `docker.*` mutations naming a container get
 that container resolved on Docker first, so the protection rules see its image and labels.
 compose.update / compose.import snapshot the compose first, so `rollback` can undo them.
 """
@@ -18,6 +23,7 @@ from pydantic import BaseModel, Field
 from mcp_server.docker_ops.host import ContainerNotFound
 from mcp_server.dokploy import DokployClient, snapshot_compose
 from mcp_server.dokploy.openapi import Operation, UnknownOperationError
+from mcp_server.dokploy.operation_kinds import OperationKind, classify, why_sensitive
 from mcp_server.redaction import redact
 from mcp_server.safety import Target, describe_blast_radius
 from mcp_server.safety.actions import dokploy_procedure_disrupts
@@ -33,11 +39,24 @@ MAX_RESULT_CHARS = 60_000
 _SCOPE_FIELDS = ("composeId", "applicationId", "postgresId", "mysqlId", "mariadbId", "mongoId", "redisId")
 # procedures that rewrite a compose's file or env: snapshot it first, so `rollback` can undo them
 _COMPOSE_WRITES = frozenset({"compose.update", "compose.import"})
+# what the safety gate is asked for, and what the result's `kind` says, per kind of operation
+_ACTION = {
+    OperationKind.READ: "read",
+    OperationKind.SENSITIVE_READ: "read_sensitive",
+    OperationKind.MUTATION: "dokploy_mutation",
+}
+_KIND_SHOWN = {
+    OperationKind.READ: "query",
+    OperationKind.SENSITIVE_READ: "sensitive_query",
+    OperationKind.MUTATION: "mutation",
+}
 
 
 class DokployCallResult(BaseModel):
     operation: str
-    kind: str = Field(description="query (read) or mutation (change)")
+    kind: str = Field(
+        description="query (read), sensitive_query (returns files or secrets: admin only) or mutation"
+    )
     result: Any = Field(description="Dokploy's answer, secrets masked")
     truncated: bool = Field(description="the answer was cut to fit (then result is JSON text)")
     policy: str = Field(description="the safety decision")
@@ -102,8 +121,9 @@ def register(mcp: MCPServer) -> None:
         input: Annotated[dict[str, Any], Field(description="e.g. {'composeId': '…'}")],
     ) -> DokployCallResult:
         """Escape hatch: call any Dokploy API operation by name; prefer the typed tools. Queries
-        are reads; changes need admin mode and a human's OK; Dokploy settings, Traefik and volume
-        deletion are always refused. Returns the answer, secrets masked."""
+        are reads, except those returning files or secrets (readContainerFile, readTraefik*, SSH
+        keys, credentials): admin only. Changes need admin mode and a human's OK; Dokploy
+        settings, Traefik and volume deletion are always refused. Returns the answer, secrets masked."""
         svc = services(ctx)
         with tool_errors():
             client = await svc.dokploy()
@@ -114,13 +134,17 @@ def register(mcp: MCPServer) -> None:
                 raise fail(f"invalid input for {op.name} ({listed}); expected fields: {op.field_summary()}")
             scope = next((str(input[f]) for f in _SCOPE_FIELDS if isinstance(input.get(f), str)), None)
             target = Target(kind="dokploy_api", host=svc.host_name, name=op.name, project=scope)
-            kind = "query" if op.is_query else "mutation"
+            op_kind = classify(op.name, op.method)
+            kind = _KIND_SHOWN[op_kind]
+            details: dict[str, Any] = {"operation": op.name, "input": input}
+            if op_kind is OperationKind.SENSITIVE_READ:
+                details["why_sensitive"] = why_sensitive(op.name)
             async with guarded(
                 ctx,
                 tool=TOOL,
-                action="read" if op.is_query else "dokploy_mutation",
+                action=_ACTION[op_kind],
                 target=target,
-                details={"operation": op.name, "input": input},
+                details=details,
                 affected=await _affected(svc, op, input),
                 confirm_message=describe_blast_radius(
                     target, [], f"Input: {json.dumps(redact(input), default=str)[:500]}", action="call"
