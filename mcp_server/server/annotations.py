@@ -61,7 +61,7 @@ TOOLS: dict[str, ToolDeclaration] = {
     "prune": ToolDeclaration("Prune Docker", ("prune",)),
     "exec_diagnostic": ToolDeclaration("Run a diagnostic in a container", ("exec",)),
     "dokploy_call": ToolDeclaration(
-        "Call a Dokploy API operation", ("read", "dokploy_mutation"), open_world=True
+        "Call a Dokploy API operation", ("read", "read_sensitive", "dokploy_mutation"), open_world=True
     ),
 }
 

@@ -12,7 +12,7 @@ from mcp import Client
 
 from mcp_server.safety import ACTIONS, Mode
 from mcp_server.server import build_server
-from mcp_server.server.annotations import TOOLS, derive_annotations, tool_annotations
+from mcp_server.server.annotations import TOOLS, declares, derive_annotations, tool_annotations
 from mcp_server.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -89,9 +89,12 @@ def test_every_declared_action_is_in_the_policy_and_unknown_ones_fail_the_build(
         derive_annotations("Nothing", ())
     with pytest.raises(KeyError, match="not declared"):
         tool_annotations("undeclared_tool")
-    # one destroying action makes the whole tool destructive
+    assert declares("restart_service", "restart") and not declares("restart_service", "stop")
+    assert not declares("undeclared_tool", "read")
+    # one destroying action makes the whole tool destructive; a sensitive read is still a read
     mixed = derive_annotations("Mixed", ("read", "raise_memory", "lower_memory"))
     assert (mixed.read_only_hint, mixed.destructive_hint, mixed.idempotent_hint) == (False, True, True)
+    assert derive_annotations("Secrets", ("read", "read_sensitive")).read_only_hint
 
 
 # no dry run: a generic API call and a diagnostic command have no plan to show but themselves
