@@ -8,12 +8,13 @@ text an operator needs (host names, service names, ports, image names) stays rea
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from mcp_server.redaction import MASK, redact, redact_env_block, redact_text
+from mcp_server.redaction import MASK, is_secret_name, redact, redact_env_block, redact_text, redact_values
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -350,3 +351,62 @@ def test_every_template_env_value_is_hidden_and_the_file_stays_usable() -> None:
                 assert value not in out, (path.parent.name, value)
                 checked += 1
     assert checked > 200  # 235 literal values in the corpus as of writing
+
+
+# -- names: values are masked, names of things stay -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["DB_PASSWORD", "APP_KEY", "MASTER_KEY", "signing_key", "signingKey", "AccountKey", "x-api-key", "Set-Cookie",
+     "XSRF-TOKEN", "sig", "session_id", "REDISPASS", "client_secret", "laravel_session", "--requirepass"],
+)  # fmt: skip
+def test_secret_names(name: str) -> None:
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["shop-passwd-db-1", "passwd-api", "secret-santa", "tokenizer", "keyboard_layout", "author", "max_tokens",
+     "password_length", "PASSWORD_FILE", "SharedAccessKeyName", "key_id", "token_type", "password_reset_page"],
+)  # fmt: skip
+def test_names_that_only_mention_a_secret(name: str) -> None:
+    assert not is_secret_name(name)
+
+
+def test_a_service_named_like_a_secret_keeps_its_entry() -> None:
+    compose = {"services": {"shop-passwd": {"image": "ghcr.io/acme/passwd:1", "environment": {"PW": PLAIN}}}}
+    out = redact(compose)
+    assert out["services"]["shop-passwd"]["image"] == "ghcr.io/acme/passwd:1"
+    assert out["services"]["shop-passwd"]["environment"] == {"PW": MASK}
+    report = {"services": {"db_password": {"line": 3, "evidence": f"mysql://root:{PLAIN}@db/x"}}}
+    assert redact_values(report) == {
+        "services": {"db_password": {"line": 3, "evidence": f"mysql://root:{MASK}@db/x"}}
+    }
+
+
+# -- bounded work: no input makes a pattern backtrack (each would take minutes if one did) -----------
+
+N = 50_000
+ADVERSARIAL = {
+    "schemes": "://" * (N // 3),
+    "flag names": "--password-" * (N // 11),
+    "spaces": " " * N,
+    "header then spaces": "authorization" + " " * N,
+    "yaml key then spaces": "x-a:\n" + "a" + " " * N,
+    "image line spaces": "${A:-b}\n" + " " * N,
+    "nested defaults": "${A:-" * (N // 5),
+    "begin markers": "-----BEGIN RSA PRIVATE KEY-----" * (N // 31),
+    "mysql words": "mysql " * (N // 6),
+    "curl user flags": "curl " + "-u a:b " * (N // 7),
+    "secret-word run": "passtokenkeyauth" * (N // 16),
+    "base64 lines": ("Ab" * 32 + "\n") * (N // 65),
+    "json key then newlines": '"password":' + "\n" * N + "x",
+}
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL.values(), ids=ADVERSARIAL.keys())
+def test_redaction_time_stays_linear(text: str) -> None:
+    started = time.perf_counter()
+    redact_text(text)
+    assert time.perf_counter() - started < 3.0
