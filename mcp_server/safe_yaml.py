@@ -93,34 +93,45 @@ def check_size(text: str, what: str = "YAML", limits: YamlLimits | None = None) 
         raise _too_big(what, size, limits)
 
 
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
+def _split(node: yaml.Node) -> tuple[list[yaml.Node], int]:
+    """(sequence and mapping nodes directly inside `node`, keys included; number of scalars there)."""
     if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
+        items = [part for pair in node.value for part in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        items = node.value
+    else:
+        return [], 0
+    inner = [item for item in items if not isinstance(item, yaml.ScalarNode)]
+    return inner, len(items) - len(inner)
 
 
 def measure(root: yaml.Node, what: str = "YAML", limits: YamlLimits | None = None) -> tuple[int, int]:
     """(written nodes, nodes once every alias is expanded) of a composed document.
 
-    Walks each distinct node once (no recursion, so any depth is safe to measure) and raises
-    YAMLLimitError for an alias that contains itself, nesting beyond `max_depth`, or aliases that
-    add more than `max_alias_nodes` nodes.
+    Visits each distinct sequence/mapping once, without recursion (any depth is safe to measure),
+    and raises YAMLLimitError for an alias that contains itself, nesting beyond `max_depth`, or
+    aliases that add more than `max_alias_nodes` nodes. (An alias of a single scalar adds one node
+    and is counted as written: only aliases of collections can multiply anything.)
     """
     limits = limits or limits_from_env()
-    size: dict[int, int] = {}
+    if isinstance(root, yaml.ScalarNode):
+        return 1, 1
+    size: dict[int, int] = {}  # id(node) -> nodes once expanded, saturating
     depth: dict[int, int] = {}
     open_nodes: set[int] = set()
     alias_uses = 0
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    added_by_aliases = 0
+    written = 0
+    # (node, None) = not visited yet; (node, (inner, leaves)) = its inner nodes are all measured
+    stack: list[tuple[yaml.Node, tuple[list[yaml.Node], int] | None]] = [(root, None)]
     while stack:
-        node, children_done = stack.pop()
+        node, parts = stack.pop()
         key = id(node)
-        if children_done:
-            kids = _children(node)
-            size[key] = min(_SATURATED, 1 + sum(size[id(k)] for k in kids))
-            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+        if parts is not None:
+            inner, leaves = parts
+            written += 1 + leaves
+            size[key] = min(_SATURATED, 1 + leaves + sum(size[id(k)] for k in inner))
+            depth[key] = 1 + max((depth[id(k)] for k in inner), default=1 if leaves else 0)
             open_nodes.discard(key)
             if depth[key] > limits.max_depth:
                 raise YAMLLimitError(
@@ -135,16 +146,19 @@ def measure(root: yaml.Node, what: str = "YAML", limits: YamlLimits | None = Non
             )
         if key in size:
             alias_uses += 1
+            added_by_aliases = min(_SATURATED, added_by_aliases + size[key])
             continue
         open_nodes.add(key)
-        stack.append((node, True))
-        stack.extend((child, False) for child in reversed(_children(node)))
-    written, expanded = len(size), size[id(root)]
-    if expanded - written > limits.max_alias_nodes:
+        parts = _split(node)
+        stack.append((node, parts))
+        stack.extend((child, None) for child in reversed(parts[0]))
+    expanded = size[id(root)]
+    if added_by_aliases > limits.max_alias_nodes:
         shown = f"{expanded:,}" if expanded < _SATURATED else "astronomically many"
         raise YAMLLimitError(
-            f"{what} uses too many aliases ({alias_uses:,} alias uses expand {written:,} written nodes "
-            f"to {shown}; at most {limits.max_alias_nodes:,} more are allowed, {MAX_ALIAS_NODES_ENV}); "
+            f"{what} uses too many aliases ({alias_uses:,} alias uses expand "
+            f"{written:,} written nodes to {shown}; at most "
+            f"{limits.max_alias_nodes:,} more are allowed, {MAX_ALIAS_NODES_ENV}); "
             "refusing to expand it: write the repeated parts out or nest fewer anchors"
         )
     return written, expanded

@@ -61,24 +61,31 @@ def _merge(base: Service, own: Service) -> Service:
 
 
 def resolve_extends(services: dict[str, Service], doc: Document) -> dict[str, Service]:
-    """Services with same-file `extends` replaced by their merged form (file order kept)."""
+    """Services with same-file `extends` replaced by their merged form (file order kept).
+
+    Iterative (a chain of a thousand `extends` must not hit Python's recursion limit): walk from
+    each service down its chain to a resolved or base service, then merge back up.
+    """
     resolved: dict[str, Service] = {}
-
-    def resolve(name: str, chain: list[str]) -> Service:
-        """`chain` = the services being resolved, outermost first, ending with `name`."""
-        if name in resolved:
-            return resolved[name]
-        svc = services[name]
-        if svc.extends is None or svc.extends_file is not None:
-            resolved[name] = svc
-            return svc
-        line = doc.line(("services", name, "extends"))
-        if svc.extends in chain:
-            loop = " -> ".join([*chain[chain.index(svc.extends) :], svc.extends])
-            raise ComposeStructureError(f"extends loop: {loop}", line)
-        if svc.extends not in services:
-            raise ComposeStructureError(f'service "{name}" extends undefined service "{svc.extends}"', line)
-        resolved[name] = _merge(resolve(svc.extends, [*chain, svc.extends]), svc)
-        return resolved[name]
-
-    return {name: resolve(name, [name]) for name in services}
+    for start in services:
+        chain = [start]  # the services being resolved, outermost first
+        position = {start: 0}
+        name = start
+        while name not in resolved:
+            svc = services[name]
+            if svc.extends is None or svc.extends_file is not None:
+                resolved[name] = svc
+                break
+            line = doc.line(("services", name, "extends"))
+            base = svc.extends
+            if base in position:
+                loop = " -> ".join([*chain[position[base] :], base])
+                raise ComposeStructureError(f"extends loop: {loop}", line)
+            if base not in services:
+                raise ComposeStructureError(f'service "{name}" extends undefined service "{base}"', line)
+            position[base] = len(chain)
+            chain.append(base)
+            name = base
+        for i in range(len(chain) - 2, -1, -1):
+            resolved[chain[i]] = _merge(resolved[chain[i + 1]], services[chain[i]])
+    return {name: resolved[name] for name in services}

@@ -73,18 +73,25 @@ class ComposeGraph:
 
     def __init__(self, project: ComposeProject) -> None:
         self.project = project
-        self._order = {name: i for i, name in enumerate(project.services)}
+        # Everything per service is computed once here, in time linear in the file; the questions
+        # below then cost only what they answer (a 2,000-service file must stay cheap).
+        self._names = list(project.services)
+        self._order = {name: i for i, name in enumerate(self._names)}
         self._implicit = find_implicit(project)
         self._needs: dict[str, list[str]] = {}
-        self._needed_by: dict[str, list[str]] = {name: [] for name in project.services}
+        self._needed_by: dict[str, list[str]] = {name: [] for name in self._names}
         self._needs_explicit: dict[str, list[str]] = {}
-        for name in project.services:
+        self._needed_by_explicit: dict[str, list[str]] = {name: [] for name in self._names}
+        for name in self._names:
             explicit = project.dependency_names(name)
-            implicit = [d.service for d in self._implicit[name] if d.service not in explicit]
+            declared = set(explicit)
+            implicit = [d.service for d in self._implicit[name] if d.service not in declared]
             self._needs_explicit[name] = explicit
             self._needs[name] = list(dict.fromkeys([*explicit, *implicit]))
             for dep in self._needs[name]:
                 self._needed_by[dep].append(name)
+            for dep in explicit:
+                self._needed_by_explicit[dep].append(name)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -135,14 +142,17 @@ class ComposeGraph:
     @property
     def services(self) -> list[str]:
         """Service names in file order."""
-        return list(self.project.services)
+        return list(self._names)
 
     def _check(self, name: str) -> Service:
         try:
             return self.project.services[name]
         except KeyError:
-            known = ", ".join(self.project.services) or "none"
-            raise ServiceNotFoundError(f'no service named "{name}" (services: {known})') from None
+            names = self._names
+            known = ", ".join(names[:20]) + (f" and {len(names) - 20:,} more" if len(names) > 20 else "")
+            raise ServiceNotFoundError(
+                f'no service named "{name[:100]}" (services: {known or "none"})'
+            ) from None
 
     def explicit_dependencies(self, name: str) -> list[ExplicitDependency]:
         """One entry per service `name` explicitly depends on, with Compose's settings for it
@@ -172,19 +182,18 @@ class ComposeGraph:
     def dependants(self, name: str, implicit: bool = True) -> list[str]:
         """Services that depend on `name` directly (explicitly, or implicitly too)."""
         self._check(name)
-        if implicit:
-            return list(self._needed_by[name])
-        return [s for s in self.project.services if name in self._needs_explicit[s]]
+        return list(self._needed_by[name] if implicit else self._needed_by_explicit[name])
 
     # -- transitive answers ----------------------------------------------------------------
     def _walk(self, start: str, step: dict[str, list[str]]) -> list[str]:
-        """Breadth-first reach from start (excluded), nearest first, file order within a level."""
+        """Breadth-first reach from start (excluded), nearest first; each node's next steps in
+        file order (the `_needed_by*` lists are built in file order, so no sorting here)."""
         seen = {start}
         found: list[str] = []
         frontier = deque([start])
         while frontier:
             current = frontier.popleft()
-            for nxt in sorted(step[current], key=self._order.__getitem__):
+            for nxt in step[current]:
                 if nxt not in seen:
                     seen.add(nxt)
                     found.append(nxt)
@@ -194,13 +203,7 @@ class ComposeGraph:
     def blast_radius(self, name: str, implicit: bool = True) -> list[str]:
         """Every service that breaks, directly or transitively, when `name` breaks; nearest first."""
         self._check(name)
-        if implicit:
-            return self._walk(name, self._needed_by)
-        reverse: dict[str, list[str]] = {s: [] for s in self.project.services}
-        for svc, deps in self._needs_explicit.items():
-            for dep in deps:
-                reverse[dep].append(svc)
-        return self._walk(name, reverse)
+        return self._walk(name, self._needed_by if implicit else self._needed_by_explicit)
 
     def upstream(self, name: str, implicit: bool = True) -> list[str]:
         """Everything `name` needs, transitively, ordered so that roots come first.
@@ -209,7 +212,7 @@ class ComposeGraph:
         """
         self._check(name)
         needs = self._needs if implicit else self._needs_explicit
-        reach = set(self._walk(name, needs))
+        reach = set(self._walk(name, needs))  # only the set matters: the order comes from Kahn's
         order, stuck = self._topological(reach, needs)
         # implicit uses can form cycles (api <-> worker): those go last, in file order
         return order + sorted(stuck, key=self._order.__getitem__)
@@ -219,15 +222,16 @@ class ComposeGraph:
 
         Returns (order, nodes left over because they sit on or behind a cycle).
         """
-        waiting = {n: sum(1 for d in needs[n] if d in nodes) for n in nodes}
+        waiting = dict.fromkeys(nodes, 0)
         users: dict[str, list[str]] = {n: [] for n in nodes}
         for n in nodes:
-            for dep in needs[n]:
+            for dep in needs[n]:  # no repeats in these lists
                 if dep in nodes:
+                    waiting[n] += 1
                     users[dep].append(n)
         ready = [self._order[n] for n, count in waiting.items() if count == 0]
         heapq.heapify(ready)
-        names = self.services
+        names = self._names
         order: list[str] = []
         while ready:
             current = names[heapq.heappop(ready)]
@@ -244,7 +248,7 @@ class ComposeGraph:
         Stable: among services that are ready at the same time, file order wins.
         Raises DependencyCycleError naming the cycle when there is none.
         """
-        order, stuck = self._topological(set(self.services), self._needs_explicit)
+        order, stuck = self._topological(set(self._names), self._needs_explicit)
         if stuck:
             raise self._cycle_error(stuck)
         return order

@@ -36,18 +36,27 @@ _PATTERN = re.compile(
 _SEPARATORS = (":?", "?", ":-", "-", ":+", "+")
 
 Lookup = Callable[[str], str | None]
+# Defaults inside defaults (`${A:-${B:-…}}`) deeper than this are refused rather than recursed into.
+_MAX_NESTING = 50
 
 
-def _first_closing_brace(text: str) -> int:
-    """Index of the `}` closing the `${` at the start of text, counting nested `${`; -1 if none."""
+def _first_closing_brace(text: str, start: int = 0) -> int:
+    """Index of the `}` closing the `${` at `start`, counting nested `${`; -1 if the line ends first.
+
+    (Compose's pattern cannot cross a line, so neither does the search: scanning stays
+    proportional to the expression, never to the rest of a long text.)
+    """
     depth = 0
-    i = 0
+    i = start
     while i < len(text):
-        if text[i] == "}":
+        char = text[i]
+        if char == "\n":
+            return -1
+        if char == "}":
             depth -= 1
             if depth == 0:
                 return i
-        if text.startswith("${", i):
+        if char == "$" and text.startswith("${", i):
             depth += 1
             i += 1
         i += 1
@@ -69,11 +78,40 @@ class _Substituter:
         self.template = template
         self.missing: list[str] = []
 
-    def run(self, text: str) -> str:
-        return _PATTERN.sub(self._replace, text)
+    def run(self, text: str, depth: int = 0) -> str:
+        """Replace every expression in `text`, left to right, in one pass.
 
-    def _replace(self, match: re.Match[str]) -> str:
-        whole = match.group(0)
+        Same result as compose-go's `pattern.ReplaceAllStringFunc`, which matches greedily up to the
+        last `}` of the line and then cuts at the balanced `}`: here the match is limited to the
+        balanced expression from the start, so a long line with many `${…}` stays linear.
+        """
+        if depth > _MAX_NESTING:
+            raise InterpolationError(
+                f"interpolation in {self.template[:80]!r} nests ${{...}} more than {_MAX_NESTING} levels deep; "
+                "use fewer nested defaults"
+            )
+        out: list[str] = []
+        pos = 0
+        while (start := text.find("$", pos)) >= 0:
+            out.append(text[pos:start])
+            end = len(text)
+            if text.startswith("${", start):
+                closing = _first_closing_brace(text, start)
+                if closing > -1:
+                    end = closing + 1
+                elif (line_end := text.find("\n", start)) >= 0:
+                    end = line_end
+            match = _PATTERN.match(text, start, end)
+            if match is None:  # `$1`, `$ `, a trailing `$`: kept as is
+                out.append("$")
+                pos = start + 1
+                continue
+            out.append(self._replace(match.group(0), depth))
+            pos = match.end()
+        out.append(text[pos:])
+        return "".join(out)
+
+    def _replace(self, whole: str, depth: int) -> str:
         separator = _pick_separator(whole)
         rest = ""
         closing = _first_closing_brace(whole)
@@ -93,7 +131,7 @@ class _Substituter:
         if not name:
             raise self._invalid()
         if braced and separator is not None and separator in name:
-            return self._apply(name, separator) + self.run(rest)
+            return self._apply(name, separator, depth) + self.run(rest, depth)
         value = self.lookup(name)
         if value is None:
             self.missing.append(name)
@@ -105,18 +143,18 @@ class _Substituter:
             f"invalid interpolation format in {self.template!r}: escape a literal $ as $$"
         )
 
-    def _apply(self, expression: str, separator: str) -> str:
+    def _apply(self, expression: str, separator: str, depth: int) -> str:
         name, _, argument = expression.partition(separator)
         value = self.lookup(name)
         if separator in (":?", "?"):
-            message = self.run(argument)
+            message = self.run(argument, depth + 1)
             if value is None or (separator == ":?" and value == ""):
                 reason = f": {message}" if message else ""
                 raise InterpolationError(
                     f'required variable "{name}" is missing a value{reason}', variable=name
                 )
             return value
-        argument = self.run(argument)
+        argument = self.run(argument, depth + 1)
         if separator == ":-":
             return value if value else argument
         if separator == "-":

@@ -118,9 +118,11 @@ def _depends_on(raw: Any, doc: Document, path: Path) -> list[ExplicitDependency]
         return []
     if isinstance(raw, list):
         names = _string_list(raw, doc, path, "depends_on")
+        listed: set[str] = set()
         for i, name in enumerate(names):
-            if name in names[:i]:
+            if name in listed:
                 raise _fail(f"depends_on lists {name!r} twice", doc, (*path, i))
+            listed.add(name)
         return [ExplicitDependency(n, "depends_on", line=doc.line((*path, i))) for i, n in enumerate(names)]
     if not isinstance(raw, dict):
         raise _fail("depends_on must be a list of service names or a mapping", doc, path)
