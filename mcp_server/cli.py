@@ -60,7 +60,7 @@ def _parse_assignments(pairs: tuple[str, ...]) -> dict[str, Any]:
 def dokploy_call(operation: str, assignments: tuple[str, ...], input_json: str | None, reveal: bool) -> None:
     """Call any Dokploy operation: `call compose.one composeId=abc`."""
     from mcp_server.dokploy import DokployClient, DokployError
-    from mcp_server.redaction import redact
+    from mcp_server.redaction import redact, redact_text
 
     data = _parse_assignments(assignments)
     if input_json:
@@ -83,7 +83,7 @@ def dokploy_call(operation: str, assignments: tuple[str, ...], input_json: str |
     try:
         result = anyio.run(run)
     except DokployError as exc:
-        fail(str(exc))
+        fail(str(exc) if reveal else redact_text(str(exc)))  # an error may quote Dokploy's answer
     click.echo(json.dumps(result if reveal else redact(result), indent=2, ensure_ascii=False))
 
 

@@ -1,7 +1,9 @@
 """`infraguardian-mcp status`: what runs on this Docker engine, grouped the way Dokploy thinks.
 
 It needs only the local Docker engine; with DOKPLOY_URL set, each group is matched to its Dokploy
-object (project, environment, type) through `overview.services`.
+object (project, environment, type) through `overview.services`. Every text printed is redacted
+one field at a time: a name is never read as the key of the value next to it (a container called
+`shop-passwd` keeps its status), and secrets in signal summaries, notes and labels are masked.
 """
 
 from __future__ import annotations
@@ -59,47 +61,52 @@ async def collect(
 
 
 def _group_line(group: InventoryGroup) -> str:
+    r = redact_text
     owner = ""
     if group.dokploy:
         ref = group.dokploy
-        owner = f"  [{ref.type} {ref.name!r} in {ref.project}/{ref.environment}]"
+        owner = f"  [{r(ref.type)} {r(ref.name)!r} in {r(str(ref.project))}/{r(str(ref.environment))}]"
     health = f"{group.containers_running}/{group.containers_total} running"
     if group.containers_unhealthy:
         health += f", {group.containers_unhealthy} unhealthy"
-    return f"{group.kind:14} {group.app_name}  ({health}){owner}"
+    return f"{group.kind:14} {r(group.app_name)}  ({health}){owner}"
 
 
 def render(inv: Inventory, signals: list[Signal] | None, notes: list[str]) -> str:
-    lines = [f"Docker engine {inv.base_url} (swarm {'active' if inv.swarm_active else 'inactive'})"]
+    """The text of `status`; each field is redacted on its own (see the module docstring)."""
+    r = redact_text
+    lines = [f"Docker engine {r(inv.base_url)} (swarm {'active' if inv.swarm_active else 'inactive'})"]
     for group in inv.groups:
         lines.append(_group_line(group))
         for svc in group.services:
             for c in svc.containers:
                 extra = []
                 if c.health_status:
-                    extra.append(c.health_status)
+                    extra.append(r(c.health_status))
                 if c.restart_count:
                     extra.append(f"{c.restart_count} restarts")
                 if c.status != "running" and c.exit_code is not None:
                     extra.append(f"exit {c.exit_code}{' OOMKilled' if c.oom_killed else ''}")
                 detail = f" ({', '.join(extra)})" if extra else ""
-                lines.append(f"    {svc.name:20} {c.name}: {c.status}{detail}")
+                lines.append(f"    {r(svc.name):20} {r(c.name)}: {r(c.status)}{detail}")
             if svc.swarm_service and not svc.containers:
                 s = svc.swarm_service
                 lines.append(
-                    f"    {svc.name:20} swarm service: {s.tasks_running}/{s.replicas_desired} tasks running"
+                    f"    {r(svc.name):20} swarm service: {s.tasks_running}/{s.replicas_desired} tasks running"
                 )
     if inv.unmanaged:
         lines.append(f"unmanaged      {len(inv.unmanaged)} container(s) no Dokploy object explains")
-        lines.extend(f"    {c.name}: {c.status}" for c in inv.unmanaged)
+        lines.extend(f"    {r(c.name)}: {r(c.status)}" for c in inv.unmanaged)
     for ref in inv.dokploy_refs_without_objects:
-        lines.append(f"not running    {ref.type} {ref.name!r} ({ref.app_name}): nothing on this engine")
+        lines.append(
+            f"not running    {r(ref.type)} {r(ref.name)!r} ({r(ref.app_name)}): nothing on this engine"
+        )
     if signals:
         lines.append(f"signals        {len(signals)} active")
-        lines.extend(f"    [{s.severity}] {s.summary} (runbook {s.runbook})" for s in signals)
+        lines.extend(f"    [{s.severity}] {r(s.summary)} (runbook {r(s.runbook)})" for s in signals)
     elif signals is not None:
         lines.append("signals        none")
-    lines.extend(f"note: {n}" for n in [*inv.notes, *notes])
+    lines.extend(f"note: {r(n)}" for n in [*inv.notes, *notes])
     return "\n".join(lines)
 
 
@@ -113,13 +120,13 @@ def status(as_json: bool, no_signals: bool) -> None:
         settings = load_settings()
         inv, signals, notes = anyio.run(collect, settings, not no_signals)
     except (SettingsError, DockerOpsError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {redact_text(str(exc))}", err=True)
         sys.exit(1)
     if as_json:
         payload: dict[str, Any] = json.loads(inv.model_dump_json())
         payload["notes"] = [*payload.get("notes", []), *notes]
         if signals is not None:
-            payload["signals"] = [redact(s.model_dump(mode="json")) for s in signals]
-        click.echo(json.dumps(payload, indent=2))
+            payload["signals"] = [s.model_dump(mode="json") for s in signals]
+        click.echo(json.dumps(redact(payload), indent=2))
     else:
-        click.echo(redact_text(render(inv, signals, notes)))
+        click.echo(render(inv, signals, notes))

@@ -2,7 +2,8 @@
 
 The lead registers `graph` in the `infraguardian-mcp` group; `python -m
 mcp_server.compose_graph.cli FILE` runs it alone. Exit codes: 0 ok, 1 the compose file (or its
-env) has a problem, printed on stderr as one line `error: …`.
+env) has a problem, printed on stderr as one line `error: …`. Secrets in what is printed (a
+password in a service's command, in an error) are masked; service names stay.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import click
 from mcp_server.compose_graph.dokploy_template import read_template
 from mcp_server.compose_graph.errors import ComposeError
 from mcp_server.compose_graph.graph import ComposeGraph
-from mcp_server.compose_graph.report import build_report, render_text
+from mcp_server.compose_graph.report import GraphReport, build_report, render_text
+from mcp_server.redaction import redact_text, redact_values
 
 
 def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {redact_text(message)}", err=True)
     sys.exit(1)
 
 
@@ -50,7 +52,8 @@ def graph(file: Path, env_file: Path | None, dokploy_template: Path | None, as_j
                 raise ComposeError(f"cannot read Dokploy template {dokploy_template}: {exc}") from None
             env_file_text = read_template(toml_text).env_file_text()
         compose = ComposeGraph.from_file(file, env_file=env_file, env_file_text=env_file_text)
-        report = build_report(compose)
+        # every text in the report masked; keys and service names are names, they stay
+        report = GraphReport.model_validate(redact_values(build_report(compose).model_dump(mode="json")))
     except ComposeError as exc:
         _fail(str(exc))
         return

@@ -6,17 +6,30 @@
     infraguardian-mcp digest --exit-code 137 --oom-killed app.log
 
 Errors (missing file, unreadable input) are one line on stderr and exit status 1 or 2.
+Secrets are masked before the log is analysed (`redact_lines`), so no part of the digest, text or
+JSON, can show one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import click
 
-from .digest import DEFAULT_MAX_TOKENS, MIN_MAX_TOKENS, digest_file, digest_stream
+from mcp_server.redaction import redact_lines
+
+from .analysis import analyse
+from .digest import DEFAULT_MAX_TOKENS, MIN_MAX_TOKENS, build_digest
+from .lines import LogLines, lines_from_file, lines_from_stream
 from .models import LogDigest
 from .render import render_digest
+
+
+def _redacted(lines: LogLines) -> LogLines:
+    """The same lines with every secret masked (lines are redacted together: a secret may span
+    several, like pretty-printed JSON or a private key)."""
+    return dataclasses.replace(lines, messages=redact_lines(lines.messages))
 
 
 @click.command("digest")
@@ -38,12 +51,7 @@ from .render import render_digest
 def digest(file: str, as_json: bool, max_tokens: int, exit_code: int | None, oom_killed: bool | None) -> None:
     """Summarise a log (FILE, or - for stdin): errors, templates, stack traces, last lines."""
     try:
-        if file == "-":
-            result: LogDigest = digest_stream(
-                sys.stdin.buffer, max_tokens, exit_code=exit_code, oom_killed=oom_killed
-            )
-        else:
-            result = digest_file(file, max_tokens, exit_code=exit_code, oom_killed=oom_killed)
+        lines = lines_from_stream(sys.stdin.buffer) if file == "-" else lines_from_file(file)
     except FileNotFoundError:
         raise click.ClickException(f"no such file: {file}") from None
     except IsADirectoryError:
@@ -52,6 +60,7 @@ def digest(file: str, as_json: bool, max_tokens: int, exit_code: int | None, oom
         raise click.ClickException(f"permission denied reading {file}") from None
     except OSError as error:
         raise click.ClickException(f"cannot read {file}: {error.strerror or error}") from None
+    result: LogDigest = build_digest(analyse(_redacted(lines)), max_tokens, exit_code, oom_killed)
     if as_json:
         click.echo(result.model_dump_json(indent=2))
     else:
