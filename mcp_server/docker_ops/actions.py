@@ -13,12 +13,13 @@ Live limit changes are lost when Dokploy redeploys (the container is recreated);
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any, Literal
 
 import docker
 import docker.errors
 from docker.models.containers import Container
-from docker.utils import parse_bytes
 from pydantic import BaseModel, Field
 
 from .host import (
@@ -219,17 +220,51 @@ async def compose_service_action(
     return await host.run(run, what=f"{action} compose service {project}/{service}")
 
 
+_SIZE = re.compile(r"^(\d{1,15}(?:\.\d{1,9})?)\s?([kmgtp]?)(?:i?b)?$", re.IGNORECASE)
+_UNIT_BYTES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+MAX_SIZE_BYTES = 1024**5
+"""Sizes above 1 PiB are refused: no memory limit is that big, and they overflow the engine's int64."""
+MAX_MEMORY_BYTES = 1024**4
+"""Memory limits above 1 TiB are refused: more than any host this server runs on."""
+_SIZE_EXAMPLE = "send a size like '512m' or '2g' (units b, k, m, g, t; binary, as Docker reads them)"
+
+
 def parse_size(value: int | str, what: str) -> int:
-    """Bytes from an int or a size like "512m", "1g", "256MiB"-style "256m". Raises InvalidArgument."""
-    if isinstance(value, bool):
-        raise InvalidArgument(f"{what} must be a size like '512m' or a number of bytes")
+    """Bytes from an int or a size like "512m", "1g", "1.5g", "256MiB", "1024" (bytes).
+
+    Units are binary like Docker's (`1k` = 1024). Refuses with InvalidArgument, naming `what` and
+    what to send instead: exponents (`1e309`), `nan`, `inf`, negative sizes, unknown units and
+    anything above 1 PiB. A plain int is taken as is (`-1` means "unlimited" for swap).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidArgument(f"{what} must be a size; {_SIZE_EXAMPLE}")
     if isinstance(value, int):
+        if value > MAX_SIZE_BYTES:
+            raise InvalidArgument(f"{what} {value} is more than 1 PiB; {_SIZE_EXAMPLE}")
         return value
-    text = value.strip().lower().removesuffix("b").removesuffix("i")
-    try:
-        return int(parse_bytes(text))
-    except (docker.errors.DockerException, ValueError):
-        raise InvalidArgument(f"{what} {value!r} is not a size; write e.g. '512m', '1g' or bytes") from None
+    text = value.strip()
+    match = _SIZE.match(text)
+    if match is None:
+        shown = text[:40] + ("…" if len(text) > 40 else "")
+        why = "is negative" if text.startswith("-") else "is not a size"
+        raise InvalidArgument(f"{what} {shown!r} {why}; {_SIZE_EXAMPLE}")
+    size = int(Decimal(match.group(1)) * _UNIT_BYTES[match.group(2).lower()])
+    if size > MAX_SIZE_BYTES:
+        raise InvalidArgument(f"{what} {text!r} is more than 1 PiB; {_SIZE_EXAMPLE}")
+    return size
+
+
+def parse_memory_limit(value: int | str, what: str = "memory") -> int:
+    """A container memory limit in bytes: parse_size, then at least 6 MiB (the engine's minimum)
+    and at most 1 TiB. InvalidArgument says which bound was crossed and what to send."""
+    size = parse_size(value, what)
+    if size < MIN_MEMORY_BYTES:
+        raise InvalidArgument(
+            f"{what} {value!r} is below the engine's minimum of 6 MiB; send at least '6m', e.g. '256m'"
+        )
+    if size > MAX_MEMORY_BYTES:
+        raise InvalidArgument(f"{what} {value!r} is more than 1 TiB; send a size like '512m' or '4g'")
+    return size
 
 
 def plan_swap(old_memory: int, old_swap: int, new_memory: int) -> int:
@@ -274,9 +309,7 @@ async def update_memory_limit(
             container's current swap allowance (see `plan_swap`).
         allow_below_usage: allow a limit below current use (the kernel would OOM-kill at once).
     """
-    new_memory = parse_size(memory, "memory")
-    if new_memory < MIN_MEMORY_BYTES:
-        raise InvalidArgument(f"memory {new_memory} bytes is below the engine's minimum of 6 MiB (6m)")
+    new_memory = parse_memory_limit(memory, "memory")
     explicit_swap = parse_size(memory_swap, "memory_swap") if memory_swap is not None else None
     if explicit_swap is not None and explicit_swap != -1 and explicit_swap < new_memory:
         raise InvalidArgument(

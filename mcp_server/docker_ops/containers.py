@@ -107,9 +107,9 @@ async def container_logs(
     }
     try:
         if since is not None:
-            params["since"] = to_api_time(since)
+            params["since"] = to_api_time(since, what="since")
         if until is not None:
-            params["until"] = to_api_time(until)
+            params["until"] = to_api_time(until, what="until")
     except ValueError as exc:
         raise InvalidArgument(str(exc)) from None
 

@@ -16,6 +16,10 @@ _RFC3339 = re.compile(
 )
 _DURATION = re.compile(r"^(?P<num>\d+(?:\.\d+)?)(?P<unit>s|m|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_AGE = timedelta(days=366)
+"""Longer look-backs are refused: no log or event window needs more, and bigger numbers overflow."""
+_MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, the last time a datetime can hold
+_AGE_EXAMPLE = "send an age like '30s', '15m', '2h' or '7d'"
 
 TimeInput = datetime | int | float | str
 """A point in time given by a caller: a datetime, UNIX seconds, an ISO time, or an age like `15m`."""
@@ -54,29 +58,52 @@ def ns_to_api(ns: int) -> str:
     return f"{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}"
 
 
-def to_api_time(value: TimeInput, *, now: datetime | None = None) -> str:
+def parse_age(text: str, what: str = "since") -> timedelta | None:
+    """An age like `30s`, `15m`, `2h`, `7d` (decimals allowed) as a timedelta; None when `text` is
+    not written as an age at all. Raises ValueError, naming `what`, for an age over 366 days."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        return None
+    unit = match.group("unit")
+    number = match.group("num")
+    # Compare before converting: 99999999999999h overflows timedelta (and float('1e400') is inf).
+    limit = MAX_AGE.total_seconds() / _UNIT_SECONDS[unit]
+    if len(number) > 12 or float(number) > limit:
+        raise ValueError(
+            f"{what} {text.strip()[:40]!r} is more than {MAX_AGE.days} days back; {_AGE_EXAMPLE} "
+            f"(at most {MAX_AGE.days}d)"
+        )
+    return timedelta(seconds=float(number) * _UNIT_SECONDS[unit])
+
+
+def to_api_time(value: TimeInput, *, now: datetime | None = None, what: str = "time") -> str:
     """Turn a caller's time (datetime, UNIX seconds, ISO string, or age like `15m`/`2h`/`1d`) into
-    the engine's `since`/`until` string. Raises ValueError with an example when it can't."""
+    the engine's `since`/`until` string. Raises ValueError, naming `what`, with an example when it
+    can't (unreadable, before 1970, or an age over 366 days)."""
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        if aware < datetime(1970, 1, 1, tzinfo=UTC):
+            raise ValueError(f"{what} {aware.isoformat()} is before 1970; {_AGE_EXAMPLE} or a later ISO time")
         micros = (aware - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
         return ns_to_api(micros * 1_000)
     if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"time {value} is negative; give UNIX seconds, an ISO time or an age like '15m'")
+        if not 0 <= value <= _MAX_UNIX_SECONDS:  # also refuses nan and inf
+            raise ValueError(
+                f"{what} {value} is not a UNIX time between 1970 and 9999; {_AGE_EXAMPLE}, UNIX seconds, "
+                "or an ISO time like '2026-01-31T12:00:00Z'"
+            )
         return ns_to_api(round(value * 1_000_000) * 1_000)
     text = value.strip()
-    duration = _DURATION.match(text)
-    if duration:
-        age = timedelta(seconds=float(duration.group("num")) * _UNIT_SECONDS[duration.group("unit")])
-        return to_api_time((now or datetime.now(UTC)) - age)
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return to_api_time(float(text))
+    age = parse_age(text, what)
+    if age is not None:
+        return to_api_time((now or datetime.now(UTC)) - age, what=what)
+    if re.fullmatch(r"\d{1,20}(\.\d{1,9})?", text):
+        return to_api_time(float(text), what=what)
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(
-            f"can't read time {value!r}: use an age like '15m', '2h', '1d', UNIX seconds, "
+            f"can't read {what} {text[:40]!r}: use an age like '15m', '2h', '1d', UNIX seconds, "
             "or an ISO time like '2026-01-31T12:00:00Z'"
         ) from None
-    return to_api_time(parsed)
+    return to_api_time(parsed, what=what)

@@ -101,6 +101,7 @@ def _compact_tool_list(mcp: MCPServer) -> None:
     for tool in mcp._tool_manager.list_tools():
         tool.description = inspect.cleandoc(tool.description)
         if tool.fn_metadata.output_schema is not None:
+        tool.parameters = _without_titles(tool.parameters)  # room for argument bounds and patterns
             tool.fn_metadata.output_schema = _without_titles(tool.fn_metadata.output_schema)
 
 

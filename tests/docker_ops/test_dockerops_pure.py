@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from docker.models.containers import Container
 
-from mcp_server.docker_ops.actions import _check_action, parse_size, plan_swap
+from mcp_server.docker_ops.actions import _check_action, parse_memory_limit, parse_size, plan_swap
 from mcp_server.docker_ops.disk import parse_df_output, summarize_system_df
 from mcp_server.docker_ops.events import ContainerEventStream, parse_event
 from mcp_server.docker_ops.exec_allowlist import check_command
@@ -47,6 +47,25 @@ def test_api_time_accepts_datetimes_seconds_iso_and_ages() -> None:
     assert to_api_time("2026-01-01T12:00:00Z") == "1767268800.000000000"
     with pytest.raises(ValueError, match="15m"):
         to_api_time("yesterday-ish")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("99999999999999h", "since '99999999999999h' is more than 366 days back; send an age like '30s'"),
+        ("367d", "since '367d' is more than 366 days back"),
+        ("1e400", "can't read since '1e400': use an age like '15m'"),
+        (float("inf"), "since inf is not a UNIX time between 1970 and 9999"),
+        (float("nan"), "since nan is not a UNIX time between 1970 and 9999"),
+        (datetime(1960, 1, 1, tzinfo=UTC), "since 1960-01-01T00:00:00+00:00 is before 1970"),
+    ],
+)
+def test_api_time_refuses_what_would_overflow(value: object, message: str) -> None:
+    """These raised OverflowError (a bare "Error executing tool" for the model) or went to Docker."""
+    with pytest.raises(ValueError) as caught:
+        to_api_time(value, what="since")  # type: ignore[arg-type]
+    assert str(caught.value).startswith(message)
+    assert to_api_time("366d", what="since")  # the bound itself is fine
 
 
 # --- text safety --------------------------------------------------------------------------------
@@ -258,6 +277,20 @@ def test_sizes_and_swap_planning() -> None:
     assert parse_size(1234, "memory") == 1234
     with pytest.raises(InvalidArgument, match="not a size"):
         parse_size("lots", "memory")
+    assert parse_size("1.5g", "memory") == 1536 * 1024**2 and parse_size("256 MiB", "m") == 256 * 1024**2
+    for bad, why in (
+        ("1e309", "is not a size"),
+        ("-1", "is negative"),
+        ("nan", "is not a size"),
+        ("2p", "1 PiB"),
+    ):
+        with pytest.raises(InvalidArgument, match=why):
+            parse_size(bad, "memory")
+    with pytest.raises(InvalidArgument, match="below the engine's minimum of 6 MiB; send at least '6m'"):
+        parse_memory_limit("5m")
+    with pytest.raises(InvalidArgument, match="more than 1 TiB"):
+        parse_memory_limit("1025g")
+    assert parse_memory_limit("1t") == 1024**4
     assert plan_swap(0, 0, 100) == 200  # no limit before: the engine's own default, 2 x memory
     assert plan_swap(100, 200, 300) == 400  # keeps the 100-byte swap allowance
     assert plan_swap(100, 100, 300) == 300  # no swap before, none after

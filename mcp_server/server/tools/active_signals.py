@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from mcp_server.detectors import Severity, Signal
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import AppName
 from mcp_server.server.context import audit_read, safe, services
 
 
@@ -22,7 +23,7 @@ def register(mcp: MCPServer) -> None:
     async def active_signals(
         ctx: Context,
         min_severity: Annotated[Literal["info", "warning", "critical"], Field(description="filter")] = "info",
-        app_name: Annotated[str | None, Field(description="only this stack")] = None,
+        app_name: Annotated[AppName | None, Field(description="only this stack")] = None,
     ) -> SignalsResult:
         """Problems detected right now (OOM kills, crash loops, unhealthy or hung containers, memory/CPU
         pressure, filling disks, restart storms, domains down, failed deployments), each with severity,

@@ -11,6 +11,7 @@ from mcp_server.detectors import DomainSpec
 from mcp_server.detectors.http_probe import HttpResult, TlsResult, probe_http, probe_tls
 from mcp_server.safety import Target
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import ConnectTo, HostName, UrlPath
 from mcp_server.server.context import audit_read, safe, services
 
 
@@ -25,10 +26,12 @@ def register(mcp: MCPServer) -> None:
     @mcp.tool(annotations=tool_annotations("check_domain"))
     async def check_domain(
         ctx: Context,
-        host: Annotated[str, Field(description="public host name, e.g. shop.example.com")],
+        host: Annotated[HostName, Field(description="public host name, e.g. shop.example.com")],
         https: bool = True,
-        path: str = "/",
-        connect_to: Annotated[str | None, Field(description="ip:port to connect to instead of DNS")] = None,
+        path: Annotated[UrlPath, Field(description="path to request")] = "/",
+        connect_to: Annotated[
+            ConnectTo | None, Field(description="ip:port to connect to instead of DNS")
+        ] = None,
     ) -> DomainCheck:
         """Request a domain as a user would: HTTP status, latency, and for https the certificate
         (days left, trusted or not). Use it for 'the site is down' reports and after a fix.

@@ -10,6 +10,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
 from mcp_server.compose_graph import ComposeGraph
+from mcp_server.compose_graph.summary import GraphSummary, summarize
 from mcp_server.docker_ops.containers import container_details
 from mcp_server.docker_ops.inventory import inventory
 from mcp_server.dokploy.host_files import (
@@ -22,6 +23,7 @@ from mcp_server.dokploy.host_files import (
 from mcp_server.redaction import redact_text
 from mcp_server.safety import Target
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import AppName, ServiceName
 from mcp_server.server.context import audit_read, fail, safe, services, tool_errors
 from mcp_server.server.services import DokployUnavailable, Services
 from mcp_server.server.tools._targets import find_group
@@ -34,6 +36,8 @@ class ServiceNode(BaseModel):
     implicit: list[str] = Field(description="hosts named in env/command, e.g. 'db (DATABASE_URL)'")
     blast_radius: list[str] = Field(description="everything that breaks if this service is down")
     upstream: list[str] = Field(description="check these first when this service fails")
+    blast_radius_total: int = Field(description="length of the whole blast radius (the list shows ≤ 25)")
+    upstream_total: int = Field(description="length of the whole upstream (the list shows ≤ 25)")
 
 
 class GraphResult(BaseModel):
@@ -41,10 +45,14 @@ class GraphResult(BaseModel):
     source: str = Field(
         description="where the file came from: dokploy, or the deployed file under Dokploy's directory"
     )
+    services_total: int
     start_order: list[str]
     services: list[ServiceNode]
     findings: list[str] = Field(description="missing memory limits, missing health checks, ...")
     compose_file: str | None = Field(description="the file with secrets masked (include_file=true)")
+    omitted: list[str] = Field(
+        description="what was left out to keep the answer small, and how to ask for it"
+    )
 
 
 async def _compose_text(svc: Services, app_name: str) -> ComposeText:
@@ -81,48 +89,57 @@ def register(mcp: MCPServer) -> None:
     @mcp.tool(annotations=tool_annotations("compose_graph"))
     async def compose_graph(
         ctx: Context,
-        app_name: Annotated[str, Field(description="Dokploy appName of the compose stack")],
+        app_name: Annotated[AppName, Field(description="Dokploy appName of the compose stack")],
         include_file: Annotated[bool, Field(description="also return the compose file (redacted)")] = False,
+        service: Annotated[
+            ServiceName | None, Field(description="describe this service and its neighbours first")
+        ] = None,
     ) -> GraphResult:
         """Dependency graph of a compose stack: per service its kind, explicit and implicit
         dependencies, blast radius (what breaks if it is down) and upstream (what to check first),
         the start order, and findings such as missing memory limits or health checks.
-        Use it before acting on a service. Cost: one Dokploy call and a parse."""
+        Use it before acting on a service. Big stacks: at most 40 services in detail, `omitted` says
+        what was left out. Cost: one Dokploy call and a parse."""
         svc = services(ctx)
         with tool_errors():
             try:
                 found = await _compose_text(svc, app_name)
             except HostFileError as exc:
                 raise fail(str(exc)) from None
-            graph = await anyio.to_thread.run_sync(
-                lambda: ComposeGraph.from_text(found.text, env_file_text=found.env or "")
+            summary = await anyio.to_thread.run_sync(
+                lambda: summarize(ComposeGraph.from_text(found.text, env_file_text=found.env or ""), service)
             )
-            kinds = graph.kinds()
-            nodes = [
-                ServiceNode(
-                    name=name,
-                    kind=kinds[name].kind if name in kinds else "app",
-                    depends_on=[d.service for d in graph.explicit_dependencies(name)],
-                    implicit=[f"{d.service} ({d.evidence})" for d in graph.implicit_dependencies(name)],
-                    blast_radius=graph.blast_radius(name),
-                    upstream=graph.upstream(name),
-                )
-                for name in graph.start_order()
-            ]
-            findings = [f"{f.service or 'file'}: {f.message}" for f in graph.findings()]
         await audit_read(
             ctx,
             "compose_graph",
             Target(kind="compose_project", host=svc.host_name, project=app_name),
             {"app_name": app_name},
         )
+        compose_file = _bounded_file(redact_text(found.text), summary) if include_file else None
         return safe(
             GraphResult(
                 app_name=app_name,
                 source=found.source,
-                start_order=graph.start_order(),
-                services=nodes,
-                findings=findings,
-                compose_file=redact_text(found.text) if include_file else None,
+                services_total=summary.services_total,
+                start_order=summary.start_order,
+                services=[ServiceNode(**vars(detail)) for detail in summary.services],
+                findings=summary.findings,
+                compose_file=compose_file,
+                omitted=summary.omitted,
             )
         )
+
+
+COMPOSE_FILE_MAX_CHARS = 64 * 1024
+
+
+def _bounded_file(text: str, summary: GraphSummary) -> str:
+    """The (redacted) file, cut at a line end after 64 KiB; the cut is noted in `omitted`."""
+    if len(text) <= COMPOSE_FILE_MAX_CHARS:
+        return text
+    cut = text.rfind("\n", 0, COMPOSE_FILE_MAX_CHARS) + 1 or COMPOSE_FILE_MAX_CHARS
+    summary.omitted.append(
+        f"compose_file: cut after {cut:,} of {len(text):,} characters (line {text.count(chr(10), 0, cut) + 1}); "
+        "the graph above covers the whole file"
+    )
+    return text[:cut]

@@ -11,6 +11,7 @@ from mcp_server.docker_ops.containers import container_details
 from mcp_server.docker_ops.inventory import inventory
 from mcp_server.safety import Target
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import AppName
 from mcp_server.server.context import audit_read, safe, services, tool_errors
 from mcp_server.server.tools._targets import find_group
 from mcp_server.server.tools._views import ContainerView, container_view
@@ -44,7 +45,7 @@ def _verdict(views: list[ContainerView]) -> str:
 def register(mcp: MCPServer) -> None:
     @mcp.tool(annotations=tool_annotations("compose_health"))
     async def compose_health(
-        ctx: Context, app_name: Annotated[str, Field(description="Dokploy appName of the compose stack")]
+        ctx: Context, app_name: Annotated[AppName, Field(description="Dokploy appName of the compose stack")]
     ) -> ComposeHealth:
         """Health report of a whole compose stack: a verdict per service (ok/degraded/down) with each
         container's state, health probe, restarts and exit code, plus active signals. Use it to see

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from mcp_server.docker_ops.stats import ContainerStats
 from mcp_server.docker_ops.stats import container_stats as read_stats
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import AppName, ContainerName, ServiceName
 from mcp_server.server.context import audit_read, fail, safe, services, tool_errors
 from mcp_server.server.tools._targets import container_target, service_containers
 
@@ -23,9 +24,9 @@ def register(mcp: MCPServer) -> None:
     @mcp.tool(annotations=tool_annotations("container_stats"))
     async def container_stats(
         ctx: Context,
-        app_name: Annotated[str | None, Field(description="Dokploy appName; with service")] = None,
-        service: Annotated[str | None, Field(description="service name: all its containers")] = None,
-        container: Annotated[str | None, Field(description="or one container name")] = None,
+        app_name: Annotated[AppName | None, Field(description="Dokploy appName; with service")] = None,
+        service: Annotated[ServiceName | None, Field(description="service name: all its containers")] = None,
+        container: Annotated[ContainerName | None, Field(description="or one container name")] = None,
     ) -> StatsResult:
         """Live resource use: CPU %, memory used (minus page cache) against the limit, network and block
         I/O, for every container of a service or one container. Use it for memory pressure and CPU

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from mcp_server.dokploy import DeployProgress, deploy_and_wait, snapshot_compose
 from mcp_server.safety import wrap_untrusted
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import AppName
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
 from mcp_server.server.tools._act_common import App, Progress, container_targets, details_of, resolve_app
 
@@ -50,7 +51,7 @@ def register(mcp: MCPServer) -> None:
     @mcp.tool(annotations=tool_annotations("deploy"))
     async def deploy(
         ctx: Context,
-        app_name: Annotated[str, Field(description="Dokploy appName")],
+        app_name: Annotated[AppName, Field(description="Dokploy appName")],
         redeploy: Annotated[bool, Field(description="rebuild without fetching the source")] = False,
         dry_run: bool = False,
         timeout_s: Annotated[int, Field(ge=30, le=3600)] = 600,

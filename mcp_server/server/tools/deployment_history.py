@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from mcp_server.safety import Target
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import AppName
 from mcp_server.server.context import audit_read, fail, safe, services, tool_errors
 
 
@@ -31,7 +32,7 @@ def register(mcp: MCPServer) -> None:
     @mcp.tool(annotations=tool_annotations("deployment_history"))
     async def deployment_history(
         ctx: Context,
-        app_name: Annotated[str, Field(description="Dokploy appName of a compose or application")],
+        app_name: Annotated[AppName, Field(description="Dokploy appName of a compose or application")],
         limit: Annotated[int, Field(ge=1, le=50)] = 10,
     ) -> HistoryResult:
         """Dokploy deployments of a compose or application, newest first (status, title, times),

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from mcp_server.safety import Target, wrap_untrusted
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import DokployId
 from mcp_server.server.context import audit_read, services, tool_errors
 
 
@@ -22,7 +23,7 @@ def register(mcp: MCPServer) -> None:
     @mcp.tool(annotations=tool_annotations("deployment_log"))
     async def deployment_log(
         ctx: Context,
-        deployment_id: Annotated[str, Field(description="from deployment_history")],
+        deployment_id: Annotated[DokployId, Field(description="from deployment_history")],
         tail: Annotated[int, Field(ge=1, le=5000, description="last N lines")] = 200,
     ) -> DeploymentLog:
         """The last lines of one Dokploy deployment's log: the docker compose/build output and, on

@@ -28,6 +28,7 @@ from mcp_server.redaction import redact
 from mcp_server.safety import Target, describe_blast_radius
 from mcp_server.safety.actions import dokploy_procedure_disrupts
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import OperationName
 from mcp_server.server.context import fail, guarded, services, tool_errors
 from mcp_server.server.services import Services
 from mcp_server.server.tools._act_common import container_targets, details_of
@@ -117,8 +118,8 @@ def register(mcp: MCPServer) -> None:
     @mcp.tool(annotations=tool_annotations("dokploy_call"))
     async def dokploy_call(
         ctx: Context,
-        operation: Annotated[str, Field(description="e.g. 'compose.one'")],
-        input: Annotated[dict[str, Any], Field(description="e.g. {'composeId': '…'}")],
+        operation: Annotated[OperationName, Field(description="e.g. 'compose.one'")],
+        input: Annotated[dict[str, Any], Field(max_length=200, description="e.g. {'composeId': '…'}")],
     ) -> DokployCallResult:
         """Escape hatch: call any Dokploy API operation by name; prefer the typed tools. Queries
         are reads, except those returning files or secrets (readContainerFile, readTraefik*, SSH

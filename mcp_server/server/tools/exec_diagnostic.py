@@ -11,6 +11,7 @@ from mcp_server.docker_ops.exec_allowlist import allowed_commands_text, check_co
 from mcp_server.docker_ops.exec_allowlist import exec_diagnostic as run_diagnostic
 from mcp_server.safety import describe_blast_radius, wrap_untrusted
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import ContainerName, OneLine
 from mcp_server.server.context import guarded, safe, services, tool_errors
 from mcp_server.server.tools._targets import container_target
 
@@ -42,8 +43,8 @@ def register(mcp: MCPServer) -> None:
     )
     async def exec_diagnostic(
         ctx: Context,
-        container: str,
-        command: Annotated[str, Field(description="e.g. 'df -h'")],
+        container: Annotated[ContainerName, Field(description="container name")],
+        command: Annotated[OneLine, Field(description="e.g. 'df -h'")],
     ) -> ExecOutcome:
         return await _run(ctx, container, command)
 

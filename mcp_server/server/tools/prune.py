@@ -18,6 +18,7 @@ from mcp_server.docker_ops.prune import PruneCandidate, PruneKind, PrunePlan, ex
 from mcp_server.safety import Target, describe_blast_radius, protection_reason
 from mcp_server.safety.policy import human_bytes
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import LabelFilter
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
 from mcp_server.server.services import Services
 
@@ -130,9 +131,9 @@ def register(mcp: MCPServer) -> None:
     @mcp.tool(annotations=tool_annotations("prune"))
     async def prune(
         ctx: Context,
-        what: Annotated[list[What], Field(min_length=1)],
+        what: Annotated[list[What], Field(min_length=1, max_length=3)],
         dry_run: bool = True,
-        label: Annotated[str, Field(description="only objects with this label (k or k=v)")] = "",
+        label: Annotated[LabelFilter, Field(description="only objects with this label (k or k=v)")] = "",
     ) -> PruneOutcome:
         """Free disk: dangling images, unused build cache, stopped containers; never volumes.
         The default dry run lists them and the space; dry_run=false re-plans, asks a human and

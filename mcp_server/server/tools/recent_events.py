@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from mcp_server.docker_ops.events import parse_event
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import AppName
 from mcp_server.server.context import audit_read, safe, services, tool_errors
 
 ACTIONS = ("die", "oom", "kill", "health_status", "restart", "start", "stop", "destroy")
@@ -43,7 +44,7 @@ def register(mcp: MCPServer) -> None:
     async def recent_events(
         ctx: Context,
         minutes: Annotated[int, Field(ge=1, le=1440, description="look back this many minutes")] = 15,
-        app_name: Annotated[str | None, Field(description="only this stack")] = None,
+        app_name: Annotated[AppName | None, Field(description="only this stack")] = None,
         limit: Annotated[int, Field(ge=1, le=500)] = 100,
     ) -> EventsResult:
         """Container events of the last N minutes, newest first: deaths with exit codes, OOM kills,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from mcp_server.docker_ops.actions import container_action
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import AppName, ContainerName, ServiceName
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
 from mcp_server.server.tools._act_common import (
     ContainerOutcome,
@@ -39,9 +40,9 @@ def register(mcp: MCPServer) -> None:
     @mcp.tool(annotations=tool_annotations("restart_service"))
     async def restart_service(
         ctx: Context,
-        app_name: Annotated[str, Field(description="Dokploy appName")],
-        service: Annotated[str, Field(description="service name: all its containers")] = "",
-        container: Annotated[str, Field(description="or one container name")] = "",
+        app_name: Annotated[AppName, Field(description="Dokploy appName")],
+        service: Annotated[ServiceName | None, Field(description="service name: all its containers")] = None,
+        container: Annotated[ContainerName | None, Field(description="or one container name")] = None,
         dry_run: bool = False,
     ) -> RestartResult:
         """Restart every container of one service of app_name, or one container. For a hung or

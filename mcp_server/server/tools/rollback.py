@@ -25,6 +25,7 @@ from mcp_server.dokploy import (
 from mcp_server.dokploy.models import Compose
 from mcp_server.safety import GuardedCall, wrap_untrusted
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import AppName
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
 from mcp_server.server.tools._act_common import (
     GIT_SOURCES_NOTE,
@@ -125,7 +126,7 @@ def register(mcp: MCPServer) -> None:
     @mcp.tool(annotations=tool_annotations("rollback"))
     async def rollback(
         ctx: Context,
-        app_name: Annotated[str, Field(description="Dokploy appName")],
+        app_name: Annotated[AppName, Field(description="Dokploy appName")],
         dry_run: Annotated[bool, Field(description="only show the diff")] = False,
     ) -> RollbackOutcome:
         """Go back to the previous version after a bad deploy: a compose's previous file+env

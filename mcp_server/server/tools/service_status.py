@@ -11,6 +11,7 @@ from mcp_server.docker_ops.containers import container_details
 from mcp_server.docker_ops.inventory import inventory
 from mcp_server.safety import Target
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import AppName, ServiceName
 from mcp_server.server.context import audit_read, fail, safe, services, tool_errors
 from mcp_server.server.tools._targets import find_group
 from mcp_server.server.tools._views import ContainerView, container_view
@@ -30,10 +31,10 @@ def register(mcp: MCPServer) -> None:
     async def service_status(
         ctx: Context,
         app_name: Annotated[
-            str, Field(description="Dokploy appName (compose project or swarm service name)")
+            AppName, Field(description="Dokploy appName (compose project or swarm service name)")
         ],
         service: Annotated[
-            str | None, Field(description="compose service name; omit for a swarm app/db")
+            ServiceName | None, Field(description="compose service name; omit for a swarm app/db")
         ] = None,
     ) -> ServiceStatus:
         """Status of one service: each container's state, health (with the last failing probe output),

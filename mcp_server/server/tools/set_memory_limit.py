@@ -18,13 +18,14 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
 from mcp_server.compose_graph import ComposeError, ComposeGraph
-from mcp_server.docker_ops.actions import parse_size, update_memory_limit
+from mcp_server.docker_ops.actions import parse_memory_limit, parse_size, update_memory_limit
 from mcp_server.dokploy import snapshot_compose
 from mcp_server.dokploy.models import Compose
 from mcp_server.safe_yaml import compose_yaml, load_yaml
 from mcp_server.safety import Target, describe_blast_radius
 from mcp_server.safety.policy import human_bytes
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import AppName, ServiceName, SizeText
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
 from mcp_server.server.services import Services
 from mcp_server.server.tools._act_common import (
@@ -266,9 +267,9 @@ def register(mcp: MCPServer) -> None:
     @mcp.tool(annotations=tool_annotations("set_memory_limit"))
     async def set_memory_limit(
         ctx: Context,
-        app_name: Annotated[str, Field(description="Dokploy appName")],
-        service: Annotated[str, Field(description="an application's is its appName")],
-        memory: Annotated[str, Field(description="e.g. '512m', '1g'")],
+        app_name: Annotated[AppName, Field(description="Dokploy appName")],
+        service: Annotated[ServiceName, Field(description="an application's is its appName")],
+        memory: Annotated[SizeText, Field(description="e.g. '512m', '1g'")],
         dry_run: bool = False,
         persist: bool = True,
     ) -> MemoryResult:
@@ -277,7 +278,7 @@ def register(mcp: MCPServer) -> None:
         admin and a human. Returns old/new limit per container and the file diff."""
         svc = services(ctx)
         with tool_errors():
-            new = parse_size(memory, "memory")
+            new = parse_memory_limit(memory, "memory")
             app = await resolve_app(svc, app_name)
             name = pick_service(app, service)
             details = await details_of(svc, app.container_names(name))

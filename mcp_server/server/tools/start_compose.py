@@ -15,6 +15,7 @@ from mcp_server.dokploy import DokployClient
 from mcp_server.dokploy.models import Compose
 from mcp_server.safety import describe_blast_radius
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import AppName
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
 from mcp_server.server.services import Services
 from mcp_server.server.tools._act_common import (
@@ -163,7 +164,7 @@ def register(mcp: MCPServer) -> None:
     @mcp.tool(annotations=tool_annotations("start_compose"))
     async def start_compose(
         ctx: Context,
-        app_name: Annotated[str, Field(description="Dokploy appName of the compose")],
+        app_name: Annotated[AppName, Field(description="Dokploy appName of the compose")],
         dry_run: bool = False,
     ) -> ComposePowerResult:
         """Start a stopped compose project, dependencies first (through Dokploy when it manages

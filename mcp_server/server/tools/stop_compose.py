@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
 from mcp_server.server.annotations import tool_annotations
+from mcp_server.server.arguments import AppName
 from mcp_server.server.tools.start_compose import ComposePowerResult, compose_power
 
 
@@ -15,7 +16,7 @@ def register(mcp: MCPServer) -> None:
     @mcp.tool(annotations=tool_annotations("stop_compose"))
     async def stop_compose(
         ctx: Context,
-        app_name: Annotated[str, Field(description="Dokploy appName of the compose")],
+        app_name: Annotated[AppName, Field(description="Dokploy appName of the compose")],
         dry_run: bool = False,
     ) -> ComposePowerResult:
         """Stop a whole compose project (downtime; volumes kept). A human confirms, shown the
