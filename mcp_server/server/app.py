@@ -100,8 +100,8 @@ def _compact_tool_list(mcp: MCPServer) -> None:
     say it). Descriptions of fields are kept: they are what a model reads."""
     for tool in mcp._tool_manager.list_tools():
         tool.description = inspect.cleandoc(tool.description)
-        if tool.fn_metadata.output_schema is not None:
         tool.parameters = _without_titles(tool.parameters)  # room for argument bounds and patterns
+        if tool.fn_metadata.output_schema is not None:
             tool.fn_metadata.output_schema = _without_titles(tool.fn_metadata.output_schema)
 
 
