@@ -120,6 +120,13 @@ class Settings(BaseSettings):
         default=False, description="Allow a non-loopback bind without TLS (trusted private networks only)."
     )
 
+    mcp_result_max_kib: int = Field(
+        default=256, ge=16, le=16384, description="Largest answer one tool call may return (KiB)."
+    )
+    mcp_read_timeout_s: float = Field(
+        default=120.0, gt=0, le=3600, description="A read-only tool call is stopped after this long."
+    )
+
     # -- Policy and detection ------------------------------------------------------------------
     safety: SafetySettings = Field(default_factory=SafetySettings)
     detectors: DetectorSettings = Field(default_factory=DetectorSettings)

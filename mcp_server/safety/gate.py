@@ -39,7 +39,7 @@ from mcp_server.safety.actions import (
     counts_as_disruption,
     get_action,
 )
-from mcp_server.safety.audit import AuditEntry, AuditLog, AuditRecord, ResultStatus
+from mcp_server.safety.audit import AuditEntry, AuditLog, AuditRecord, ResultStatus, note_audit_row
 from mcp_server.safety.budgets import BudgetStatus, BudgetStore, BudgetVerdict, ChangeRequest, Workload
 from mcp_server.safety.clock import Clock, human_duration, system_clock, to_datetime
 from mcp_server.safety.db import Database
@@ -306,6 +306,7 @@ class Safety:
             mode=decision.mode.value,
             decision_id=decision.id,
         )
+        note_audit_row(decision.id)
         return await anyio.to_thread.run_sync(self.audit.append, record)
 
     @asynccontextmanager

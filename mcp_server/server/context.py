@@ -18,6 +18,7 @@ from mcp_server.dokploy import DokployError
 from mcp_server.redaction import redact
 from mcp_server.safety import ActionRequest, Decision, GuardedCall, SafetyStoreError, Target
 from mcp_server.safety.gate import ConfirmAnswer
+from mcp_server.server.annotations import declares
 from mcp_server.server.confirmation import ask_human
 from mcp_server.server.services import DokployUnavailable, Services
 
@@ -75,6 +76,8 @@ async def guarded(
     An action that needs a human's confirmation asks through `confirm_message` (else the gate's
     reason) before the block runs: see confirmation.py. On protocol 2026-07-28 the first call
     ends here with the question (AwaitingConfirmation, returned by the tool as its result)."""
+    if not declares(tool, action):  # its annotations would not say what it does
+        raise fail(f"{tool} asked for {action}, which it does not declare in server/annotations.py")
     svc = services(ctx)
     request = ActionRequest(
         client=client_name(ctx),

@@ -60,6 +60,9 @@ UNTRUSTED_FIELDS = frozenset(
         "body",
     }
 )
+# Our own prose (the blast radius a human confirms, policy decisions): multi-line by design, so it
+# is fenced only when something in it looks hostile (a container name can carry anything).
+OWN_TEXT_FIELDS = frozenset({"confirmation", "policy", "reason", "hint", "next_steps"})
 SHORT_VALUE_CHARS = 300  # longer single-line values get the full fence with its preamble
 TRUSTED_RESOURCE_SCHEMES = ("runbook://",)  # our own files, shipped with the server
 MRTR_PROTOCOL = "2026-07-28"  # from this revision on, every result carries `resultType`
@@ -68,12 +71,14 @@ MRTR_PROTOCOL = "2026-07-28"  # from this revision on, every result carries `res
 # -- cleaning values ----------------------------------------------------------------------------------
 
 
-def clean_string(text: str, source: str, *, untrusted: bool, redacted: bool = False) -> str:
+def clean_string(
+    text: str, source: str, *, untrusted: bool, redacted: bool = False, own_text: bool = False
+) -> str:
     """One string on its way out: redacted, and fenced when it is (or may be) untrusted.
-    `redacted`: the caller ran `redact` over it already."""
+    `redacted`: the caller ran `redact` over it already; `own_text`: prose the server wrote."""
     if not text or is_fenced(text):
         return text
-    if untrusted or "\n" in text or looks_hostile(text):
+    if untrusted or ("\n" in text and not own_text) or looks_hostile(text):
         if "\n" in text or len(text) > SHORT_VALUE_CHARS:
             return wrap_untrusted(text, source, redacted=redacted)
         return fence_value(text, redacted=redacted)
@@ -92,16 +97,18 @@ def clean_value(value: Any, source: str, *, untrusted: bool = False) -> Any:
     return _clean_redacted(redact(value), source, untrusted)
 
 
-def _clean_redacted(value: Any, source: str, untrusted: bool) -> Any:
+def _clean_redacted(value: Any, source: str, untrusted: bool, own_text: bool = False) -> Any:
     if isinstance(value, str):
-        return clean_string(value, source, untrusted=untrusted, redacted=True)
+        return clean_string(value, source, untrusted=untrusted, redacted=True, own_text=own_text)
     if isinstance(value, Mapping):
         return {
-            _clean_key(str(k)): _clean_redacted(v, f"{source}.{k}", untrusted or k in UNTRUSTED_FIELDS)
+            _clean_key(str(k)): _clean_redacted(
+                v, f"{source}.{k}", untrusted or k in UNTRUSTED_FIELDS, k in OWN_TEXT_FIELDS
+            )
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
-        return [_clean_redacted(v, f"{source}[{i}]", untrusted) for i, v in enumerate(value)]
+        return [_clean_redacted(v, f"{source}[{i}]", untrusted, own_text) for i, v in enumerate(value)]
     return value
 
 

@@ -112,5 +112,5 @@ async def test_bad_names_and_input_are_caught_before_sending(
         no_dokploy = await call_error(client, "dokploy_call", {"operation": "project.all", "input": {}})
     assert "unknown Dokploy operation 'compose.oen'" in typo and "compose.one" in typo
     assert "invalid input for compose.one" in missing and "expected fields: composeId: string" in missing
-    assert rows == []
+    assert [(r["tool"], r["result"], r["allowed"]) for r in rows] == [("dokploy_call", "error", False)] * 2
     assert "Dokploy is not configured" in no_dokploy

@@ -57,7 +57,9 @@ async def test_only_allowlisted_commands_run(
     assert "only these read-only diagnostics may run" in env and "df -h" in env
     assert "no shell here" in shell
     assert "container 'act-tools-nope' not found" in missing
-    assert rows == []  # refused before anything was asked or run
+    # refused before anything was asked or run, and still audited: one error row per call
+    assert [(r["tool"], r["result"], r["allowed"]) for r in rows] == [("exec_diagnostic", "error", False)] * 3
+    assert "only these read-only diagnostics may run" in rows[0]["reason"]
 
 
 async def test_a_human_declines_and_nothing_runs(
