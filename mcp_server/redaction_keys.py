@@ -4,8 +4,8 @@ Three shapes: a whole `-----BEGIN … PRIVATE KEY-----` … `-----END …-----` 
 JSON string with `\\n` escapes); a block whose BEGIN line a log tail cut off (base64 lines right
 before an `-----END … PRIVATE KEY-----` line) or whose END line is missing; and a run of two or
 more full-length base64 lines (64, 70 or 76 characters, the PEM/OpenSSH/PGP widths) with no marker
-at all. Docker timestamps in front of the lines are kept. Hex digests (one case only) are not
-base64 key material and stay.
+at all. Timestamps and stream names in front of the lines (`LOG_PREFIX`) are kept. Hex digests
+(one case only) are not base64 key material and stay.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ import re
 
 from mcp_server.redaction_names import MASK
 
-_TIMESTAMP = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+TIMESTAMP = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+# What log readers put in front of a line: timestamps (the reader's, the engine's, the program's;
+# `-` when there is none) and a stream name: `2026-03-01T10:00:00.1+00:00 stdout <line>`.
+LOG_PREFIX = rf"(?:(?:{TIMESTAMP}|-)[ \t]+(?:(?:stdout|stderr)[ \t]+)?){{0,3}}"
 _BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY[A-Z ]{0,20}-----")
 _END = re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY[A-Z ]{0,20}-----")
 # BEGIN … END on one line: a key inside a JSON string (`"-----BEGIN …-----\nMIIE…\n-----END …"`)
@@ -23,13 +26,13 @@ _ONE_LINE_KEY = re.compile(
 )
 # One line of a key body, after an optional Docker timestamp: base64, or a PEM header line.
 _BODY_LINE = re.compile(
-    rf"^([ \t]*(?:{_TIMESTAMP}[ \t]+)?)([A-Za-z0-9+/]{{4,}}={{0,2}}|(?:Proc-Type|DEK-Info|Comment):[^\n]*)[ \t]*$"
+    rf"^([ \t]*{LOG_PREFIX})([A-Za-z0-9+/]{{4,}}={{0,2}}|(?:Proc-Type|DEK-Info|Comment):[^\n]*)[ \t]*$"
 )
 _FULL_WIDTH_LINE = re.compile(
-    rf"(?m)^[ \t]*(?:{_TIMESTAMP}[ \t]+)?[A-Za-z0-9+/]{{64}}(?:[A-Za-z0-9+/]{{6}}){{0,2}}={{0,2}}[ \t]*$"
+    rf"(?m)^[ \t]*{LOG_PREFIX}[A-Za-z0-9+/]{{64}}(?:[A-Za-z0-9+/]{{6}}){{0,2}}={{0,2}}[ \t]*$"
 )
 # the start of such a line, searched from its newline (a literal start keeps the search fast)
-_FULL_WIDTH_HINT = re.compile(rf"\n[ \t]*(?:{_TIMESTAMP}[ \t]+)?[A-Za-z0-9+/]{{64}}")
+_FULL_WIDTH_HINT = re.compile(rf"\n[ \t]*{LOG_PREFIX}[A-Za-z0-9+/]{{64}}")
 _UPPER = re.compile(r"[A-Z]")
 _LOWER = re.compile(r"[a-z]")
 _DIGIT_OR_SYMBOL = re.compile(r"[0-9+/=]")

@@ -2,7 +2,7 @@
 
 `is_secret_name("DB_PASSWORD")` is True, `is_secret_name("tokenizer")` is False. A name is secret
 when it contains a secret word (password, secret, token, credential, cookie, signing_key …) or has
-a secret word as one of its parts (`APP_KEY`, `masterKey`, `x-auth-token`, `sig`), unless its last
+a secret word as one of its parts (`APP_KEY`, `DB_PASS`, `x-auth-token`, `sig`), unless its last
 part says it is only about a secret (`PASSWORD_FILE`, `key_id`, `token_type`, `password_length`).
 Hyphenated names such as `shop-passwd-db-1` or `secret-santa` are names of things (containers,
 services, headers): only their last part counts, so `x-api-key` is secret and `passwd-api` is not.
@@ -20,14 +20,17 @@ _SECRET_WORD = re.compile(
     r"(?i)pass(?:word|wd|phrase)|secret|token(?!i[sz])|credential|cookie|requirepass|masterauth|"
     r"(?:basic|digest)auth|jwt|bearer|hmac|apikey|sessionid|connection[_-]?string|"
     r"(?:api|access|private|signing|encryption|master|app|auth|license|client|shared|account|ssh|gpg|"
-    r"pgp|session|crypt|cipher|storage|subscription|webhook|deploy|service)[_-]?key|"
+    r"pgp|session|crypt|cipher|storage|subscription|webhook|deploy|consumer|aes|csrf|xsrf|recaptcha)[_-]?key|"
     r"(?:database|db|redis|mongo(?:db)?|amqp|rabbitmq|broker|webhook|sentry)[_-]?(?:url|uri|dsn)|dsn"
 )
-# Words that make a name secret when they are one of its parts (`APP_KEY`, `signingKey`, `sig`).
-_SEGMENT_WORDS = "key|keys|pass|pwd|pw|auth|sig|sid|salt|session|otp|signature|authorization"
+# Words that make a name secret when they are one of its parts (`DB_PASS`, `userPass`, `sig`).
+# `KEY` counts in upper-case (environment) names only: `APP_KEY` is a secret, while `target_key`,
+# `sort_key` or `routingKey` name an identifier; the secret kinds of key are `_SECRET_WORD`s.
+_SEGMENT_WORDS = "pass|pwd|pw|auth|sig|sid|salt|session|otp|signature|authorization"
 _SECRET_SEGMENT = re.compile(
     rf"(?i:(?:^|[_.-])(?:{_SEGMENT_WORDS})(?:$|[_.-]))"
-    r"|(?<=[a-z0-9])(?:Key|Keys|Pass|Pwd|Auth|Sig|Salt|Session|Signature)(?=$|[A-Z0-9_.-])"
+    r"|(?<=[a-z0-9])(?:Pass|Pwd|Auth|Sig|Salt|Session|Signature)(?=$|[A-Z0-9_.-])"
+    r"|^(?:[A-Z0-9]+[_.-])*KEYS?(?:[_.-][A-Z0-9]+)*$|^(?i:keys?)$"
 )
 # `DBPASS`, `rootpwd`: glued to the end of the name (but not `bypass`, `compass`).
 _SECRET_SUFFIX = re.compile(r"(?i)(?<!by)(?<!com)(?<!sur)(?<!tres)pass$|pwd$")

@@ -359,7 +359,8 @@ def test_every_template_env_value_is_hidden_and_the_file_stays_usable() -> None:
 @pytest.mark.parametrize(
     "name",
     ["DB_PASSWORD", "APP_KEY", "MASTER_KEY", "signing_key", "signingKey", "AccountKey", "x-api-key", "Set-Cookie",
-     "XSRF-TOKEN", "sig", "session_id", "REDISPASS", "client_secret", "laravel_session", "--requirepass"],
+     "XSRF-TOKEN", "sig", "session_id", "REDISPASS", "client_secret", "laravel_session", "--requirepass",
+     "STRIPE_KEY", "key", "sshKey"],
 )  # fmt: skip
 def test_secret_names(name: str) -> None:
     assert is_secret_name(name)
@@ -368,7 +369,8 @@ def test_secret_names(name: str) -> None:
 @pytest.mark.parametrize(
     "name",
     ["shop-passwd-db-1", "passwd-api", "secret-santa", "tokenizer", "keyboard_layout", "author", "max_tokens",
-     "password_length", "PASSWORD_FILE", "SharedAccessKeyName", "key_id", "token_type", "password_reset_page"],
+     "password_length", "PASSWORD_FILE", "SharedAccessKeyName", "key_id", "token_type", "password_reset_page",
+     "target_key", "template_key", "sort_key", "routingKey"],
 )  # fmt: skip
 def test_names_that_only_mention_a_secret(name: str) -> None:
     assert not is_secret_name(name)

@@ -94,6 +94,28 @@ def test_text_shape_through_structured_redact(case: dict[str, Any]) -> None:
     assert not leaks("\n".join(json.loads(as_lines)["last_log_lines"]), case), as_lines
 
 
+# How log readers show a line: the server's raw logs, `docker logs --timestamps`, Dokploy's readLogs.
+READER_PREFIXES = {
+    "raw-logs": "2026-03-01T10:00:00.123456+00:00 stdout ",
+    "docker-timestamps": "2026-03-01T10:00:00.123456789Z ",
+    "no-timestamp": "- stderr ",
+}
+
+
+@pytest.mark.parametrize("prefix", READER_PREFIXES.values(), ids=READER_PREFIXES.keys())
+def test_every_shape_behind_log_reader_prefixes(prefix: str) -> None:
+    """Each line of each case behind a reader's timestamp and stream: multi-line shapes (pretty
+    JSON, YAML, keys) are still recognised, clean text still comes back unchanged."""
+    for case in CORPUS["secrets"]:
+        text = "\n".join(prefix + line for line in case["text"].split("\n"))
+        out = redact_text(text)
+        assert not leaks(out, case), (case["id"], out)
+        assert all(line.startswith(prefix) for line in out.split("\n")), (case["id"], out)
+    for case in CORPUS["clean"]:
+        text = "\n".join(prefix + line for line in case["text"].split("\n"))
+        assert redact_text(text) == text, case["id"]
+
+
 @pytest.mark.parametrize("case", CORPUS["structured"], ids=_ids("structured"))
 def test_structured_shape_loses_its_canaries(case: dict[str, Any]) -> None:
     out = json.dumps(redact(case["value"]))
