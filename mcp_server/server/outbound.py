@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio
+from mcp.shared.exceptions import MCPError
 
 from mcp_server.redaction import redact, redact_text
 from mcp_server.safety import Safety
@@ -204,7 +205,13 @@ class OutboundBoundary:
         method = getattr(ctx, "method", "")
         if method == "tools/call":
             return await self._tool_call(ctx, call_next)
-        result = await call_next(ctx)
+        try:
+            result = await call_next(ctx)
+        except MCPError as exc:  # e.g. "no runbook 'token=…'": errors echo what the client sent
+            error = exc.error
+            raise MCPError(
+                code=error.code, message=" ".join(redact_text(error.message).split()), data=redact(error.data)
+            ) from None
         if method == "resources/read" and isinstance(result, dict):
             return clean_resource_result(result)
         if method == "prompts/get" and isinstance(result, dict):

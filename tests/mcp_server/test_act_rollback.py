@@ -79,7 +79,8 @@ async def test_compose_without_an_earlier_version(
         error = await call_error(client, "rollback", {"app_name": app, "dry_run": True})
         rows = await audit_rows(client)
     assert f"no earlier version of {app!r} is stored" in error
-    assert rows == []  # nothing was attempted
+    # nothing was attempted, and the failed call is still audited
+    assert [(r["tool"], r["result"], r["allowed"]) for r in rows] == [("rollback", "error", False)]
 
 
 async def test_application_without_a_rollback_point(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from mcp_server.docker_ops.containers import container_logs
 from mcp_server.docker_ops.timeutil import to_api_time
 from mcp_server.log_analysis import digest_log, render_digest
+from mcp_server.redaction import redact_lines
 from mcp_server.safety import wrap_untrusted
 from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.arguments import AppName, ContainerName, ServiceName, TimeText
@@ -67,7 +68,8 @@ def register(mcp: MCPServer) -> None:
         if mode == "raw":
             body = logs.as_text()
         else:
-            lines = [line.text for line in logs.lines]
+            # redacted before templating, so a digest never splits a multi-line secret
+            lines = redact_lines([line.text for line in logs.lines])
             digest = await anyio.to_thread.run_sync(
                 lambda: digest_log(
                     lines,
