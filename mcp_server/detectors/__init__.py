@@ -4,7 +4,7 @@ Public API:
     DetectorEngine(host, settings, domains=..., deployments=...)  # `async with engine:` runs it
     engine.active_signals() / engine.subscribe() / engine.status()
     DetectorSettings, Signal, Severity, Target, SignalChange, DomainSpec, DeploymentWatch
-One module per detector; the registry finds them (see registry.py).
+The concrete detectors live in `checks/`, one module each, listed in `checks.ALL` (see registry.py).
 """
 
 from .base import Detector, DetectorContext, Findings, ManualClock, Severity, Signal, SignalChange, Target

@@ -1,46 +1,33 @@
-"""Finds the detectors: every `Detector` subclass defined in a module of this package.
+"""The detectors the engine runs: the explicit list `checks.ALL`, looked up by name.
 
-Adding a detector = adding a module with one `Detector` subclass that sets `name`. No list to
-edit. Modules without a detector (base, engine, samplers, …) are imported and contribute nothing.
+Adding a detector = adding a module in `checks/` and its class to `checks.ALL`. Nothing is found by
+scanning modules, so what runs is exactly what that list says.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import pkgutil
-from types import ModuleType
+from collections.abc import Iterable
 
 from .base import Detector
+from .checks import ALL
 from .settings import DetectorSettings
 
 
 class RegistryError(RuntimeError):
-    """Two detectors share a name, or a requested detector does not exist."""
+    """Two detectors share a name, a listed class has no name, or a requested detector does not exist."""
 
 
-def _package() -> ModuleType:
-    return importlib.import_module(__package__ or "mcp_server.detectors")
-
-
-def detector_classes() -> dict[str, type[Detector]]:
-    """name → class of every detector in the package, sorted by name."""
-    package = _package()
+def detector_classes(classes: Iterable[type[Detector]] = ALL) -> dict[str, type[Detector]]:
+    """name → class of every listed detector (`checks.ALL` by default), sorted by name."""
     found: dict[str, type[Detector]] = {}
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        for _, cls in inspect.getmembers(module, inspect.isclass):
-            if not issubclass(cls, Detector) or cls is Detector or cls.__module__ != module.__name__:
-                continue
-            if not cls.name:
-                continue  # an abstract helper class
-            if cls.name in found and found[cls.name] is not cls:
-                raise RegistryError(
-                    f"two detectors are named {cls.name!r}: {found[cls.name].__module__} and {cls.__module__}"
-                )
-            found[cls.name] = cls
+    for cls in classes:
+        if not cls.name:
+            raise RegistryError(f'detector class {cls.__qualname__} has no `name`; set `name = "..."` on it')
+        if cls.name in found and found[cls.name] is not cls:
+            raise RegistryError(
+                f"two detectors are named {cls.name!r}: {found[cls.name].__module__} and {cls.__module__}"
+            )
+        found[cls.name] = cls
     return dict(sorted(found.items()))
 
 

@@ -20,9 +20,9 @@ from mcp_server.detectors import (
 )
 from mcp_server.detectors.base import MAX_EVIDENCE_CHARS, bound_evidence, fingerprint
 from mcp_server.detectors.book import SignalBook
-from mcp_server.detectors.disk_pressure import fill_rate
+from mcp_server.detectors.checks.disk_pressure import fill_rate
+from mcp_server.detectors.checks.failed_deployment import newest_finished
 from mcp_server.detectors.evidence import explain_exit_code, short_exit_label
-from mcp_server.detectors.failed_deployment import newest_finished
 from mcp_server.detectors.fmt import human_bytes, human_duration
 from mcp_server.detectors.inputs import DomainSpec, resolve_provider
 from mcp_server.detectors.registry import RegistryError

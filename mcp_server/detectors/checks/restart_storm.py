@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 
 from mcp_server.docker_ops.events import ContainerEvent
 
-from .base import Detector, DetectorContext, Findings, Severity, Target
-from .fmt import window_text
-from .settings import DetectorSettings
+from ..base import Detector, DetectorContext, Findings, Severity, Target
+from ..fmt import window_text
+from ..settings import DetectorSettings
 
 
 class RestartStormDetector(Detector):

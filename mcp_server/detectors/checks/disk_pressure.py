@@ -24,10 +24,10 @@ import docker
 
 from mcp_server.docker_ops.disk import HELPER_LABEL, FilesystemUsage, parse_df_output, summarize_system_df
 
-from .base import Detector, DetectorContext, Findings, Severity, Signal, Target
-from .fmt import human_bytes, human_duration
-from .settings import DetectorSettings
-from .state import label_filters, labels_in_scope
+from ..base import Detector, DetectorContext, Findings, Severity, Signal, Target
+from ..fmt import human_bytes, human_duration
+from ..settings import DetectorSettings
+from ..state import label_filters, labels_in_scope
 
 _COMPOSE_PROJECT = "com.docker.compose.project"
 

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 
 from mcp_server.docker_ops.events import ContainerEvent
 
-from .base import Detector, DetectorContext, Findings, Severity
-from .evidence import last_log_lines, short_exit_label
-from .fmt import window_text
-from .settings import DetectorSettings
-from .state import service_level, target_from_event
+from ..base import Detector, DetectorContext, Findings, Severity
+from ..evidence import last_log_lines, short_exit_label
+from ..fmt import window_text
+from ..settings import DetectorSettings
+from ..state import service_level, target_from_event
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from datetime import timedelta
 
 import anyio
 
-from .base import Detector, DetectorContext, Findings, Severity, Signal
-from .fmt import window_text
-from .samplers import LogActivity
-from .state import ContainerRef
+from ..base import Detector, DetectorContext, Findings, Severity, Signal
+from ..fmt import window_text
+from ..samplers import LogActivity
+from ..state import ContainerRef
 
 
 class HungDetector(Detector):

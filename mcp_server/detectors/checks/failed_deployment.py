@@ -18,9 +18,9 @@ from pydantic import ValidationError
 
 from mcp_server.dokploy.models import Deployment
 
-from .base import Detector, DetectorContext, Findings, Severity, Signal, Target
-from .inputs import DeploymentWatch, resolve_provider
-from .settings import DetectorSettings
+from ..base import Detector, DetectorContext, Findings, Severity, Signal, Target
+from ..inputs import DeploymentWatch, resolve_provider
+from ..settings import DetectorSettings
 
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import anyio
 
-from .base import Detector, DetectorContext, Findings, Severity, Signal, Target
-from .http_probe import HttpResult, TlsResult, probe_http, probe_tls
-from .inputs import DomainSpec, resolve_provider
-from .settings import DetectorSettings
+from ..base import Detector, DetectorContext, Findings, Severity, Signal, Target
+from ..http_probe import HttpResult, TlsResult, probe_http, probe_tls
+from ..inputs import DomainSpec, resolve_provider
+from ..settings import DetectorSettings
 
 
 class DomainDownDetector(Detector):

@@ -12,10 +12,10 @@ from datetime import timedelta
 from mcp_server.docker_ops.events import ContainerEvent
 from mcp_server.docker_ops.models import ContainerDetails
 
-from .base import Detector, DetectorContext, Findings, Severity, Signal
-from .evidence import explain_exit_code, last_log_lines
-from .fmt import human_bytes
-from .state import target_from_labels
+from ..base import Detector, DetectorContext, Findings, Severity, Signal
+from ..evidence import explain_exit_code, last_log_lines
+from ..fmt import human_bytes
+from ..state import target_from_labels
 
 
 def _limit_text(details: ContainerDetails | None) -> str:

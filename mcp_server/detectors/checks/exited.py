@@ -12,9 +12,9 @@ from datetime import timedelta
 from mcp_server.docker_ops.events import ContainerEvent
 from mcp_server.docker_ops.models import ContainerDetails
 
-from .base import Detector, DetectorContext, Findings, Severity, Signal, Target
-from .evidence import explain_exit_code, last_log_lines, short_exit_label
-from .state import target_from_labels
+from ..base import Detector, DetectorContext, Findings, Severity, Signal, Target
+from ..evidence import explain_exit_code, last_log_lines, short_exit_label
+from ..state import target_from_labels
 
 # exit codes a plain `docker stop` / `docker kill` produces: without the kill event we can't tell
 # them from a crash, so the poll (which has no event) leaves them alone

@@ -3,9 +3,9 @@ when it has one (then it is being throttled), else all CPUs of the host."""
 
 from __future__ import annotations
 
-from .base import Detector, DetectorContext, Findings, Severity, Signal, Target
-from .fmt import window_text
-from .samplers import StatsSample, sustained
+from ..base import Detector, DetectorContext, Findings, Severity, Signal, Target
+from ..fmt import window_text
+from ..samplers import StatsSample, sustained
 
 
 def _share(sample: StatsSample) -> float:

@@ -3,9 +3,9 @@ OOM kill). Judged from stats samples; used memory excludes page cache, like `doc
 
 from __future__ import annotations
 
-from .base import Detector, DetectorContext, Findings, Severity, Signal, Target
-from .fmt import human_bytes, window_text
-from .samplers import StatsSample, sustained
+from ..base import Detector, DetectorContext, Findings, Severity, Signal, Target
+from ..fmt import human_bytes, window_text
+from ..samplers import StatsSample, sustained
 
 
 class MemoryPressureDetector(Detector):

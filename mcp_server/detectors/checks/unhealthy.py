@@ -10,8 +10,8 @@ from __future__ import annotations
 from mcp_server.docker_ops.events import ContainerEvent
 from mcp_server.docker_ops.models import ContainerDetails
 
-from .base import Detector, DetectorContext, Findings, Severity, Signal
-from .state import target_from_labels
+from ..base import Detector, DetectorContext, Findings, Severity, Signal
+from ..state import target_from_labels
 
 _PROBE_OUTPUT_CHARS = 400
 _CRITICAL_STREAK = 10
