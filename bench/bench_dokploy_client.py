@@ -19,7 +19,7 @@ import anyio
 import httpx
 
 from mcp_server.dokploy import DokployClient, OperationTable
-from mcp_server.dokploy_standin.server import StandIn
+from standins.dokploy.server import StandIn
 
 OPENAPI = Path(__file__).resolve().parents[1].parent / "shared" / "dokploy" / "openapi.json"
 

@@ -118,7 +118,6 @@ def dokploy_operations(router: str | None, openapi_file: str | None) -> None:
 _FEATURE_COMMANDS = {
     "status": "mcp_server.status:status",
     "serve": "mcp_server.server.serve_cli:serve",
-    "standin": "mcp_server.dokploy_standin.cli:standin",
     "graph": "mcp_server.compose_graph.cli:graph",
     "digest": "mcp_server.log_analysis.cli:digest",
 }

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 # the Dokploy stand-in fixture (`dokploy_standin`) for every test folder
-pytest_plugins = ["mcp_server.dokploy_standin.pytest_plugin"]
+pytest_plugins = ["standins.dokploy.pytest_plugin"]
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 OPENAPI_FILE = SHARED / "dokploy" / "openapi.json"

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mcp_server.dokploy_standin.server import StandIn
+from standins.dokploy.server import StandIn
 from tests.conftest import OPENAPI_FILE
 
 
@@ -32,7 +32,7 @@ def run(
 def test_help_lists_every_command() -> None:
     out = run("--help")
     assert out.returncode == 0
-    for command in ("status", "serve", "standin", "graph", "digest", "dokploy"):
+    for command in ("status", "serve", "graph", "digest", "dokploy"):
         assert f"  {command} " in out.stdout, command
     agent = run("--help", module="agent_host")
     assert agent.returncode == 0 and "monitor" in agent.stdout

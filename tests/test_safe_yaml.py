@@ -17,7 +17,6 @@ from click.testing import CliRunner
 
 from mcp_server.compose_graph import ComposeGraph, ComposeYAMLError
 from mcp_server.compose_graph.cli import graph
-from mcp_server.dokploy_standin.compose_files import ComposeFileError, load_compose
 from mcp_server.runbooks import RunbookError, RunbookLibrary
 from mcp_server.safe_yaml import (
     MAX_BYTES_ENV,
@@ -30,6 +29,7 @@ from mcp_server.safe_yaml import (
 )
 from mcp_server.server.tools.set_memory_limit import PatchError, patch_memory, uses_deploy_form
 from mcp_server.settings import SettingsError, load_settings
+from standins.dokploy.compose_files import ComposeFileError, load_compose
 
 # Billion laughs in a compose file: 7 levels of 9 aliases = 9**7 = 4.8 million "lol"s.
 LAUGHS = """services:

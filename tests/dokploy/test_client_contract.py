@@ -28,7 +28,7 @@ from mcp_server.dokploy import (
     deploy_and_wait,
     snapshot_compose,
 )
-from mcp_server.dokploy_standin.server import StandIn
+from standins.dokploy.server import StandIn
 from tests.conftest import SHARED, free_port
 
 pytestmark = pytest.mark.anyio

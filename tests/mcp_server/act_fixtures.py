@@ -23,9 +23,9 @@ from docker.models.containers import Container
 from mcp import Client, types
 from mcp.client.session import ClientRequestContext
 
-from mcp_server.dokploy_standin.server import StandIn
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
+from standins.dokploy.server import StandIn
 
 LABELS = {"ig.test": "act-tools"}
 BUSYBOX = "ig/busybox:test"

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from mcp_server.dokploy_standin.server import StandIn
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
+from standins.dokploy.server import StandIn
 from tests.conftest import OPENAPI_FILE
 
 

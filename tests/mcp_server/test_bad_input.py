@@ -19,9 +19,9 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, TextContent
 
 from mcp_server.dokploy import DokployClient
-from mcp_server.dokploy_standin.server import StandIn
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
+from standins.dokploy.server import StandIn
 from tests.test_safe_yaml import LAUGHS
 
 pytestmark = pytest.mark.anyio

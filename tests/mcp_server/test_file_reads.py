@@ -20,8 +20,8 @@ import yaml
 from docker.models.containers import Container
 from starlette.responses import Response
 
-from mcp_server.dokploy_standin.server import StandIn
 from mcp_server.settings import Settings
+from standins.dokploy.server import StandIn
 from tests.conftest import ScriptedServer
 from tests.mcp_server import act_fixtures as fx
 from tests.mcp_server.act_fixtures import act_client, audit_rows, call, call_error

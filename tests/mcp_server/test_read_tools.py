@@ -16,9 +16,9 @@ from mcp import Client
 from starlette.responses import Response
 
 from mcp_server.dokploy import DokployClient, deploy_and_wait
-from mcp_server.dokploy_standin.server import StandIn
 from mcp_server.safety.boundary import is_fenced
 from mcp_server.server import build_server
+from standins.dokploy.server import StandIn
 from tests.conftest import ScriptedServer, free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]

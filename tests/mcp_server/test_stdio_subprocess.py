@@ -16,7 +16,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import TextResourceContents
 
-from mcp_server.dokploy_standin.server import StandIn
+from standins.dokploy.server import StandIn
 from tests.conftest import OPENAPI_FILE
 
 REPO = Path(__file__).resolve().parents[2]

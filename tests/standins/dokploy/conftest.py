@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from mcp_server.dokploy_standin.server import StandIn
+from standins.dokploy.server import StandIn
 
 
 @pytest.fixture

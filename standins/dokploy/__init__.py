@@ -5,7 +5,7 @@ error bodies, return shapes), validates every request against Dokploy's OpenAPI 
 projects/services/deployments in memory, and deploys compose projects, applications and databases
 on the real Docker engine the way Dokploy does.
 
-    from mcp_server.dokploy_standin import StandIn
+    from standins.dokploy import StandIn
     with StandIn() as dokploy:            # or: async with StandIn() as dokploy
         httpx.get(f"{dokploy.url}/api/project.all", headers=dokploy.headers)
     dokploy.teardown()                    # remove what it deployed (tests)

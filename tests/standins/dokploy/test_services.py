@@ -10,8 +10,8 @@ import docker
 import httpx
 import pytest
 
-from mcp_server.dokploy_standin.server import StandIn
-from mcp_server.dokploy_standin.state import DB_KINDS
+from standins.dokploy.server import StandIn
+from standins.dokploy.state import DB_KINDS
 
 from .replay import load_capture
 

@@ -15,7 +15,7 @@ from typing import Any
 import docker
 import httpx
 
-from mcp_server.dokploy_standin.server import StandIn
+from standins.dokploy.server import StandIn
 
 from .replay import Replayer, load_capture
 

@@ -1,6 +1,7 @@
-"""`standin` command: run a local Dokploy v0.30.2 stand-in until Ctrl-C.
+"""`infraguardian-standin` (or `python -m standins.dokploy`): run a local Dokploy v0.30.2 stand-in until Ctrl-C.
 
-Stopping it leaves deployed compose projects and swarm services running (like stopping Dokploy).
+It is a command of its own, not a sub-command of `infraguardian-mcp`: the product never imports
+the stand-in. Stopping it leaves deployed compose projects and swarm services running (like stopping Dokploy).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def _default_base_dir() -> Path:
     return Path(state_home) / "dokploy-standin"
 
 
-@click.command("standin")
+@click.command("infraguardian-standin")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", default=3000, show_default=True, type=click.IntRange(0, 65535), help="0 = any free port."
@@ -47,8 +48,8 @@ def _default_base_dir() -> Path:
     "openapi_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=DEFAULT_OPENAPI_PATH,
-    show_default=True,
-    help="Dokploy's OpenAPI document (openapi.json).",
+    show_default="$DOKPLOY_STANDIN_OPENAPI, else shared/dokploy/openapi.json beside the checkout",
+    help="Dokploy's OpenAPI document (openapi.json) for the version imitated.",
 )
 def standin(host: str, port: int, api_key: str | None, base_dir: Path | None, openapi_path: Path) -> None:
     """Serve a local stand-in for Dokploy v0.30.2 on the real Docker engine."""

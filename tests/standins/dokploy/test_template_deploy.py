@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from mcp_server.dokploy_standin.server import StandIn
+from standins.dokploy.server import StandIn
 from tests.conftest import SHARED
 
 from .scenario import TEST_LABEL, slow_file

@@ -1,6 +1,6 @@
 """pytest plugin: the `dokploy_standin` fixture.
 
-Use it from any test folder with `pytest_plugins = ["mcp_server.dokploy_standin.pytest_plugin"]` in the
+Use it from any test folder with `pytest_plugins = ["standins.dokploy.pytest_plugin"]` in the
 top-level `tests/conftest.py` (pytest only honours `pytest_plugins` there), or import the fixture
 into a folder's conftest. Each test gets a fresh stand-in; at teardown the test FAILS if a request
 was one real Dokploy would reject (unknown path, wrong method, bad content type, invalid input...),

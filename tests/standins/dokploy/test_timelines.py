@@ -11,7 +11,7 @@ import docker
 import httpx
 import pytest
 
-from mcp_server.dokploy_standin.server import StandIn
+from standins.dokploy.server import StandIn
 
 from .replay import load_capture
 from .scenario import UNHEALTHY_FILE, fast, slow_file

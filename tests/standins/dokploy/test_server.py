@@ -10,7 +10,10 @@ import sys
 import httpx
 import pytest
 
-from mcp_server.dokploy_standin.server import StandIn
+from standins.dokploy.server import StandIn
+
+# the stand-in's own command (the product's `infraguardian-mcp` has no stand-in sub-command)
+STANDIN_COMMAND = [sys.executable, "-m", "standins.dokploy"]
 
 
 def test_thread_start_serves_and_records_rejections() -> None:
@@ -76,9 +79,7 @@ def test_marker_allows_deliberate_bad_requests(dokploy_standin: StandIn, api: ht
 def test_cli_prints_url_serves_and_stops_on_sigint(tmp_path: object) -> None:
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "mcp_server.dokploy_standin.cli",
+            *STANDIN_COMMAND,
             "--port",
             "0",
             "--api-key",
@@ -106,12 +107,31 @@ def test_cli_prints_url_serves_and_stops_on_sigint(tmp_path: object) -> None:
             proc.kill()
 
 
+def test_help_names_the_openapi_default() -> None:
+    result = subprocess.run(
+        [*STANDIN_COMMAND, "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    help_text = " ".join(result.stdout.split())  # click wraps the help text
+    assert "DOKPLOY_STANDIN_OPENAPI, else shared/dokploy/openapi.json beside the checkout" in help_text
+
+
+def test_the_product_cli_has_no_standin_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mcp_server", "standin", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "No such command 'standin'" in result.stderr
+
+
 def test_cli_reports_a_missing_openapi_document(tmp_path: object) -> None:
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "mcp_server.dokploy_standin.cli",
+            *STANDIN_COMMAND,
             "--openapi",
             "/nonexistent.json",
             "--base-dir",

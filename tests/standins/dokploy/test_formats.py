@@ -7,12 +7,12 @@ import re
 import pytest
 
 from mcp_server.dokploy.openapi import OperationTable
-from mcp_server.dokploy_standin.boxen import compose_summary_box, string_width
-from mcp_server.dokploy_standin.compose_files import ComposeFileError, convert_compose, env_file, load_compose
-from mcp_server.dokploy_standin.ids import build_app_name, nanoid, now_iso
-from mcp_server.dokploy_standin.responses import next_etag
-from mcp_server.dokploy_standin.validation import query_input, validate_input
-from mcp_server.dokploy_standin.world import DEFAULT_OPENAPI_PATH
+from standins.dokploy.boxen import compose_summary_box, string_width
+from standins.dokploy.compose_files import ComposeFileError, convert_compose, env_file, load_compose
+from standins.dokploy.ids import build_app_name, nanoid, now_iso
+from standins.dokploy.responses import next_etag
+from standins.dokploy.validation import query_input, validate_input
+from standins.dokploy.world import DEFAULT_OPENAPI_PATH
 
 from .replay import all_capture_names, load_capture
 
