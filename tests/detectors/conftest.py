@@ -26,6 +26,13 @@ def docker_client() -> Iterator[docker.DockerClient]:
 
 
 @pytest.fixture
+def labelled_cleanup(docker_client: docker.DockerClient) -> Iterator[None]:
+    """After the test, remove what it created on the engine (this session's labelled objects)."""
+    yield
+    cleanup_labelled(docker_client)
+
+
+@pytest.fixture
 def host() -> DockerHost:
     return DockerHost("unix:///var/run/docker.sock", name="testhost")
 

@@ -1,6 +1,7 @@
 """Shared helpers of the detector tests.
 
-Everything the fault tests create on the shared engine carries the labels `ig.test=detectors` and
+Logic tests drive a `logic_engine` on a host that never answers, with a `ManualClock` at `T0`, and
+feed it events from `make_event`. Everything the fault tests create on the shared engine carries the labels `ig.test=detectors` and
 `ig.run=<random id of this session>` and a name starting with `ig-det-`; the engines under test only
 watch objects with these labels, and teardown removes exactly those objects.
 """
@@ -8,6 +9,7 @@ watch objects with these labels, and teardown removes exactly those objects.
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import socket
 from datetime import UTC, datetime
@@ -17,15 +19,20 @@ import anyio
 import docker
 import docker.errors
 
-from mcp_server.detectors import DetectorEngine, DetectorSettings, Signal
+from mcp_server.detectors import DetectorEngine, DetectorSettings, ManualClock, Severity, Signal, Target
+from mcp_server.detectors.base import fingerprint
 from mcp_server.docker_ops.events import ContainerEvent
+from mcp_server.docker_ops.host import DockerHost
 from mcp_server.docker_ops.models import COMPOSE_PROJECT, COMPOSE_SERVICE
+
+from ..conftest import CAPTURES
 
 TEST_IMAGE = "ig/busybox:test"
 RUN_ID = secrets.token_hex(4)
 LABELS = {"ig.test": "detectors", "ig.run": RUN_ID}
 LABEL_FILTER = [f"{k}={v}" for k, v in LABELS.items()]
 MiB = 1024 * 1024
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def unique(prefix: str) -> str:
@@ -126,3 +133,31 @@ def make_event(
         time_nano=int(stamp.timestamp() * 1e9),
         attributes=attributes,
     )
+
+
+def make_signal(
+    clock: ManualClock, target: Target, severity: Severity = Severity.warning, **kw: object
+) -> Signal:
+    """A `test` signal for `target` seen now (for book and engine logic)."""
+    now = clock.now()
+    return Signal(
+        id=fingerprint("test", target),
+        kind="test",
+        severity=severity,
+        summary=str(kw.pop("summary", "something is wrong")),
+        target=target,
+        runbook="unhealthy",
+        first_seen=now,
+        last_seen=now,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def logic_engine(offline_host: DockerHost, clock: ManualClock, **settings: object) -> DetectorEngine:
+    """An engine that is never started: tests call `handle_event` / `poll` on it themselves."""
+    return DetectorEngine(offline_host, DetectorSettings(**settings), clock=clock)  # type: ignore[arg-type]
+
+
+def dokploy_capture(name: str) -> Any:
+    """The response body of a capture from a real Dokploy (`shared/dokploy/captures/<name>.json`)."""
+    return json.loads((CAPTURES / f"{name}.json").read_text())["response"]["body"]
