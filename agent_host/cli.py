@@ -1,10 +1,54 @@
-"""`infraguardian-agent`: the agent host's command line."""
+"""`infraguardian-agent`: the agent host's command line.
+
+The agent host's libraries (ollama, chromadb; LangGraph and python-telegram-bot next) live in the
+`agent` extra, which the MCP server's install leaves out. The console script is installed either way,
+so a command that needs the extra is wrapped in `needs_agent_extra` and stops with one line when the
+extra is missing, instead of a traceback from a failed import.
+"""
 
 from __future__ import annotations
+
+import functools
+import importlib.util
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import click
 
 from agent_host import __version__
+
+# Import names of the `agent` extra in pyproject.toml (keep the two lists together).
+AGENT_EXTRA_MODULES: tuple[str, ...] = ("ollama", "chromadb")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def missing_agent_extra() -> list[str]:
+    """Import names of the `agent` extra that are not installed (an empty list when all are)."""
+    return [name for name in AGENT_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+
+
+def require_agent_extra() -> None:
+    """Stop with a one-line error when the `agent` extra is not installed."""
+    missing = missing_agent_extra()
+    if missing:
+        raise click.ClickException(
+            f"this command needs the agent extra, but {', '.join(missing)} is not installed: "
+            "run `uv sync --extra agent`, `pip install 'infraguardian[agent]'`, "
+            "or use the image built with `docker build --target agent`"
+        )
+
+
+def needs_agent_extra(command: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a command's function so it checks for the `agent` extra before it runs."""
+
+    @functools.wraps(command)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        require_agent_extra()
+        return command(*args, **kwargs)
+
+    return checked
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,5 +57,6 @@ def main() -> None:
     """InfraGuardian agent host: monitor → diagnose → plan → execute → verify → learn.
 
     It is a separate process and an MCP client of `infraguardian-mcp`; it never touches Dokploy or
-    Docker itself. The incident loop arrives with the agent-host milestone (see ROADMAP).
+    Docker itself. The incident loop arrives with the agent-host milestone (see ROADMAP). Its
+    commands need the `agent` extra (`uv sync --extra agent`); `--help` and `--version` do not.
     """
