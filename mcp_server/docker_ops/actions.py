@@ -2,8 +2,10 @@
 service, and a live memory-limit change.
 
 Guards (each refusal is an `ActionRefused` with the reason):
-- Dokploy's own containers (dokploy-traefik, tasks of the dokploy / dokploy-postgres services)
-  are never stopped or killed unless `allow_protected=True`: that would take the platform down;
+- protected containers (`mcp_server.protected`, the same rules the safety layer applies: Dokploy's
+  dokploy-traefik and the tasks of its services, anything else named dokploy*/…traefik…, and
+  InfraGuardian itself) are never stopped or killed unless `allow_protected=True`: that would take
+  the platform down;
 - a swarm task container is never stopped: swarm would just start a replacement; scale the
   service instead (in Dokploy);
 - a memory limit below what the container uses now is refused unless `allow_below_usage=True`:
@@ -22,6 +24,8 @@ import docker.errors
 from docker.models.containers import Container
 from pydantic import BaseModel, Field
 
+from mcp_server.protected import DOKPLOY_SYSTEM_CONTAINERS, DOKPLOY_SYSTEM_SERVICES, builtin_reason
+
 from .host import (
     ActionRefused,
     ComposeServiceNotFound,
@@ -30,8 +34,7 @@ from .host import (
     get_container,
     translate_error,
 )
-from .inventory import DOKPLOY_SYSTEM_CONTAINERS, DOKPLOY_SYSTEM_SERVICES
-from .models import COMPOSE_PROJECT, COMPOSE_SERVICE, SWARM_SERVICE_NAME
+from .models import COMPOSE_PROJECT, COMPOSE_SERVICE, STACK_NAMESPACE, SWARM_SERVICE_NAME
 from .stats import memory_without_cache
 
 ContainerAction = Literal["start", "stop", "restart", "kill"]
@@ -76,13 +79,19 @@ class MemoryLimitChange(BaseModel):
 
 
 def _protection_reason(container: Container) -> str | None:
-    labels = (container.attrs.get("Config") or {}).get("Labels") or {}
+    """Why `container` must not be stopped or killed: the rules of `mcp_server.protected`, the same
+    ones the safety layer applies, with a plainer reason for Dokploy's own containers."""
+    config = container.attrs.get("Config") or {}
+    labels = config.get("Labels") or {}
     if container.name in DOKPLOY_SYSTEM_CONTAINERS:
         return f"{container.name} is Dokploy's reverse proxy: stopping it takes every site offline"
     service = labels.get(SWARM_SERVICE_NAME)
     if service in DOKPLOY_SYSTEM_SERVICES:
         return f"{container.name} runs Dokploy itself (service {service})"
-    return None
+    names = [container.name, *(labels.get(k) for k in (COMPOSE_PROJECT, COMPOSE_SERVICE, SWARM_SERVICE_NAME))]
+    names.append(labels.get(STACK_NAMESPACE))
+    reason = builtin_reason([n.lstrip("/").lower() for n in names if n], config.get("Image"), labels)
+    return f"{container.name}: {reason}" if reason else None
 
 
 def _check_action(container: Container, action: str, signal: str, allow_protected: bool) -> None:

@@ -20,6 +20,8 @@ from typing import Any, Literal
 import docker
 import docker.errors
 
+from mcp_server.protected import DOKPLOY_SYSTEM_CONTAINERS, DOKPLOY_SYSTEM_SERVICES
+
 from .host import DockerHost
 from .models import (
     COMPOSE_PROJECT,
@@ -38,8 +40,6 @@ from .models import (
 )
 from .timeutil import parse_docker_time
 
-DOKPLOY_SYSTEM_SERVICES = frozenset({"dokploy", "dokploy-postgres", "dokploy-redis", "dokploy-monitoring"})
-DOKPLOY_SYSTEM_CONTAINERS = frozenset({"dokploy-traefik"})
 MAX_TASKS_PER_SERVICE = 10
 """Swarm keeps old tasks (5 per slot by default); the newest few are enough to see a crash loop."""
 

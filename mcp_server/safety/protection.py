@@ -11,51 +11,21 @@ Built in (cannot be configured away, see settings.py for why):
 - Docker's own networks (bridge, host, none, ingress, docker_gwbridge);
 - Dokploy API procedures that reconfigure Dokploy or Traefik or can delete volumes.
 Settings add more names, volumes and database images.
+
+The names, images, labels and patterns are defined once, in `mcp_server.protected`, which
+docker_ops' own guard uses too; this module adds the settings and the Dokploy API rules.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
+from mcp_server.protected import DOCKER_NETWORKS, builtin_reason, looks_like_data_volume
+from mcp_server.protected import is_database_image as _is_database_image
 from mcp_server.safety.settings import SafetySettings
-from mcp_server.safety.targets import SELF_LABEL, Target
-
-DATABASE_IMAGES = (
-    "postgres",
-    "postgis",
-    "timescale",
-    "pgvector",
-    "mysql",
-    "mariadb",
-    "percona",
-    "mongo",
-    "redis",
-    "valkey",
-    "keydb",
-    "dragonfly",
-    "clickhouse",
-    "couchdb",
-    "influxdb",
-    "elasticsearch",
-    "opensearch",
-    "cassandra",
-    "scylla",
-    "neo4j",
-    "cockroach",
-    "meilisearch",
-    "qdrant",
-    "minio",
-)
-# Volume names that say "database" (templates use pgdata, db, mysql, redis_data, zulipPostgresData …)
-_DATABASE_WORDS = re.compile(
-    r"(postgres|pgdata|mysql|mariadb|mongo|redis|valkey|keydb|clickhouse|timescale|couchdb|influx|"
-    r"elastic|opensearch|meili|qdrant|database)"
-)
-_DB_TOKEN = re.compile(r"(^|[-_.])(db|pg|sql|data)([-_.]|$)")
-DOCKER_NETWORKS = frozenset({"bridge", "host", "none", "ingress", "docker_gwbridge"})
+from mcp_server.safety.targets import Target
 
 # Dokploy routers whose mutations change Dokploy itself (its settings, users, servers, Traefik).
 _DOKPLOY_SELF_ROUTERS = frozenset(
@@ -82,23 +52,8 @@ _DATABASE_ROUTERS = frozenset({"postgres", "mysql", "mariadb", "mongo", "redis",
 _NAME_FIELDS = ("appName", "containerId", "containerName", "serviceName", "volumeName")
 
 
-def image_name(reference: str) -> str:
-    """`ghcr.io/acme/traefik-forward:1.2@sha256:…` → `traefik-forward` (last path part, no tag)."""
-    ref = reference.split("@", 1)[0]
-    last = ref.rsplit("/", 1)[-1]
-    return last.split(":", 1)[0].lower()
-
-
-def image_path(reference: str) -> list[str]:
-    """`docker.io/dokploy/dokploy:v0.30@sha256:…` → `["docker.io", "dokploy", "dokploy"]`."""
-    ref = reference.split("@", 1)[0].lower()
-    head, _, last = ref.rpartition("/")
-    return [*(head.split("/") if head else []), last.split(":", 1)[0]]
-
-
 def is_database_image(reference: str, settings: SafetySettings) -> bool:
-    name = image_name(reference)
-    return any(name.startswith(db) for db in (*DATABASE_IMAGES, *settings.extra_database_images))
+    return _is_database_image(reference, settings.extra_database_images)
 
 
 def _matches(name: str, patterns: list[str]) -> bool:
@@ -106,17 +61,8 @@ def _matches(name: str, patterns: list[str]) -> bool:
 
 
 def _builtin_reason(target: Target) -> str | None:
-    names = target.names()
-    image = target.image or ""
-    if any(n.startswith("dokploy") for n in (*names, *image_path(image))):
-        return "it is part of Dokploy itself"
-    if any("traefik" in n for n in names) or (image and image_name(image).startswith("traefik")):
-        return "it is Traefik, the ingress of every app"
-    if target.kind == "image" and target.name and image_name(target.name).startswith(("traefik", "dokploy")):
-        return "it is an image Dokploy or Traefik runs on"
-    if target.labels.get(SELF_LABEL, "").strip().lower() == "true":
-        return "it is InfraGuardian itself"
-    return None
+    image_target = target.name if target.kind == "image" else None
+    return builtin_reason(target.names(), target.image, target.labels, image_target=image_target)
 
 
 def _volume_reason(target: Target, settings: SafetySettings) -> str | None:
@@ -124,7 +70,7 @@ def _volume_reason(target: Target, settings: SafetySettings) -> str | None:
     images = [i for i in (*target.used_by_images, target.image or "") if i]
     if any(is_database_image(i, settings) for i in images):
         return "it holds a database's data"
-    if _DATABASE_WORDS.search(name) or _DB_TOKEN.search(name) or name.endswith("data"):
+    if looks_like_data_volume(name):
         return "it looks like a database or data volume (data loss cannot be undone)"
     if _matches(name, settings.extra_protected_volumes):
         return "it is a protected volume in the settings"

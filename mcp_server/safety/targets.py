@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mcp_server import protected
+
 TargetKind = Literal[
     "compose_project",  # a Compose project (Dokploy compose appName): `project`
     "compose_service",  # one service of a Compose project: `project` + `service`
@@ -27,7 +29,7 @@ COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 SWARM_SERVICE = "com.docker.swarm.service.name"
 STACK_NAMESPACE = "com.docker.stack.namespace"
-SELF_LABEL = "io.infraguardian.self"
+SELF_LABEL = protected.SELF_LABEL  # defined with the other protected names in mcp_server.protected
 
 _Name = Field(default=None, min_length=1, max_length=300)
 
