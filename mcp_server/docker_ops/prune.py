@@ -11,6 +11,11 @@ in use) with their sizes. `execute_prune(plan)` then removes with the plan's exa
   `<appName>-data`, which become "unused" while the database is stopped);
 - build cache: the engine's build-cache prune; it has no labels, so a label-scoped plan never
   touches it.
+
+Stopped containers have their own pair: `list_stopped_containers` (exited, created or dead, with
+the space each frees) and `remove_stopped_containers(planned)`, which removes only those, without
+force, so one started again since the plan is kept. Which of them are protected is the caller's
+decision (the safety layer's rules), made between the two calls.
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ import docker.errors
 from pydantic import BaseModel, Field
 
 from .host import ActionRefused, DockerHost, InvalidArgument
+from .models import COMPOSE_PROJECT
 
 PruneKind = Literal["images", "volumes", "build_cache"]
 ALL_KINDS: tuple[PruneKind, ...] = ("images", "volumes", "build_cache")
+STOPPED_STATES = ("exited", "created", "dead")
+"""Container states a prune may remove (never running, restarting or paused ones)."""
 PLAN_MAX_AGE = timedelta(minutes=15)
 """A plan older than this is refused: the engine has changed too much since the dry run."""
 _ANONYMOUS_VOLUME = re.compile(r"^[0-9a-f]{64}$")
@@ -296,3 +304,72 @@ async def execute_prune(host: DockerHost, plan: PrunePlan) -> PruneResult:
             removed_not_planned=[],
         )
     return await host.run(lambda client: _execute(client, plan), what="prune")
+
+
+class StoppedContainer(BaseModel):
+    """A stopped container a prune could remove."""
+
+    id: str
+    name: str
+    image: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    size_bytes: int = Field(description="its writable layer: the space removing it frees")
+
+    @property
+    def compose_project(self) -> str | None:
+        """The compose project it belongs to (whose next deploy recreates it), if any."""
+        return self.labels.get(COMPOSE_PROJECT) or None
+
+
+class ContainerRemoval(BaseModel):
+    """What `remove_stopped_containers` did."""
+
+    removed: list[StoppedContainer]
+    kept: list[str] = Field(description="planned but kept by the engine: 'container <name>: <why>'")
+    errors: list[str]
+
+
+async def list_stopped_containers(host: DockerHost, label: str | None = None) -> list[StoppedContainer]:
+    """Containers in STOPPED_STATES (only those with `label`, `key` or `key=value`, when given),
+    with their sizes. Changes nothing."""
+
+    def collect(client: docker.DockerClient) -> list[StoppedContainer]:
+        filters: dict[str, Any] = {"status": list(STOPPED_STATES)}
+        if label:
+            filters["label"] = [label]
+        return [
+            StoppedContainer(
+                id=row["Id"],
+                name=(row.get("Names") or ["/" + row["Id"][:12]])[0].lstrip("/"),
+                image=row.get("Image"),
+                labels=row.get("Labels") or {},
+                size_bytes=int(row.get("SizeRw") or 0),
+            )
+            for row in client.api.containers(all=True, filters=filters, size=True)
+        ]
+
+    return await host.run(collect, what="list stopped containers")
+
+
+async def remove_stopped_containers(
+    host: DockerHost, planned: Sequence[StoppedContainer]
+) -> ContainerRemoval:
+    """Remove exactly `planned`, without force: the engine refuses a container that runs again
+    (kept, with its reason); one already gone is skipped; volumes are never removed with it."""
+
+    def remove(client: docker.DockerClient) -> ContainerRemoval:
+        done = ContainerRemoval(removed=[], kept=[], errors=[])
+        for container in planned:
+            try:
+                client.api.remove_container(container.id, v=False, force=False)
+            except docker.errors.NotFound:
+                continue
+            except docker.errors.APIError as exc:
+                (done.kept if exc.status_code == 409 else done.errors).append(
+                    f"container {container.name}: {exc.explanation}"
+                )
+                continue
+            done.removed.append(container)
+        return done
+
+    return await host.run(remove, what="remove stopped containers")
