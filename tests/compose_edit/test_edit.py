@@ -21,8 +21,9 @@ from mcp_server.compose_edit import (
 )
 from mcp_server.compose_edit.document import dump, load
 from mcp_server.safe_yaml import load_yaml
+from tests.conftest import SHARED
 
-TEMPLATES = Path(__file__).resolve().parents[2].parent / "shared" / "corpora" / "dokploy-templates"
+TEMPLATES = SHARED / "corpora" / "dokploy-templates"
 
 STACK = """\
 # shop stack: keep this comment
