@@ -118,6 +118,7 @@ def dokploy_operations(router: str | None, openapi_file: str | None) -> None:
 _FEATURE_COMMANDS = {
     "status": "mcp_server.status:status",
     "serve": "mcp_server.server.serve_cli:serve",
+    "watch": "mcp_server.watcher.cli:watch",
     "graph": "mcp_server.compose_graph.cli:graph",
     "digest": "mcp_server.log_analysis.cli:digest",
 }

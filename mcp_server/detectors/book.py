@@ -39,6 +39,13 @@ class SignalBook:
         return list(reversed(self._resolved))
 
     # -- changing --------------------------------------------------------------------------------
+    def restore(self, signals: list[Signal]) -> None:
+        """Start from signals a previous watcher left active (read from the signal store), so they
+        keep their first_seen and are not raised a second time. Nothing is published."""
+        for signal in signals:
+            if signal.status == "active":
+                self._active[signal.id] = signal
+
     def upsert(self, signal: Signal) -> SignalChange | None:
         """Record a firing signal. A known id keeps its first_seen and takes the new summary and
         evidence; only a change of severity or runbook is published as "updated" (summaries carry

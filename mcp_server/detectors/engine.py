@@ -11,6 +11,9 @@ active signals.
 Events (die, oom, kill, health_status, restart, start, stop, destroy) go to the detectors that
 listen for them as they arrive; the other detectors run on their own interval. After the event
 stream reconnects (events may have been missed) every polled detector runs at once.
+
+With a `journal` (the watcher's signal store) every change and every silent refresh of an active
+signal is saved after each detector call, so sessions in other processes read the same signals.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Literal
+from typing import Literal, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
@@ -44,6 +47,15 @@ log = logging.getLogger(__name__)
 # the lifecycle memory needs these even when no detector asks for them
 _LIFECYCLE_ACTIONS = frozenset({"kill", "stop", "oom", "die", "start", "destroy"})
 _INVALIDATING_ACTIONS = frozenset({"start", "die", "destroy", "oom", "health_status", "restart", "stop"})
+
+
+class SignalJournal(Protocol):
+    """Where the engine saves what it finds (the watcher's signal store)."""
+
+    async def record(self, changes: Sequence[SignalChange], refreshed: Sequence[Signal]) -> None:
+        """Save changes in order, then the newest copy of active signals that refreshed silently.
+        Raise on failure: the engine keeps the batch and tries again after the next detector call."""
+        ...
 
 
 class DetectorStatus(BaseModel):
@@ -79,6 +91,7 @@ class DetectorEngine:
         clock: time source for windows and signal times (inject a ManualClock in unit tests).
         domains: the domains to probe: a list of DomainSpec or a function returning one.
         deployments: the Dokploy deployments to watch: DeploymentWatch list or a function.
+        journal: where to save signal changes (None = kept in memory only).
     """
 
     def __init__(
@@ -90,8 +103,16 @@ class DetectorEngine:
         clock: Clock | None = None,
         domains: DomainProvider | None = None,
         deployments: DeploymentProvider | None = None,
+        journal: SignalJournal | None = None,
     ) -> None:
         self.host = host
+        self.journal = journal
+        # saved by the next _save(): changes in order, and the newest copy of refreshed signals
+        self._unsaved: list[SignalChange] = []
+        self._refreshed: dict[str, Signal] = {}
+        self._save_lock = anyio.Lock()
+        # events before this were already seen by a previous watcher (set by the watcher on takeover)
+        self.replay_events_from: datetime | None = None
         self.settings = settings or DetectorSettings()
         self.clock = clock or SystemClock()
         self.detectors = list(detectors) if detectors is not None else build_detectors(self.settings)
@@ -124,6 +145,12 @@ class DetectorEngine:
         self._stream_state: Literal["not started", "connected", "disconnected"] = "not started"
         self._stream_message: str | None = None
         self._task_group: TaskGroup | None = None
+
+    def restore(self, signals: list[Signal], seen_until: datetime | None = None) -> None:
+        """Start from the active signals a previous watcher saved (call before running), and replay
+        only events after `seen_until`, the last time that watcher was known to be alive."""
+        self.book.restore(signals)
+        self.replay_events_from = seen_until
 
     # -- reading ---------------------------------------------------------------------------------
     def active_signals(self) -> list[Signal]:
@@ -183,6 +210,7 @@ class DetectorEngine:
             findings = await self._guarded(detector, detector.on_event(event, self.context))
             if findings is not None:
                 changes += self._apply(detector, findings)
+        await self._save()
         return changes
 
     async def poll(self, names: Sequence[str] | None = None) -> list[SignalChange]:
@@ -194,10 +222,6 @@ class DetectorEngine:
             changes += await self._poll_one(detector)
         return changes
 
-    def expire(self) -> list[SignalChange]:
-        """Resolve event-born signals whose hold time passed without a new occurrence."""
-        return self.book.expire()
-
     def wake_polls(self) -> None:
         """Make every poll loop run now instead of at its next interval."""
         for event in self._wake.values():
@@ -207,15 +231,20 @@ class DetectorEngine:
     async def run(self) -> None:
         """Run until cancelled: the event stream, one loop per polled detector, and expiry."""
         await self._sync_engine_clock()
-        async with anyio.create_task_group() as tg:
-            if any(d.event_actions for d in self.detectors):
-                tg.start_soon(self._event_loop)
-            else:
-                self._connected.set()
-            for detector in self.detectors:
-                if detector.poll_interval_s() is not None:
-                    tg.start_soon(self._poll_loop, detector)
-            tg.start_soon(self._expire_loop)
+        try:
+            async with anyio.create_task_group() as tg:
+                if any(d.event_actions for d in self.detectors):
+                    tg.start_soon(self._event_loop)
+                else:
+                    self._connected.set()
+                for detector in self.detectors:
+                    if detector.poll_interval_s() is not None:
+                        tg.start_soon(self._poll_loop, detector)
+                tg.start_soon(self._expire_loop)
+        finally:
+            # what was found just before a stop is saved too (the lease is still ours then)
+            with anyio.move_on_after(5, shield=True):
+                await self._save()
 
     async def __aenter__(self) -> DetectorEngine:
         self._task_group = anyio.create_task_group()
@@ -235,6 +264,9 @@ class DetectorEngine:
     async def _event_loop(self) -> None:
         actions = sorted(_LIFECYCLE_ACTIONS.union(*(d.event_actions for d in self.detectors)))
         since = datetime.now(UTC) - timedelta(seconds=self.settings.event_lookback_s)
+        if self.replay_events_from is not None:
+            # replaying what the previous watcher already judged would only flap restored signals
+            since = max(since, self.replay_events_from)
         items = aiter(ContainerEventStream(self.host, actions=actions, since=since))
         try:
             async for item in items:
@@ -269,12 +301,15 @@ class DetectorEngine:
     async def _expire_loop(self) -> None:
         while True:
             self.expire()
+            await self._save()
             await anyio.sleep(1.0)
 
     async def _poll_one(self, detector: Detector) -> list[SignalChange]:
         async with self._poll_locks.setdefault(detector.name, anyio.Lock()):
             findings = await self._guarded(detector, detector.poll(self.context))
-        return self._apply(detector, findings) if findings is not None else []
+        changes = self._apply(detector, findings) if findings is not None else []
+        await self._save()
+        return changes
 
     async def _guarded(self, detector: Detector, call: Awaitable[Findings]) -> Findings | None:
         """Await one detector call; a failing detector is recorded, never stops the others."""
@@ -304,13 +339,46 @@ class DetectorEngine:
         for signal in findings.firing:
             if (change := self.book.upsert(signal)) is not None:
                 changes.append(change)
+            elif self.journal is not None and (stored := self.book.get(signal.id)) is not None:
+                self._refreshed[signal.id] = stored
         for signal_id, reason in findings.cleared.items():
             if (change := self.book.resolve(signal_id, reason)) is not None:
                 changes.append(change)
         if findings.complete:
             keep = {s.id for s in findings.firing} | findings.undecided
             changes += self.book.resolve_missing(detector.name, keep, f"{detector.name}: condition cleared")
+        self._note_unsaved(changes)
         return changes
+
+    def expire(self) -> list[SignalChange]:
+        """Resolve event-born signals whose hold time passed without a new occurrence."""
+        changes = self.book.expire()
+        self._note_unsaved(changes)
+        return changes
+
+    def _note_unsaved(self, changes: list[SignalChange]) -> None:
+        if self.journal is None:
+            return
+        for change in changes:
+            # a change carries the newest copy: an older silent refresh must not overwrite it
+            self._refreshed.pop(change.signal.id, None)
+        self._unsaved += changes
+
+    async def _save(self) -> None:
+        """Hand unsaved changes and refreshes to the journal; on failure keep them for next time."""
+        if self.journal is None:
+            return
+        async with self._save_lock:
+            changes, self._unsaved = self._unsaved, []
+            refreshed, self._refreshed = self._refreshed, {}
+            if not changes and not refreshed:
+                return
+            try:
+                await self.journal.record(changes, list(refreshed.values()))
+            except Exception as exc:  # the store may be busy for a moment: retry with the next save
+                self._unsaved[:0] = changes
+                self._refreshed = {**refreshed, **self._refreshed}
+                log.warning("could not save %d signal changes (will retry): %s", len(changes), exc)
 
     async def _sync_engine_clock(self) -> None:
         """Learn the offset between the engine's clock and ours (log times are engine times)."""
