@@ -13,8 +13,8 @@ from mcp_server.dokploy.host_files import HostFileError, dokploy_compose_text
 from mcp_server.redaction import redact, redact_text
 from mcp_server.runbooks import RunbookLibrary
 from mcp_server.server.context import services
+from mcp_server.server.resolve import current_inventory
 from mcp_server.server.services import LiveServices
-from mcp_server.server.tools._targets import current_inventory
 from mcp_server.settings import Settings
 
 
@@ -85,7 +85,8 @@ def register(mcp: MCPServer, settings: Settings, live: LiveServices) -> None:
         "infraguardian://inventory", mime_type="application/json", description="Live inventory of this host."
     )
     async def inventory_resource() -> str:
-        inv = await current_inventory(live.get())
+        svc = live.get()
+        inv = await current_inventory(svc, svc.host(None))  # the default host
         return json.dumps(redact(inv.model_dump(mode="json")))
 
     @mcp.resource(
@@ -101,6 +102,6 @@ def register(mcp: MCPServer, settings: Settings, live: LiveServices) -> None:
         description="Active signals from the detectors.",
     )
     async def signals_resource() -> str:
-        engine = live.get().detectors
-        signals = engine.active_signals() if engine else []
+        store = live.get().detectors  # the watcher's signal store: the same for every session
+        signals = store.active_signals() if store else []
         return json.dumps(redact([s.model_dump(mode="json") for s in signals]))

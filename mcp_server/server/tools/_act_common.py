@@ -1,25 +1,18 @@
-"""What the action tools share: resolving an appName to its Dokploy record and Docker objects,
-safety targets for them, start order, diffs for dry runs, and progress notifications."""
+"""What the action tools share besides resolving (server/resolve.py): per-container outcomes, start
+order, memory in use, diffs for dry runs, env changes, and progress notifications."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
-from dataclasses import dataclass
 
 import docker
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from mcp_server.docker_ops.containers import container_details
-from mcp_server.docker_ops.host import get_container
-from mcp_server.docker_ops.models import ContainerDetails, DokployRef, InventoryGroup
+from mcp_server.docker_ops.host import DockerHost, get_container
+from mcp_server.docker_ops.models import ContainerDetails
 from mcp_server.docker_ops.stats import memory_without_cache
 from mcp_server.redaction import redact_text
-from mcp_server.safety import Target
-from mcp_server.server.context import fail
-from mcp_server.server.services import Services
-from mcp_server.server.tools._targets import current_inventory
 
 COMPOSE_DEPENDS_ON = "com.docker.compose.depends_on"  # "db:service_healthy:false,cache:service_started:true"
 GIT_SOURCES_NOTE = "its compose file comes from git, so change it in the repository"
@@ -41,103 +34,6 @@ class EnvChanges(BaseModel):
     added: list[str] = Field(default_factory=list)
     removed: list[str] = Field(default_factory=list)
     changed: list[str] = Field(default_factory=list)
-
-
-@dataclass
-class App:
-    """One appName as Dokploy and Docker know it (either may be missing)."""
-
-    app_name: str
-    dokploy: DokployRef | None
-    group: InventoryGroup | None
-
-    @property
-    def dokploy_type(self) -> str | None:
-        return self.dokploy.type if self.dokploy else None
-
-    @property
-    def is_compose(self) -> bool:
-        if self.dokploy is not None:
-            return self.dokploy.type == "compose"
-        return self.group is not None and self.group.kind in ("compose", "stack")
-
-    def service_names(self) -> list[str]:
-        return [s.name for s in self.group.services] if self.group else []
-
-    def container_names(self, service: str | None = None) -> list[str]:
-        if self.group is None:
-            return []
-        return [c.name for s in self.group.services if service in (None, s.name) for c in s.containers]
-
-    def target(self, host: str) -> Target:
-        """The whole app: a compose project, or the swarm service of an application/database."""
-        if self.is_compose:
-            return Target(kind="compose_project", host=host, project=self.app_name)
-        return Target(kind="swarm_service", host=host, name=self.app_name)
-
-    def service_target(self, host: str, service: str, first: ContainerDetails | None) -> Target:
-        """One service: a compose service, a stack's swarm service `<app>_<svc>`, or the app itself."""
-        image, labels = (first.image, first.labels) if first else (None, {})
-        if self.group is not None and self.group.kind == "compose":
-            return Target(
-                kind="compose_service",
-                host=host,
-                project=self.app_name,
-                service=service,
-                image=image,
-                labels=labels,
-            )
-        name = f"{self.app_name}_{service}" if self.group and self.group.kind == "stack" else service
-        return Target(kind="swarm_service", host=host, name=name, image=image, labels=labels)
-
-
-async def resolve_app(svc: Services, app_name: str) -> App:
-    """The Dokploy record and Docker objects of `app_name`; a ToolError listing known names if neither."""
-    inv = await current_inventory(svc)
-    group = next((g for g in inv.groups if g.app_name == app_name), None)
-    ref = group.dokploy if group else None
-    if ref is None:
-        ref = next((r for r in inv.dokploy_refs_without_objects if r.app_name == app_name), None)
-    if group is None and ref is None:
-        known = sorted(
-            {g.app_name for g in inv.groups} | {r.app_name for r in inv.dokploy_refs_without_objects}
-        )
-        raise fail(
-            f"no app named {app_name!r} in Dokploy or on this Docker host; known: {', '.join(known) or 'none'}"
-        )
-    return App(app_name=app_name, dokploy=ref, group=group)
-
-
-def pick_service(app: App, service: str | None) -> str:
-    """`service`, checked against the app's services; when omitted, the app's only service."""
-    names = app.service_names()
-    if service is None:
-        if len(names) == 1:
-            return names[0]
-        raise fail(f"{app.app_name!r} has services {', '.join(names) or 'none'}: name one with service=")
-    if service not in names:
-        raise fail(f"{app.app_name!r} has no service {service!r}; its services: {', '.join(names) or 'none'}")
-    return service
-
-
-async def details_of(svc: Services, names: Iterable[str]) -> list[ContainerDetails]:
-    return [await container_details(svc.docker, name) for name in names]
-
-
-def container_targets(svc: Services, details: Iterable[ContainerDetails]) -> list[Target]:
-    """Each container as a target, with image and labels, so the protection rules see everything."""
-    return [
-        Target(
-            kind="container",
-            host=svc.host_name,
-            name=d.name,
-            project=d.compose_project,
-            service=d.compose_service,
-            image=d.image,
-            labels=d.labels,
-        )
-        for d in details
-    ]
 
 
 def start_order(details: list[ContainerDetails]) -> list[ContainerDetails]:
@@ -166,17 +62,17 @@ def start_order(details: list[ContainerDetails]) -> list[ContainerDetails]:
     return [d for name in ordered for d in by_service[name]]
 
 
-async def memory_usage(svc: Services, container: str) -> int | None:
+async def memory_usage(host: DockerHost, container: str) -> int | None:
     """Memory in use now without page cache (like docker stats), or None when not running."""
 
     def read(client: docker.DockerClient) -> int | None:
-        found = get_container(client, container, svc.docker.base_url)
+        found = get_container(client, container, host.base_url)
         if not (found.attrs.get("State") or {}).get("Running"):
             return None
         raw = client.api.stats(found.id, stream=False, one_shot=True) or {}
         return memory_without_cache(raw.get("memory_stats") or {})[0]
 
-    return await svc.docker.run(read, what=f"read memory use of {container}")
+    return await host.run(read, what=f"read memory use of {container}")
 
 
 def file_diff(old: str, new: str, label: str) -> str:

@@ -6,13 +6,12 @@ import functools
 from typing import Annotated
 
 import anyio
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from mcp_server.compose_graph import ComposeGraph
 from mcp_server.compose_graph.summary import GraphSummary, summarize
-from mcp_server.docker_ops.containers import container_details
-from mcp_server.docker_ops.inventory import inventory
+from mcp_server.docker_ops.host import DockerHost
 from mcp_server.dokploy.host_files import (
     CONFIG_FILES_LABEL,
     ComposeText,
@@ -22,11 +21,11 @@ from mcp_server.dokploy.host_files import (
 )
 from mcp_server.redaction import redact_text
 from mcp_server.safety import Target
-from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.arguments import AppName, ServiceName
 from mcp_server.server.context import audit_read, fail, safe, services, tool_errors
+from mcp_server.server.hosts import DockerHostName
+from mcp_server.server.resolve import resolve_app
 from mcp_server.server.services import DokployUnavailable, Services
-from mcp_server.server.tools._targets import find_group
 
 
 class ServiceNode(BaseModel):
@@ -55,7 +54,7 @@ class GraphResult(BaseModel):
     )
 
 
-async def _compose_text(svc: Services, app_name: str) -> ComposeText:
+async def _compose_text(svc: Services, docker: DockerHost, app_name: str) -> ComposeText:
     """The compose file and its env: from Dokploy when it knows the app, else from the file Compose
     recorded, only when it lies inside Dokploy's code directory of this app (see host_files)."""
     base = svc.settings.dokploy_base_dir
@@ -67,67 +66,64 @@ async def _compose_text(svc: Services, app_name: str) -> ComposeText:
                 return await anyio.to_thread.run_sync(dokploy_compose_text, compose, base)
     except DokployUnavailable:
         pass
-    if not svc.docker.is_local_socket:
+    if not docker.is_local_socket:
         raise fail(
             f"cannot read the compose file of {app_name!r}: Dokploy does not know it and the Docker "
             "engine is on another host, whose files this server does not read; configure DOKPLOY_URL"
         )
-    group = find_group(await inventory(svc.docker), app_name)
+    app = await resolve_app(svc, docker, app_name, with_dokploy=False)
+    app.require_group()
     # Compose recorded the file it deployed in a label on each container: only a hint, checked.
-    named: str | None = None
-    for name in [c.name for s in group.services for c in s.containers]:
-        named = (await container_details(svc.docker, name)).labels.get(CONFIG_FILES_LABEL)
-        if named:
-            break
+    named = next((n for d in app.containers() if (n := d.labels.get(CONFIG_FILES_LABEL))), None)
     what = f"named by the container label {CONFIG_FILES_LABEL}" if named else "Dokploy's default file"
     return await anyio.to_thread.run_sync(
         functools.partial(read_code_dir_compose, base, app_name, named, what=what)
     )
 
 
-def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=tool_annotations("compose_graph"))
-    async def compose_graph(
-        ctx: Context,
-        app_name: Annotated[AppName, Field(description="Dokploy appName of the compose stack")],
-        include_file: Annotated[bool, Field(description="also return the compose file (redacted)")] = False,
-        service: Annotated[
-            ServiceName | None, Field(description="describe this service and its neighbours first")
-        ] = None,
-    ) -> GraphResult:
-        """Dependency graph of a compose stack: per service its kind, explicit and implicit
-        dependencies, blast radius (what breaks if it is down) and upstream (what to check first),
-        the start order, and findings such as missing memory limits or health checks.
-        Use it before acting on a service. Big stacks: at most 40 services in detail, `omitted` says
-        what was left out. Cost: one Dokploy call and a parse."""
-        svc = services(ctx)
-        with tool_errors():
-            try:
-                found = await _compose_text(svc, app_name)
-            except HostFileError as exc:
-                raise fail(str(exc)) from None
-            summary = await anyio.to_thread.run_sync(
-                lambda: summarize(ComposeGraph.from_text(found.text, env_file_text=found.env or ""), service)
-            )
-        await audit_read(
-            ctx,
-            "compose_graph",
-            Target(kind="compose_project", host=svc.host_name, project=app_name),
-            {"app_name": app_name},
+async def compose_graph(
+    ctx: Context,
+    app_name: Annotated[AppName, Field(description="Dokploy appName of the compose stack")],
+    include_file: Annotated[bool, Field(description="also return the compose file (redacted)")] = False,
+    service: Annotated[
+        ServiceName | None, Field(description="describe this service and its neighbours first")
+    ] = None,
+    host: DockerHostName = None,
+) -> GraphResult:
+    """Dependency graph of a compose stack: per service its kind, explicit and implicit
+    dependencies, blast radius (what breaks if it is down) and upstream (what to check first),
+    the start order, and findings such as missing memory limits or health checks.
+    Use it before acting on a service. Big stacks: at most 40 services in detail, `omitted` says
+    what was left out. Cost: one Dokploy call and a parse."""
+    svc = services(ctx)
+    with tool_errors():
+        try:
+            docker = svc.host(host)
+            found = await _compose_text(svc, docker, app_name)
+        except HostFileError as exc:
+            raise fail(str(exc)) from None
+        summary = await anyio.to_thread.run_sync(
+            lambda: summarize(ComposeGraph.from_text(found.text, env_file_text=found.env or ""), service)
         )
-        compose_file = _bounded_file(redact_text(found.text), summary) if include_file else None
-        return safe(
-            GraphResult(
-                app_name=app_name,
-                source=found.source,
-                services_total=summary.services_total,
-                start_order=summary.start_order,
-                services=[ServiceNode(**vars(detail)) for detail in summary.services],
-                findings=summary.findings,
-                compose_file=compose_file,
-                omitted=summary.omitted,
-            )
+    await audit_read(
+        ctx,
+        "compose_graph",
+        Target(kind="compose_project", host=docker.name, project=app_name),
+        {"app_name": app_name},
+    )
+    compose_file = _bounded_file(redact_text(found.text), summary) if include_file else None
+    return safe(
+        GraphResult(
+            app_name=app_name,
+            source=found.source,
+            services_total=summary.services_total,
+            start_order=summary.start_order,
+            services=[ServiceNode(**vars(detail)) for detail in summary.services],
+            findings=summary.findings,
+            compose_file=compose_file,
+            omitted=summary.omitted,
         )
+    )
 
 
 COMPOSE_FILE_MAX_CHARS = 64 * 1024

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from mcp_server.docker_ops.stats import ContainerStats
 from mcp_server.docker_ops.stats import container_stats as read_stats
-from mcp_server.server.annotations import tool_annotations
+from mcp_server.safety import Target
 from mcp_server.server.arguments import AppName, ContainerName, ServiceName
 from mcp_server.server.context import audit_read, fail, safe, services, tool_errors
-from mcp_server.server.tools._targets import container_target, service_containers
+from mcp_server.server.hosts import DockerHostName
+from mcp_server.server.resolve import container_target, container_target_of, service_containers
 
 
 class StatsResult(BaseModel):
@@ -20,28 +21,31 @@ class StatsResult(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=tool_annotations("container_stats"))
-    async def container_stats(
-        ctx: Context,
-        app_name: Annotated[AppName | None, Field(description="Dokploy appName; with service")] = None,
-        service: Annotated[ServiceName | None, Field(description="service name: all its containers")] = None,
-        container: Annotated[ContainerName | None, Field(description="or one container name")] = None,
-    ) -> StatsResult:
-        """Live resource use: CPU %, memory used (minus page cache) against the limit, network and block
-        I/O, for every container of a service or one container. Use it for memory pressure and CPU
-        saturation questions. Cost: about one second per container (the engine samples twice)."""
-        svc = services(ctx)
-        with tool_errors():
-            if container is not None:
-                names = [container]
-            elif app_name and service:
-                names = [c.name for c in await service_containers(svc, app_name, service)]
-            else:
-                raise fail("pass app_name and service, or container")
-            results = [await read_stats(svc.docker, name) for name in names]
-            target, _ = await container_target(svc, names[0]) if names else (None, None)
-        await audit_read(
-            ctx, "container_stats", target, {"app_name": app_name, "service": service, "container": container}
-        )
-        return safe(StatsResult(containers=results))
+async def container_stats(
+    ctx: Context,
+    app_name: Annotated[AppName | None, Field(description="Dokploy appName; with service")] = None,
+    service: Annotated[ServiceName | None, Field(description="service name: all its containers")] = None,
+    container: Annotated[ContainerName | None, Field(description="or one container name")] = None,
+    host: DockerHostName = None,
+) -> StatsResult:
+    """Live resource use: CPU %, memory used (minus page cache) against the limit, network and block
+    I/O, for every container of a service or one container. Use it for memory pressure and CPU
+    saturation questions. Cost: about one second per container (the engine samples twice)."""
+    svc = services(ctx)
+    target: Target | None = None
+    with tool_errors():
+        docker = svc.host(host)
+        if container is not None:
+            target, _ = await container_target(docker, container)
+            names = [container]
+        elif app_name and service:
+            found = await service_containers(svc, docker, app_name, service)
+            names = [d.name for d in found]
+            target = container_target_of(docker, found[0]) if found else None
+        else:
+            raise fail("pass app_name and service, or container")
+        results = [await read_stats(docker, name) for name in names]
+    await audit_read(
+        ctx, "container_stats", target, {"app_name": app_name, "service": service, "container": container}
+    )
+    return safe(StatsResult(containers=results))

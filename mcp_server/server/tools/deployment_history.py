@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from mcp_server.safety import Target
-from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.arguments import AppName
 from mcp_server.server.context import audit_read, fail, safe, services, tool_errors
+from mcp_server.server.hosts import DockerHostName
 
 
 class DeploymentRow(BaseModel):
@@ -28,43 +28,43 @@ class HistoryResult(BaseModel):
     snapshots: int = Field(description="compose versions InfraGuardian kept (rollback points)")
 
 
-def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=tool_annotations("deployment_history"))
-    async def deployment_history(
-        ctx: Context,
-        app_name: Annotated[AppName, Field(description="Dokploy appName of a compose or application")],
-        limit: Annotated[int, Field(ge=1, le=50)] = 10,
-    ) -> HistoryResult:
-        """Dokploy deployments of a compose or application, newest first (status, title, times),
-        and how many compose versions are kept for rollback. Use it to ask "did a deploy start
-        this?". Read one deployment's build log with deployment_log. Needs Dokploy."""
-        svc = services(ctx)
-        with tool_errors():
-            client = await svc.dokploy()
-            row = next((r for r in await client.overview_services() if r.app_name == app_name), None)
-            if row is None:
-                raise fail(f"Dokploy has no service with appName {app_name!r}; see list_inventory")
-            if row.type == "compose":
-                deployments = await client.deployments_by_compose(row.id)
-            elif row.type == "application":
-                deployments = await client.deployments_by_application(row.id)
-            else:
-                raise fail(f"{app_name!r} is a Dokploy {row.type}: databases have no deployment history")
-        rows = [
-            DeploymentRow(
-                deployment_id=d.deployment_id,
-                status=d.status,
-                title=d.title,
-                created_at=d.created_at,
-                finished_at=d.finished_at,
-            )
-            for d in deployments[:limit]
-        ]
-        kept = len(svc.snapshots.history(row.id)) if row.type == "compose" else 0
-        await audit_read(
-            ctx,
-            "deployment_history",
-            Target(kind="dokploy_resource", host=svc.host_name, name=app_name),
-            {"app_name": app_name},
+async def deployment_history(
+    ctx: Context,
+    app_name: Annotated[AppName, Field(description="Dokploy appName of a compose or application")],
+    limit: Annotated[int, Field(ge=1, le=50)] = 10,
+    host: DockerHostName = None,
+) -> HistoryResult:
+    """Dokploy deployments of a compose or application, newest first (status, title, times),
+    and how many compose versions are kept for rollback. Use it to ask "did a deploy start
+    this?". Read one deployment's build log with deployment_log. Needs Dokploy."""
+    svc = services(ctx)
+    with tool_errors():
+        docker = svc.host(host)
+        client = await svc.dokploy()
+        row = next((r for r in await client.overview_services() if r.app_name == app_name), None)
+        if row is None:
+            raise fail(f"Dokploy has no service with appName {app_name!r}; see list_inventory")
+        if row.type == "compose":
+            deployments = await client.deployments_by_compose(row.id)
+        elif row.type == "application":
+            deployments = await client.deployments_by_application(row.id)
+        else:
+            raise fail(f"{app_name!r} is a Dokploy {row.type}: databases have no deployment history")
+    rows = [
+        DeploymentRow(
+            deployment_id=d.deployment_id,
+            status=d.status,
+            title=d.title,
+            created_at=d.created_at,
+            finished_at=d.finished_at,
         )
-        return safe(HistoryResult(app_name=app_name, dokploy_type=row.type, deployments=rows, snapshots=kept))
+        for d in deployments[:limit]
+    ]
+    kept = len(svc.snapshots.history(row.id)) if row.type == "compose" else 0
+    await audit_read(
+        ctx,
+        "deployment_history",
+        Target(kind="dokploy_resource", host=docker.name, name=app_name),
+        {"app_name": app_name},
+    )
+    return safe(HistoryResult(app_name=app_name, dokploy_type=row.type, deployments=rows, snapshots=kept))

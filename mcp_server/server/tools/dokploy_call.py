@@ -17,22 +17,22 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from mcp_server.docker_ops.host import ContainerNotFound
+from mcp_server.docker_ops.app_lookup import app_objects
+from mcp_server.docker_ops.host import ContainerNotFound, DockerHost
 from mcp_server.dokploy import DokployClient, snapshot_compose
 from mcp_server.dokploy.openapi import Operation, UnknownOperationError
 from mcp_server.dokploy.operation_kinds import OperationKind, classify, why_sensitive
 from mcp_server.redaction import redact
 from mcp_server.safety import Target, describe_blast_radius
 from mcp_server.safety.actions import dokploy_procedure_disrupts
-from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.arguments import OperationName
 from mcp_server.server.context import fail, guarded, services, tool_errors
+from mcp_server.server.hosts import DockerHostName
+from mcp_server.server.resolve import container_target, container_targets, dokploy_refs
 from mcp_server.server.services import Services
-from mcp_server.server.tools._act_common import container_targets, details_of
-from mcp_server.server.tools._targets import container_target, current_inventory
 
 TOOL = "dokploy_call"
 MAX_RESULT_CHARS = 60_000
@@ -70,7 +70,7 @@ def _operation(client: DokployClient, name: str) -> Operation:
         raise fail(f"{exc}. Names look like router.procedure, e.g. compose.one") from None
 
 
-async def _affected(svc: Services, op: Operation, data: dict[str, Any]) -> list[Target]:
+async def _affected(svc: Services, docker: DockerHost, op: Operation, data: dict[str, Any]) -> list[Target]:
     """The containers a mutation changes, resolved on Docker so the policy sees them: the one a
     docker.* mutation names (the protection rules require it), or every container of the Dokploy
     service a deploy, start, stop, reload, … names (so it counts against those services'
@@ -78,12 +78,12 @@ async def _affected(svc: Services, op: Operation, data: dict[str, Any]) -> list[
     if op.is_query:
         return []
     if op.router != "docker":
-        return await _service_containers(svc, data) if dokploy_procedure_disrupts(op.name) else []
+        return await _service_containers(svc, docker, data) if dokploy_procedure_disrupts(op.name) else []
     name = data.get("containerId") or data.get("containerName")
     if not isinstance(name, str):
         return []
     try:
-        target, _ = await container_target(svc, name)
+        target, _ = await container_target(docker, name)
     except ContainerNotFound:
         raise fail(
             f"container {name!r} is not on this Docker host; docker.* calls need a local container"
@@ -91,20 +91,18 @@ async def _affected(svc: Services, op: Operation, data: dict[str, Any]) -> list[
     return [target]
 
 
-async def _service_containers(svc: Services, data: dict[str, Any]) -> list[Target]:
+async def _service_containers(svc: Services, docker: DockerHost, data: dict[str, Any]) -> list[Target]:
     """The containers on this host of the Dokploy service(s) the input names by id."""
     ids = {data[field] for field in _SCOPE_FIELDS if isinstance(data.get(field), str)}
     if not ids:
         return []
-    inventory = await current_inventory(svc)
-    names = [
-        c.name
-        for group in inventory.groups
-        if group.dokploy is not None and group.dokploy.id in ids
-        for s in group.services
-        for c in s.containers
-    ]
-    return container_targets(svc, await details_of(svc, names))
+    targets: list[Target] = []
+    for app_name, ref in (await dokploy_refs(svc)).items():
+        if ref.id in ids:
+            found = await app_objects(docker, app_name)
+            if found.group is not None and found.group.kind != "dokploy_system":
+                targets += container_targets(docker, found.details.values())
+    return targets
 
 
 def _bounded(value: Any) -> tuple[Any, bool]:
@@ -114,50 +112,48 @@ def _bounded(value: Any) -> tuple[Any, bool]:
     return text[:MAX_RESULT_CHARS] + " …[cut; ask for less, e.g. a single id]", True
 
 
-def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=tool_annotations("dokploy_call"))
-    async def dokploy_call(
-        ctx: Context,
-        operation: Annotated[OperationName, Field(description="e.g. 'compose.one'")],
-        input: Annotated[dict[str, Any], Field(max_length=200, description="e.g. {'composeId': '…'}")],
-    ) -> DokployCallResult:
-        """Escape hatch: call any Dokploy API operation by name; prefer the typed tools. Queries
-        are reads, except those returning files or secrets (readContainerFile, readTraefik*, SSH
-        keys, credentials): admin only. Changes need admin mode and a human's OK; Dokploy
-        settings, Traefik and volume deletion are always refused. Returns the answer, secrets masked."""
-        svc = services(ctx)
-        with tool_errors():
-            client = await svc.dokploy()
-            op = _operation(client, operation)
-            issues = client.operations.validate(op.name, input)
-            if issues:
-                listed = "; ".join(i.describe() for i in issues[:8])
-                raise fail(f"invalid input for {op.name} ({listed}); expected fields: {op.field_summary()}")
-            scope = next((str(input[f]) for f in _SCOPE_FIELDS if isinstance(input.get(f), str)), None)
-            target = Target(kind="dokploy_api", host=svc.host_name, name=op.name, project=scope)
-            op_kind = classify(op.name, op.method)
-            kind = _KIND_SHOWN[op_kind]
-            details: dict[str, Any] = {"operation": op.name, "input": input}
-            if op_kind is OperationKind.SENSITIVE_READ:
-                details["why_sensitive"] = why_sensitive(op.name)
-            async with guarded(
-                ctx,
-                tool=TOOL,
-                action=_ACTION[op_kind],
-                target=target,
-                details=details,
-                affected=await _affected(svc, op, input),
-                confirm_message=describe_blast_radius(
-                    target, [], f"Input: {json.dumps(redact(input), default=str)[:500]}", action="call"
-                ),
-            ) as call:
-                if op.name in _COMPOSE_WRITES and isinstance(input.get("composeId"), str):
-                    await snapshot_compose(
-                        client, svc.snapshots, input["composeId"], reason=f"before {op.name}"
-                    )
-                answer = await client.call(op.name, input)
-                value, cut = _bounded(redact(answer))
-                call.summary = f"{kind} {op.name} answered"
-                return DokployCallResult(
-                    operation=op.name, kind=kind, result=value, truncated=cut, policy=call.decision.reason
-                )
+async def dokploy_call(
+    ctx: Context,
+    operation: Annotated[OperationName, Field(description="e.g. 'compose.one'")],
+    input: Annotated[dict[str, Any], Field(max_length=200, description="e.g. {'composeId': '…'}")],
+    host: DockerHostName = None,
+) -> DokployCallResult:
+    """Escape hatch: call any Dokploy API operation by name; prefer the typed tools. Queries
+    are reads, except those returning files or secrets (readContainerFile, readTraefik*, SSH
+    keys, credentials): admin only. Changes need admin mode and a human's OK; Dokploy
+    settings, Traefik and volume deletion are always refused. Returns the answer, secrets masked."""
+    svc = services(ctx)
+    with tool_errors():
+        docker = svc.host(host)
+        client = await svc.dokploy()
+        op = _operation(client, operation)
+        issues = client.operations.validate(op.name, input)
+        if issues:
+            listed = "; ".join(i.describe() for i in issues[:8])
+            raise fail(f"invalid input for {op.name} ({listed}); expected fields: {op.field_summary()}")
+        scope = next((str(input[f]) for f in _SCOPE_FIELDS if isinstance(input.get(f), str)), None)
+        target = Target(kind="dokploy_api", host=docker.name, name=op.name, project=scope)
+        op_kind = classify(op.name, op.method)
+        kind = _KIND_SHOWN[op_kind]
+        details: dict[str, Any] = {"operation": op.name, "input": input}
+        if op_kind is OperationKind.SENSITIVE_READ:
+            details["why_sensitive"] = why_sensitive(op.name)
+        async with guarded(
+            ctx,
+            tool=TOOL,
+            action=_ACTION[op_kind],
+            target=target,
+            details=details,
+            affected=await _affected(svc, docker, op, input),
+            confirm_message=describe_blast_radius(
+                target, [], f"Input: {json.dumps(redact(input), default=str)[:500]}", action="call"
+            ),
+        ) as call:
+            if op.name in _COMPOSE_WRITES and isinstance(input.get("composeId"), str):
+                await snapshot_compose(client, svc.snapshots, input["composeId"], reason=f"before {op.name}")
+            answer = await client.call(op.name, input)
+            value, cut = _bounded(redact(answer))
+            call.summary = f"{kind} {op.name} answered"
+            return DokployCallResult(
+                operation=op.name, kind=kind, result=value, truncated=cut, policy=call.decision.reason
+            )

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from mcp_server.docker_ops.exec_allowlist import allowed_commands_text, check_command
 from mcp_server.docker_ops.exec_allowlist import exec_diagnostic as run_diagnostic
 from mcp_server.safety import describe_blast_radius, wrap_untrusted
-from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.arguments import ContainerName, OneLine
 from mcp_server.server.context import guarded, safe, services, tool_errors
-from mcp_server.server.tools._targets import container_target
+from mcp_server.server.hosts import DockerHostName
+from mcp_server.server.resolve import container_target
 
 TOOL = "exec_diagnostic"
 
@@ -35,25 +35,17 @@ DESCRIPTION = (
 )
 
 
-def register(mcp: MCPServer) -> None:
-    @mcp.tool(
-        name=TOOL,
-        description=DESCRIPTION,
-        annotations=tool_annotations("exec_diagnostic"),
-    )
-    async def exec_diagnostic(
-        ctx: Context,
-        container: Annotated[ContainerName, Field(description="container name")],
-        command: Annotated[OneLine, Field(description="e.g. 'df -h'")],
-    ) -> ExecOutcome:
-        return await _run(ctx, container, command)
-
-
-async def _run(ctx: Context, container: str, command: str) -> ExecOutcome:
+async def exec_diagnostic(
+    ctx: Context,
+    container: Annotated[ContainerName, Field(description="container name")],
+    command: Annotated[OneLine, Field(description="e.g. 'df -h'")],
+    host: DockerHostName = None,
+) -> ExecOutcome:
     svc = services(ctx)
     with tool_errors():
         argv = check_command(command)
-        target, details = await container_target(svc, container)
+        docker = svc.host(host)
+        target, details = await container_target(docker, container)
         shown = " ".join(argv)
         async with guarded(
             ctx,
@@ -65,7 +57,7 @@ async def _run(ctx: Context, container: str, command: str) -> ExecOutcome:
                 target, [], f"Runs the read-only diagnostic `{shown}` inside it.", action="exec"
             ),
         ) as call:
-            result = await run_diagnostic(svc.docker, details.name, argv)
+            result = await run_diagnostic(docker, details.name, argv)
             text = result.stdout + (f"\n[stderr]\n{result.stderr}" if result.stderr else "")
             call.summary = f"{shown} in {details.name}: exit {result.exit_code}"
             return safe(
@@ -79,3 +71,6 @@ async def _run(ctx: Context, container: str, command: str) -> ExecOutcome:
                     note=result.note,
                 )
             )
+
+
+exec_diagnostic.__doc__ = DESCRIPTION  # names the allowlist, which is built from exec_allowlist

@@ -7,25 +7,32 @@ fresh plan in the same call and removes exactly that, so nothing planned long ag
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import docker
-import docker.errors
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from mcp_server.docker_ops.prune import PruneCandidate, PruneKind, PrunePlan, execute_prune, plan_prune
+from mcp_server.docker_ops.host import DockerHost
+from mcp_server.docker_ops.prune import (
+    PruneCandidate,
+    PruneKind,
+    PrunePlan,
+    StoppedContainer,
+    execute_prune,
+    list_stopped_containers,
+    plan_prune,
+    remove_stopped_containers,
+)
 from mcp_server.safety import Target, describe_blast_radius, protection_reason
 from mcp_server.safety.policy import human_bytes
-from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.arguments import LabelFilter
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
+from mcp_server.server.hosts import DockerHostName
 from mcp_server.server.services import Services
 
 TOOL = "prune"
 What = Literal["images", "build_cache", "containers"]
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*(=[^\s,]*)?$")
-_STOPPED = ["exited", "created", "dead"]
 
 
 class PruneItem(BaseModel):
@@ -48,9 +55,11 @@ class PruneOutcome(BaseModel):
 
 
 class _Plan:
-    """Images/build cache from docker_ops' planner, plus stopped containers planned here."""
+    """Images/build cache from docker_ops' planner, plus the stopped containers that are not protected."""
 
-    def __init__(self, engine: PrunePlan | None, containers: list[dict[str, Any]], notes: list[str]) -> None:
+    def __init__(
+        self, engine: PrunePlan | None, containers: list[StoppedContainer], notes: list[str]
+    ) -> None:
         self.engine = engine
         self.containers = containers
         self.notes = notes
@@ -61,7 +70,7 @@ class _Plan:
 
     def space_bytes(self) -> int:
         engine = self.engine.reclaimable_bytes if self.engine else 0
-        return engine + sum(int(c["Size"]) for c in self.containers)
+        return engine + sum(c.size_bytes for c in self.containers)
 
 
 def _engine_item(candidate: PruneCandidate) -> PruneItem:
@@ -70,142 +79,108 @@ def _engine_item(candidate: PruneCandidate) -> PruneItem:
     return PruneItem(kind=kind, id=short, name=candidate.description, size=human_bytes(candidate.size_bytes))
 
 
-def _container_item(row: dict[str, Any]) -> PruneItem:
-    return PruneItem(kind="containers", id=row["Id"][:12], name=row["Name"], size=human_bytes(row["Size"]))
+def _container_item(row: StoppedContainer) -> PruneItem:
+    return PruneItem(kind="containers", id=row.id[:12], name=row.name, size=human_bytes(row.size_bytes))
 
 
-async def _container_plan(svc: Services, label: str | None, notes: list[str]) -> list[dict[str, Any]]:
+async def _container_plan(
+    svc: Services, host: DockerHost, label: str | None, notes: list[str]
+) -> list[StoppedContainer]:
     """Stopped containers (with `label`), minus protected ones (Dokploy, Traefik, InfraGuardian)."""
-
-    def collect(client: docker.DockerClient) -> list[dict[str, Any]]:
-        filters: dict[str, Any] = {"status": _STOPPED}
-        if label:
-            filters["label"] = [label]
-        found = []
-        for row in client.api.containers(all=True, filters=filters, size=True):
-            name = (row.get("Names") or ["/" + row["Id"][:12]])[0].lstrip("/")
-            target = Target(
-                kind="container",
-                host=svc.host_name,
-                name=name,
-                image=row.get("Image"),
-                labels=row.get("Labels") or {},
+    found = []
+    for row in await list_stopped_containers(host, label or None):
+        target = Target(kind="container", host=host.name, name=row.name, image=row.image, labels=row.labels)
+        why = protection_reason(target, svc.safety.settings)
+        if why:
+            notes.append(f"kept {row.name}: protected because {why}")
+            continue
+        if row.compose_project:
+            notes.append(
+                f"{row.name} belongs to a compose project: its next deploy/start_compose recreates it"
             )
-            why = protection_reason(target, svc.safety.settings)
-            if why:
-                notes.append(f"kept {name}: protected because {why}")
-                continue
-            if (row.get("Labels") or {}).get("com.docker.compose.project"):
-                notes.append(
-                    f"{name} belongs to a compose project: its next deploy/start_compose recreates it"
-                )
-            found.append({"Id": row["Id"], "Name": name, "Size": int(row.get("SizeRw") or 0)})
-        return found
-
-    return await svc.docker.run(collect, what="list stopped containers")
+        found.append(row)
+    return found
 
 
-async def _remove_containers(
-    svc: Services, planned: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], list[str], list[str]]:
-    def remove(client: docker.DockerClient) -> tuple[list[dict[str, Any]], list[str], list[str]]:
-        removed: list[dict[str, Any]] = []
-        kept: list[str] = []
-        errors: list[str] = []
-        for row in planned:
-            try:
-                client.api.remove_container(row["Id"], v=False, force=False)  # refuses running ones
-                removed.append(row)
-            except docker.errors.NotFound:
-                continue
-            except docker.errors.APIError as exc:
-                (kept if exc.status_code == 409 else errors).append(
-                    f"container {row['Name']}: {exc.explanation}"
-                )
-        return removed, kept, errors
-
-    return await svc.docker.run(remove, what="remove stopped containers")
-
-
-def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=tool_annotations("prune"))
-    async def prune(
-        ctx: Context,
-        what: Annotated[list[What], Field(min_length=1, max_length=3)],
-        dry_run: bool = True,
-        label: Annotated[LabelFilter, Field(description="only objects with this label (k or k=v)")] = "",
-    ) -> PruneOutcome:
-        """Free disk: dangling images, unused build cache, stopped containers; never volumes.
-        The default dry run lists them and the space; dry_run=false re-plans, asks a human and
-        removes. Admin mode only."""
-        svc = services(ctx)
-        if label and not _LABEL.match(label):
-            raise fail(f"label {label!r} is not a label filter; write key or key=value, e.g. 'ig.test=x'")
-        kinds = list(dict.fromkeys(what))
-        notes: list[str] = []
-        with tool_errors():
-            engine_kinds: list[PruneKind] = [k for k in ("images", "build_cache") if k in kinds]
-            engine = (
-                await plan_prune(svc.docker, engine_kinds, labels=[label] if label else None)
-                if engine_kinds
-                else None
-            )
-            containers = await _container_plan(svc, label, notes) if "containers" in kinds else []
-            plan = _Plan(engine, containers, [*(engine.notes if engine else []), *notes])
-            items = plan.items()
-            target = Target(kind="host", host=svc.host_name)
-            confirmation = describe_blast_radius(
-                target,
-                [],
-                f"Removes {len(items)} objects ({', '.join(kinds)}"
-                f"{', label ' + label if label else ''}), freeing {human_bytes(plan.space_bytes())}. "
-                "Volumes are never pruned.",
-                action="prune",
-            )
-            async with guarded(
-                ctx,
-                tool=TOOL,
-                action="prune",
-                target=target,
+async def prune(
+    ctx: Context,
+    what: Annotated[list[What], Field(min_length=1, max_length=3)],
+    dry_run: bool = True,
+    label: Annotated[LabelFilter, Field(description="only objects with this label (k or k=v)")] = "",
+    host: DockerHostName = None,
+) -> PruneOutcome:
+    """Free disk: dangling images, unused build cache, stopped containers; never volumes.
+    The default dry run lists them and the space; dry_run=false re-plans, asks a human and
+    removes. Admin mode only."""
+    svc = services(ctx)
+    if label and not _LABEL.match(label):
+        raise fail(f"label {label!r} is not a label filter; write key or key=value, e.g. 'ig.test=x'")
+    kinds = list(dict.fromkeys(what))
+    notes: list[str] = []
+    with tool_errors():
+        docker_host = svc.host(host)
+        engine_kinds: list[PruneKind] = [k for k in ("images", "build_cache") if k in kinds]
+        engine = (
+            await plan_prune(docker_host, engine_kinds, labels=[label] if label else None)
+            if engine_kinds
+            else None
+        )
+        containers = await _container_plan(svc, docker_host, label, notes) if "containers" in kinds else []
+        plan = _Plan(engine, containers, [*(engine.notes if engine else []), *notes])
+        items = plan.items()
+        target = Target(kind="host", host=docker_host.name)
+        confirmation = describe_blast_radius(
+            target,
+            [],
+            f"Removes {len(items)} objects ({', '.join(kinds)}"
+            f"{', label ' + label if label else ''}), freeing {human_bytes(plan.space_bytes())}. "
+            "Volumes are never pruned.",
+            action="prune",
+        )
+        async with guarded(
+            ctx,
+            tool=TOOL,
+            action="prune",
+            target=target,
+            dry_run=dry_run,
+            details={"what": kinds, "label": label or None},
+            confirm_message=confirmation,
+        ) as call:
+            result = PruneOutcome(
                 dry_run=dry_run,
-                details={"what": kinds, "label": label or None},
-                confirm_message=confirmation,
-            ) as call:
-                result = PruneOutcome(
-                    dry_run=dry_run,
-                    what=kinds,
-                    label=label or None,
-                    items=items,
-                    space=human_bytes(plan.space_bytes()),
-                    kept=[],
-                    errors=[],
-                    notes=plan.notes,
-                    policy=call.decision.reason,
-                )
-                if not dry_run:
-                    await _execute(svc, plan, result)
-                    if result.errors:
-                        call.result = "error"
-                call.summary = (
-                    f"{'would remove' if dry_run else 'removed'} {len(result.items)} objects, {result.space}"
-                )
-                return safe(result)
+                what=kinds,
+                label=label or None,
+                items=items,
+                space=human_bytes(plan.space_bytes()),
+                kept=[],
+                errors=[],
+                notes=plan.notes,
+                policy=call.decision.reason,
+            )
+            if not dry_run:
+                await _execute(docker_host, plan, result)
+                if result.errors:
+                    call.result = "error"
+            call.summary = (
+                f"{'would remove' if dry_run else 'removed'} {len(result.items)} objects, {result.space}"
+            )
+            return safe(result)
 
 
-async def _execute(svc: Services, plan: _Plan, result: PruneOutcome) -> None:
+async def _execute(host: DockerHost, plan: _Plan, result: PruneOutcome) -> None:
     freed = 0
     removed: list[PruneItem] = []
     if plan.engine is not None and plan.engine.candidates:
-        done = await execute_prune(svc.docker, plan.engine)
+        done = await execute_prune(host, plan.engine)
         freed += done.space_reclaimed_bytes
         removed += [_engine_item(c) for c in done.removed]
         result.kept += done.planned_not_removed
         result.errors += done.errors + [f"removed beyond the plan: {x}" for x in done.removed_not_planned]
     if plan.containers:
-        gone_rows, kept, errors = await _remove_containers(svc, plan.containers)
-        freed += sum(int(r["Size"]) for r in gone_rows)
-        removed += [_container_item(r) for r in gone_rows]
-        result.kept += kept
-        result.errors += errors
+        gone = await remove_stopped_containers(host, plan.containers)
+        freed += sum(r.size_bytes for r in gone.removed)
+        removed += [_container_item(r) for r in gone.removed]
+        result.kept += gone.kept
+        result.errors += gone.errors
     result.items = removed
     result.space = human_bytes(freed)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from mcp_server.dokploy import (
@@ -24,19 +24,17 @@ from mcp_server.dokploy import (
 )
 from mcp_server.dokploy.models import Compose
 from mcp_server.safety import GuardedCall, wrap_untrusted
-from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.arguments import AppName
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
+from mcp_server.server.hosts import DockerHostName
+from mcp_server.server.resolve import container_targets, resolve_app
 from mcp_server.server.tools._act_common import (
     GIT_SOURCES_NOTE,
     EnvChanges,
     Progress,
-    container_targets,
-    details_of,
     env_changes,
     file_diff,
     is_git_source,
-    resolve_app,
 )
 from mcp_server.server.tools.deploy import dokploy_app
 
@@ -122,69 +120,66 @@ async def _compose_rollback(
         call.result = "error"
 
 
-def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=tool_annotations("rollback"))
-    async def rollback(
-        ctx: Context,
-        app_name: Annotated[AppName, Field(description="Dokploy appName")],
-        dry_run: Annotated[bool, Field(description="only show the diff")] = False,
-    ) -> RollbackOutcome:
-        """Go back to the previous version after a bad deploy: a compose's previous file+env
-        (then redeploys), an application's previous image (needs a Dokploy rollback registry).
-        Budget: 2 per app per hour. Calling it again undoes it."""
-        svc = services(ctx)
-        with tool_errors():
-            client = await svc.dokploy()
-            app = await resolve_app(svc, app_name)
-            kind, target_id = dokploy_app(app)
-            result = RollbackOutcome(
-                app_name=app_name, kind=kind, dry_run=dry_run, ok=dry_run, rollback_to=""
-            )
-            compose: Compose | None = None
-            snap: ComposeSnapshot | None = None
-            point: dict[str, Any] | None = None
-            if kind == "compose":
-                compose = await client.compose_one(target_id)
-                if is_git_source(compose.source_type):
-                    raise fail(
-                        f"can't roll back {app_name!r}: {GIT_SOURCES_NOTE} (revert the commit, then deploy)"
+async def rollback(
+    ctx: Context,
+    app_name: Annotated[AppName, Field(description="Dokploy appName")],
+    dry_run: Annotated[bool, Field(description="only show the diff")] = False,
+    host: DockerHostName = None,
+) -> RollbackOutcome:
+    """Go back to the previous version after a bad deploy: a compose's previous file+env
+    (then redeploys), an application's previous image (needs a Dokploy rollback registry).
+    Budget: 2 per app per hour. Calling it again undoes it."""
+    svc = services(ctx)
+    with tool_errors():
+        docker = svc.host(host)
+        client = await svc.dokploy()
+        app = await resolve_app(svc, docker, app_name)
+        kind, target_id = dokploy_app(app)
+        result = RollbackOutcome(app_name=app_name, kind=kind, dry_run=dry_run, ok=dry_run, rollback_to="")
+        compose: Compose | None = None
+        snap: ComposeSnapshot | None = None
+        point: dict[str, Any] | None = None
+        if kind == "compose":
+            compose = await client.compose_one(target_id)
+            if is_git_source(compose.source_type):
+                raise fail(
+                    f"can't roll back {app_name!r}: {GIT_SOURCES_NOTE} (revert the commit, then deploy)"
+                )
+            snap = previous_snapshot(svc.snapshots, compose)
+            if snap is None:
+                raise fail(
+                    f"no earlier version of {app_name!r} is stored: InfraGuardian snapshots a compose "
+                    "before each deploy or change it makes, and none differs from the current one"
+                )
+            result.rollback_to = f"snapshot {snap.id} from {snap.created_at} ({snap.reason})"
+            result.compose_diff = file_diff(compose.compose_file, snap.compose_file, "docker-compose.yml")
+            result.env_changes = env_changes(compose.env, snap.env)
+        else:
+            point = previous_rollback_point(await client.rollback_points(target_id))
+            if point is None:
+                raise fail(NO_ROLLBACK_POINT.format(app=repr(app_name)))
+            result.rollback_to = f"rollback v{point.get('version')} image {point.get('image')}"
+        # every container is recreated: each is checked by the protection rules and its service
+        # counts the rollback in its disruption budget
+        async with guarded(
+            ctx,
+            tool=TOOL,
+            action="rollback",
+            target=app.target(),
+            dry_run=dry_run,
+            details={"app_name": app_name, "to": result.rollback_to},
+            affected=container_targets(docker, app.containers()),
+        ) as call:
+            result.policy = call.decision.reason
+            if not dry_run:
+                if compose is not None and snap is not None:
+                    await _compose_rollback(ctx, client, compose, snap, result, call)
+                elif point is not None:
+                    await client.rollback(str(point.get("rollbackId")))
+                    result.ok = True
+                    result.notes.append(
+                        "Dokploy updates the swarm service to the stored image without a deployment "
+                        "row; check the service status in a minute"
                     )
-                snap = previous_snapshot(svc.snapshots, compose)
-                if snap is None:
-                    raise fail(
-                        f"no earlier version of {app_name!r} is stored: InfraGuardian snapshots a compose "
-                        "before each deploy or change it makes, and none differs from the current one"
-                    )
-                result.rollback_to = f"snapshot {snap.id} from {snap.created_at} ({snap.reason})"
-                result.compose_diff = file_diff(compose.compose_file, snap.compose_file, "docker-compose.yml")
-                result.env_changes = env_changes(compose.env, snap.env)
-            else:
-                point = previous_rollback_point(await client.rollback_points(target_id))
-                if point is None:
-                    raise fail(NO_ROLLBACK_POINT.format(app=repr(app_name)))
-                result.rollback_to = f"rollback v{point.get('version')} image {point.get('image')}"
-            # every container is recreated: each is checked by the protection rules and its service
-            # counts the rollback in its disruption budget
-            containers = await details_of(svc, app.container_names())
-            async with guarded(
-                ctx,
-                tool=TOOL,
-                action="rollback",
-                target=app.target(svc.host_name),
-                dry_run=dry_run,
-                details={"app_name": app_name, "to": result.rollback_to},
-                affected=container_targets(svc, containers),
-            ) as call:
-                result.policy = call.decision.reason
-                if not dry_run:
-                    if compose is not None and snap is not None:
-                        await _compose_rollback(ctx, client, compose, snap, result, call)
-                    elif point is not None:
-                        await client.rollback(str(point.get("rollbackId")))
-                        result.ok = True
-                        result.notes.append(
-                            "Dokploy updates the swarm service to the stored image without a deployment "
-                            "row; check the service status in a minute"
-                        )
-                call.summary = f"{'plan: ' if dry_run else ''}roll {app_name} back to {result.rollback_to}"
-                return safe(result)
+            call.summary = f"{'plan: ' if dry_run else ''}roll {app_name} back to {result.rollback_to}"
+            return safe(result)

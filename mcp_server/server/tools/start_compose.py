@@ -5,27 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from mcp_server.compose_graph import ComposeError, ComposeGraph
 from mcp_server.docker_ops.actions import container_action
+from mcp_server.docker_ops.app_lookup import app_objects
+from mcp_server.docker_ops.host import DockerHost
 from mcp_server.docker_ops.models import ContainerDetails
 from mcp_server.dokploy import DokployClient
 from mcp_server.dokploy.models import Compose
 from mcp_server.safety import describe_blast_radius
-from mcp_server.server.annotations import tool_annotations
 from mcp_server.server.arguments import AppName
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
+from mcp_server.server.hosts import DockerHostName
+from mcp_server.server.resolve import App, container_targets, resolve_app
 from mcp_server.server.services import Services
-from mcp_server.server.tools._act_common import (
-    App,
-    ContainerOutcome,
-    container_targets,
-    details_of,
-    resolve_app,
-    start_order,
-)
+from mcp_server.server.tools._act_common import ContainerOutcome, start_order
 
 Power = Literal["start", "stop"]
 
@@ -61,32 +57,33 @@ def _service_names(compose: Compose | None, app: App, notes: list[str]) -> list[
     return app.service_names()
 
 
-async def _docker_power(svc: Services, action: Power, details: list[ContainerDetails]) -> None:
+async def _docker_power(docker: DockerHost, action: Power, details: list[ContainerDetails]) -> None:
     ordered = start_order(details)
     for d in ordered if action == "start" else list(reversed(ordered)):
         if (action == "start") != d.running:  # already in the wanted state otherwise
-            await container_action(svc.docker, d.name, action)
+            await container_action(docker, d.name, action)
 
 
 async def compose_power(
-    ctx: Context, tool: str, app_name: str, action: Power, dry_run: bool
+    ctx: Context, tool: str, app_name: str, action: Power, dry_run: bool, host: str | None
 ) -> ComposePowerResult:
     """Start or stop a whole compose project, gated by the safety policy (stop asks a human)."""
     svc = services(ctx)
     notes: list[str] = []
     with tool_errors():
-        app = await resolve_app(svc, app_name)
+        docker = svc.host(host)
+        app = await resolve_app(svc, docker, app_name)
         if not app.is_compose:
             kind = app.dokploy_type or (app.group.kind if app.group else "service")
             raise fail(f"{app_name!r} is not a compose (type: {kind}); use restart_service, or Dokploy")
         dokploy = await _dokploy_compose(svc, app, notes)
         if dokploy is None and app.group is not None and app.group.kind == "stack":
             raise fail(f"{app_name!r} is a swarm stack: start/stop it through Dokploy (not configured here)")
-        details = await details_of(svc, app.container_names())
+        details = app.containers()
         if dokploy is None and not details:
             raise fail(f"{app_name!r} has no containers on this host; deploy it first")
         names = _service_names(dokploy[1] if dokploy else None, app, notes)
-        target = app.target(svc.host_name)
+        target = app.target()
         confirmation = None
         if action == "stop":
             confirmation = describe_blast_radius(
@@ -104,7 +101,7 @@ async def compose_power(
             target=target,
             dry_run=dry_run,
             details={"app_name": app_name, "via": "dokploy" if dokploy else "docker"},
-            affected=container_targets(svc, details),
+            affected=container_targets(docker, details),
             confirm_message=confirmation,
         ) as call:
             if dry_run:
@@ -117,8 +114,8 @@ async def compose_power(
                         compose.compose_id
                     )
                 else:
-                    await _docker_power(svc, action, details)
-                plan = await _after(svc, app_name, action, plan)
+                    await _docker_power(docker, action, details)
+                plan = await _after(docker, app_name, action, plan)
                 if not all(p.ok for p in plan):
                     call.result = "error"
             call.summary = f"{action} {app_name}: " + ", ".join(
@@ -140,13 +137,14 @@ async def compose_power(
 
 
 async def _after(
-    svc: Services, app_name: str, action: Power, plan: list[ContainerOutcome]
+    docker: DockerHost, app_name: str, action: Power, plan: list[ContainerOutcome]
 ) -> list[ContainerOutcome]:
     """Read the project's containers again (an `up -d` may have created new ones)."""
-    app = await resolve_app(svc, app_name)
+    found = await app_objects(docker, app_name)  # whatever is there now, possibly nothing
     before = {p.container: p.status_before for p in plan}
     out = []
-    for d in await details_of(svc, app.container_names()):
+    services = found.group.services if found.group else []
+    for d in [found.details[c.name] for s in services for c in s.containers if c.name in found.details]:
         ok = d.running if action == "start" else not d.running
         out.append(
             ContainerOutcome(
@@ -160,13 +158,12 @@ async def _after(
     return out
 
 
-def register(mcp: MCPServer) -> None:
-    @mcp.tool(annotations=tool_annotations("start_compose"))
-    async def start_compose(
-        ctx: Context,
-        app_name: Annotated[AppName, Field(description="Dokploy appName of the compose")],
-        dry_run: bool = False,
-    ) -> ComposePowerResult:
-        """Start a stopped compose project, dependencies first (through Dokploy when it manages
-        it). Returns each container's status before and after. Uses the restart budget."""
-        return await compose_power(ctx, "start_compose", app_name, "start", dry_run)
+async def start_compose(
+    ctx: Context,
+    app_name: Annotated[AppName, Field(description="Dokploy appName of the compose")],
+    dry_run: bool = False,
+    host: DockerHostName = None,
+) -> ComposePowerResult:
+    """Start a stopped compose project, dependencies first (through Dokploy when it manages
+    it). Returns each container's status before and after. Uses the restart budget."""
+    return await compose_power(ctx, "start_compose", app_name, "start", dry_run, host)
