@@ -68,7 +68,7 @@ def test_every_declared_tool_is_a_module_level_function_in_the_list() -> None:
 async def test_the_default_host_is_the_local_engine_mapped_to_dokploy_itself(svc: Services) -> None:
     host = svc.host(None)
     assert isinstance(host, DockerHost) and host.name == "local" and host.base_url == NO_DOCKER
-    assert svc.host("local") is host and svc.docker is host
+    assert svc.host("local") is host and list(svc.hosts) == ["local"]
     ref = svc.host_refs["local"]
     assert (ref.docker_url, ref.dokploy_server_id) == (NO_DOCKER, None)
     with pytest.raises(UnknownHost, match=r"unknown Docker host 'edge-2'; known hosts: local"):
