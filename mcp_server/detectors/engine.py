@@ -113,6 +113,8 @@ class DetectorEngine:
         self._save_lock = anyio.Lock()
         # events before this were already seen by a previous watcher (set by the watcher on takeover)
         self.replay_events_from: datetime | None = None
+        # restored signal id -> its last_seen: events up to then were judged by the previous watcher
+        self._restored_until: dict[str, datetime] = {}
         self.settings = settings or DetectorSettings()
         self.clock = clock or SystemClock()
         self.detectors = list(detectors) if detectors is not None else build_detectors(self.settings)
@@ -151,6 +153,7 @@ class DetectorEngine:
         only events after `seen_until`, the last time that watcher was known to be alive."""
         self.book.restore(signals)
         self.replay_events_from = seen_until
+        self._restored_until = {s.id: s.last_seen for s in signals if s.status == "active"}
 
     # -- reading ---------------------------------------------------------------------------------
     def active_signals(self) -> list[Signal]:
@@ -209,7 +212,7 @@ class DetectorEngine:
                 continue
             findings = await self._guarded(detector, detector.on_event(event, self.context))
             if findings is not None:
-                changes += self._apply(detector, findings)
+                changes += self._apply(detector, self._skip_judged(findings, event))
         await self._save()
         return changes
 
@@ -355,6 +358,27 @@ class DetectorEngine:
         changes = self.book.expire()
         self._note_unsaved(changes)
         return changes
+
+    def _skip_judged(self, findings: Findings, event: ContainerEvent) -> Findings:
+        """Drop what a replayed event says about a restored signal when the previous watcher had
+        already seen that event (it happened before the signal's last_seen): replaying an OOM event
+        after its die would otherwise flip a critical signal back to warning and up again."""
+        if not self._restored_until:
+            return findings
+        happened = event.time - timedelta(seconds=self.context.engine_clock_offset_s)
+
+        def judged(signal_id: str) -> bool:
+            until = self._restored_until.get(signal_id)
+            if until is None:
+                return False
+            if happened <= until:
+                return True
+            del self._restored_until[signal_id]  # a newer event: the usual rules from now on
+            return False
+
+        findings.firing = [s for s in findings.firing if not judged(s.id)]
+        findings.cleared = {sid: why for sid, why in findings.cleared.items() if not judged(sid)}
+        return findings
 
     def _note_unsaved(self, changes: list[SignalChange]) -> None:
         if self.journal is None:
