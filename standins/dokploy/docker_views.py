@@ -182,6 +182,23 @@ def mounts_of_service(world: World, app_name: str, service: str) -> list[dict[st
     return []
 
 
+def _legacy_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """Docker's older top-level `status`, `id`, `from` (container events; image events lack `from`).
+
+    `docker events --format '{{json .}}'` prints them first; engines that still send them are passed
+    through, and for engines that dropped them they are filled in the way dockerd 20.10 does.
+    """
+    kind = event.get("Type")
+    if kind not in ("container", "image"):
+        return {}
+    actor = event.get("Actor", {})
+    out = {"status": event.get("status", event.get("Action")), "id": event.get("id", actor.get("ID"))}
+    image = event.get("from", (actor.get("Attributes") or {}).get("image"))
+    if kind == "container" and image:
+        out["from"] = image
+    return out
+
+
 def events(world: World, limit: int = 256) -> dict[str, Any]:
     """docker.getEvents: the engine's recent events, newest first."""
     now = int(time.time())
@@ -191,6 +208,7 @@ def events(world: World, limit: int = 256) -> dict[str, Any]:
         actor = event.get("Actor", {})
         collected.append(
             {
+                **_legacy_fields(event),
                 "Type": event.get("Type"),
                 "Action": event.get("Action"),
                 "Actor": {"ID": actor.get("ID"), "Attributes": actor.get("Attributes", {})},

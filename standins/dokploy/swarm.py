@@ -204,14 +204,22 @@ def deploy_service(world: World, spec: dict[str, Any]) -> None:
 
 def scale_service(world: World, app_name: str, replicas: int) -> None:
     """`docker service scale <appName>=<n>`; a missing service fails like the CLI does."""
-    try:
-        service = world.docker().services.get(app_name)
-    except _errors().NotFound as exc:
-        raise command_failed(
-            f"docker service scale {app_name}={replicas} ",
-            f"{app_name}: Error response from daemon: service {app_name} not found\n",
-        ) from exc
-    service.scale(replicas)
+    for attempt in range(3):
+        try:
+            service = world.docker().services.get(app_name)
+        except _errors().NotFound as exc:
+            raise command_failed(
+                f"docker service scale {app_name}={replicas} ",
+                f"{app_name}: Error response from daemon: service {app_name} not found\n",
+            ) from exc
+        try:
+            service.scale(replicas)
+            return
+        except _errors().APIError as exc:
+            # a stop right after a start can read the spec before the engine stored the last update;
+            # read it again instead of failing the call (the engine's "update out of sequence")
+            if "update out of sequence" not in str(exc) or attempt == 2:
+                raise
 
 
 def remove_service(world: World, app_name: str) -> None:

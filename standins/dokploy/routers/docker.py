@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import docker_views
+from .. import docker_views, swarm_tasks
 from ..world import World
 from .base import VOID, Input, procedure
 
@@ -36,6 +36,16 @@ async def by_app_name(world: World, inp: Input) -> Any:
 @procedure("docker.getContainersByAppLabel")
 async def by_app_label(world: World, inp: Input) -> Any:
     return await world.in_thread(docker_views.containers_by_label, world, inp["appName"], inp["type"])
+
+
+@procedure("docker.getServiceContainersByAppName")
+async def service_containers(world: World, inp: Input) -> Any:
+    return await world.in_thread(swarm_tasks.service_tasks, world, inp["appName"])
+
+
+@procedure("docker.getStackContainersByAppName")
+async def stack_containers(world: World, inp: Input) -> Any:
+    return await world.in_thread(swarm_tasks.stack_tasks, world, inp["appName"])
 
 
 @procedure("docker.getEvents")
