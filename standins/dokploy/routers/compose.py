@@ -6,8 +6,8 @@ import shutil
 from typing import Any
 
 from .. import views
-from ..compose_files import ComposeFileError, convert_compose, service_names
-from ..compose_runner import remove_compose, start_compose, stop_compose
+from ..compose_files import ComposeFileError, convert_compose, load_compose, service_names
+from ..compose_runner import box_command, remove_compose, start_compose, stop_compose
 from ..docker_views import container_logs, mounts_of_service
 from ..errors import internal, not_found
 from ..world import World
@@ -113,9 +113,17 @@ async def compose_load_services(world: World, inp: Input) -> Any:
 async def compose_converted(world: World, inp: Input) -> Any:
     row = world.db.compose_row(inp["composeId"])
     try:
+        if load_compose(row["composeFile"] or "") is None:
+            return "null\n"  # addDomainToCompose returns null for an empty file; YAML-stringified
         return convert_compose(row, world.db.domains_of(compose_id=row["composeId"]))
     except ComposeFileError as exc:
         raise internal(str(exc)) from exc
+
+
+@procedure("compose.getDefaultCommand")
+async def compose_default_command(world: World, inp: Input) -> Any:
+    """Dokploy's `docker ${createCommand(compose)}`: the custom command, else compose up / stack deploy."""
+    return f"docker {box_command(world.db.compose_row(inp['composeId']))}"
 
 
 @procedure("compose.readLogs")
