@@ -18,9 +18,10 @@ from .ids import build_app_name, nanoid, now_iso, random_password
 Row = dict[str, Any]
 
 DB_KINDS = ("postgres", "mysql", "mariadb", "mongo", "redis")
+# how each kind names itself in "<Label> not found" (Dokploy spells MySQL `MySql` there)
 DB_LABELS = {
     "postgres": "Postgres",
-    "mysql": "Mysql",
+    "mysql": "MySql",
     "mariadb": "Mariadb",
     "mongo": "Mongo",
     "redis": "Redis",

@@ -59,9 +59,11 @@ def _register(kind: str) -> None:
 
     @procedure(f"{kind}.stop")
     async def stop(world: World, inp: Input) -> Any:
+        """The row as find<Db>ById read it; Dokploy's stopService logs a docker error and carries on."""
         row = world.db.database(kind, inp[id_key])
-        before = dict(row)
-        await world.in_thread(scale_service, world, row["appName"], 0)
+        before = views.database_nested(world.db, kind, row)
+        with contextlib.suppress(TRPCError):  # e.g. never deployed: `service <appName> not found`
+            await world.in_thread(scale_service, world, row["appName"], 0)
         row["applicationStatus"] = "idle"
         return before
 
@@ -76,7 +78,7 @@ def _register(kind: str) -> None:
     @procedure(f"{kind}.remove")
     async def remove(world: World, inp: Input) -> Any:
         row = world.db.database(kind, inp[id_key])
-        snapshot = dict(row)
+        snapshot = views.database_nested(world.db, kind, row)  # find<Db>ById, read before the delete
         with contextlib.suppress(TRPCError):
             await world.in_thread(remove_service, world, row["appName"])
         world.db.delete_service(kind, row)
