@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 from mcp_server.dokploy._base import CallsDokploy, only_set
 from mcp_server.dokploy.models import Application, Database, DatabaseKind, Deployment, Domain
+
+# start/stop answer with the row Dokploy read BEFORE changing it: its status is the old one
+# (stop on a running application says `done`, not `idle`); read `*_one` afterwards for the new one.
+ApplicationBeforeChange: TypeAlias = Application
+DatabaseBeforeChange: TypeAlias = Database
 
 
 class ApplicationsAPI:
@@ -29,12 +34,14 @@ class ApplicationsAPI:
             only_set(applicationId=application_id, title=title, description=description),
         )
 
-    async def application_start(self: CallsDokploy, application_id: str) -> Application:
-        """`docker service scale <appName>=1` (always 1)."""
+    async def application_start(self: CallsDokploy, application_id: str) -> ApplicationBeforeChange:
+        """`docker service scale <appName>=1` (always 1). Returns the application AS IT WAS BEFORE the
+        start (e.g. status still `idle`); call `application_one` for the status after it."""
         return Application.model_validate(await self.call("application.start", applicationId=application_id))
 
-    async def application_stop(self: CallsDokploy, application_id: str) -> Application:
-        """`docker service scale <appName>=0`."""
+    async def application_stop(self: CallsDokploy, application_id: str) -> ApplicationBeforeChange:
+        """`docker service scale <appName>=0`. Returns the application AS IT WAS BEFORE the stop
+        (e.g. status still `done`); call `application_one` for the status after it."""
         return Application.model_validate(await self.call("application.stop", applicationId=application_id))
 
     async def application_reload(self: CallsDokploy, application_id: str, app_name: str) -> bool:
@@ -84,11 +91,19 @@ class ApplicationsAPI:
         body = await self.call(f"{kind}.one", {f"{kind}Id": database_id})
         return Database.model_validate({**body, "kind": kind})
 
-    async def database_start(self: CallsDokploy, kind: DatabaseKind, database_id: str) -> None:
-        await self.call(f"{kind}.start", {f"{kind}Id": database_id})
+    async def database_start(
+        self: CallsDokploy, kind: DatabaseKind, database_id: str
+    ) -> DatabaseBeforeChange:
+        """`docker service scale <appName>=1`. Returns the database AS IT WAS BEFORE the start;
+        call `database_one` for the status after it."""
+        body = await self.call(f"{kind}.start", {f"{kind}Id": database_id})
+        return Database.model_validate({**body, "kind": kind})
 
-    async def database_stop(self: CallsDokploy, kind: DatabaseKind, database_id: str) -> None:
-        await self.call(f"{kind}.stop", {f"{kind}Id": database_id})
+    async def database_stop(self: CallsDokploy, kind: DatabaseKind, database_id: str) -> DatabaseBeforeChange:
+        """`docker service scale <appName>=0`. Returns the database AS IT WAS BEFORE the stop (Dokploy
+        answers 200 even when the service was never deployed); call `database_one` for the new status."""
+        body = await self.call(f"{kind}.stop", {f"{kind}Id": database_id})
+        return Database.model_validate({**body, "kind": kind})
 
     async def database_reload(
         self: CallsDokploy, kind: DatabaseKind, database_id: str, app_name: str

@@ -248,8 +248,11 @@ async def test_application_lifecycle(client: DokployClient, dokploy_standin: Sta
     assert await client.application_reload(aid, app_name) is True  # creates the swarm service, no pull
     one = await client.application_one(aid)
     assert one.docker_image == BUSYBOX and one.memory_limit == "33554432"
-    assert (await client.application_stop(aid)).application_id == aid
-    assert (await client.application_start(aid)).application_id == aid
+    stopped = await client.application_stop(aid)  # the row as it was before the stop
+    assert stopped.application_id == aid and stopped.application_status == "done"
+    assert (await client.application_one(aid)).application_status == "idle"
+    started = await client.application_start(aid)
+    assert started.application_id == aid and started.application_status == "idle"
 
     failed = await deploy_and_wait(client, "application", aid, poll_s=0.2)  # docker pull: offline
     assert not failed.ok and failed.log_tail
@@ -273,9 +276,11 @@ async def test_databases(client: DokployClient, dokploy_standin: StandIn) -> Non
     pid = row["postgresId"]
     db = await client.database_one("postgres", pid)
     assert db.app_name.startswith("pg-contract-") and db.id_for("postgres") == pid and db.kind == "postgres"
-    await client.database_stop("postgres", pid)
+    stopped = await client.database_stop("postgres", pid)  # Dokploy's answer: the row before the stop
+    assert (stopped.kind, stopped.id_for("postgres"), stopped.application_status) == ("postgres", pid, "done")
     assert (await client.database_one("postgres", pid)).application_status == "idle"
-    await client.database_start("postgres", pid)
+    started = await client.database_start("postgres", pid)
+    assert (started.id_for("postgres"), started.application_status) == (pid, "idle")
     assert (await client.database_one("postgres", pid)).application_status == "done"
     assert await client.database_reload("postgres", pid, db.app_name) is True
     with pytest.raises(NotFoundError, match="not found"):
