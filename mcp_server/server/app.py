@@ -1,11 +1,9 @@
-"""Build the MCP server: tools (one module each in tools/), resources, prompts, lifespan."""
+"""Build the MCP server: tools (listed in tools/__init__.py), resources, prompts, lifespan."""
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
-import pkgutil
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +17,7 @@ from mcp_server.server.confirmation import ask_through_results
 from mcp_server.server.outbound import OutboundBoundary
 from mcp_server.server.services import LiveServices, Services
 from mcp_server.settings import Settings
+from mcp_server.watcher import ProcessWatcher
 
 INSTRUCTIONS = """\
 InfraGuardian operates Docker Compose stacks deployed by Dokploy on this server.
@@ -34,18 +33,13 @@ Runbooks are resources at runbook://<name>."""
 SIGNALS_URI = "infraguardian://signals"
 
 
-async def forward_signal_changes(svc: Services, bus: SubscriptionBus) -> None:
+async def forward_signal_changes(svc: Services, bus: SubscriptionBus, poll_s: float = 1.0) -> None:
     """Every raised, updated or resolved signal tells `subscriptions/listen` clients that the
-    signals resource changed, so an agent can wake on a problem instead of polling."""
+    signals resource changed, so an agent can wake on a problem instead of polling. The changes
+    come from the signal store (polled every `poll_s`), whichever process's watcher wrote them."""
     assert svc.detectors is not None
-    async with svc.detectors.subscribe() as changes:
-        async for _ in changes:
-            await bus.publish(ResourceUpdated(uri=SIGNALS_URI))
-
-
-def tool_modules() -> list[str]:
-    """Every tool module in mcp_server/server/tools (adding a tool = adding a file)."""
-    return sorted(m.name for m in pkgutil.iter_modules(tools.__path__) if not m.name.startswith("_"))
+    async for _ in svc.detectors.changes(poll_s):
+        await bus.publish(ResourceUpdated(uri=SIGNALS_URI))
 
 
 def build_server(
@@ -55,15 +49,18 @@ def build_server(
     live = LiveServices()
 
     bus = subscriptions or InMemorySubscriptionBus()
+    # One watcher per process, whatever the number of lifespans (SSE enters one per connection):
+    # it runs the detectors when it gets the host's lease, else stands by for the holder.
+    watcher = ProcessWatcher(settings) if run_detectors else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[Services]:
         async with (
-            Services.open(settings, run_detectors=run_detectors) as svc,
+            watcher.in_use() if watcher is not None else contextlib.nullcontext(),
+            Services.open(settings) as svc,
             anyio.create_task_group() as tg,
         ):
-            if svc.detectors is not None:
-                tg.start_soon(forward_signal_changes, svc, bus)
+            tg.start_soon(forward_signal_changes, svc, bus)
             live.push(svc)
             try:
                 yield svc
@@ -80,8 +77,7 @@ def build_server(
         log_level="WARNING",
         subscriptions=bus,
     )
-    for name in tool_modules():
-        importlib.import_module(f"{tools.__name__}.{name}").register(mcp)
+    tools.register_tools(mcp)  # the explicit list in tools/__init__.py
     ask_through_results(mcp)  # a destructive tool may answer with its question for a human
     resources.register(mcp, settings, live)
     prompts.register(mcp)

@@ -1,8 +1,9 @@
 """Everything a tool needs, opened once per server process (the MCP lifespan).
 
 The Docker host, the safety gate (policy, budgets, audit), the compose snapshot store, the
-detector engine and — when configured — the Dokploy client. Dokploy is connected lazily: the
-server starts and serves Docker-only tools even while Dokploy is down or not configured.
+signals the host's watcher keeps in the state store and — when configured — the Dokploy client.
+Dokploy is connected lazily: the server starts and serves Docker-only tools even while Dokploy is
+down or not configured. The detectors themselves run in the watcher (mcp_server/watcher), not here.
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import anyio
 
-from mcp_server.detectors import DetectorEngine, dokploy_deployment_watches, dokploy_domain_specs
 from mcp_server.docker_ops.host import DockerHost
 from mcp_server.dokploy import DokployClient, DokployError, SnapshotStore
 from mcp_server.runbooks import RunbookLibrary
 from mcp_server.safety import Safety
+from mcp_server.server.hosts import HostRef, configured_hosts, open_hosts, pick_host
 from mcp_server.settings import Settings
+from mcp_server.watcher import SignalReader, SqliteSignalStore, host_key
 
 log = logging.getLogger("infraguardian.server")
 
@@ -33,17 +34,24 @@ class DokployUnavailable(Exception):
 @dataclass
 class Services:
     settings: Settings
-    docker: DockerHost
+    hosts: dict[str, DockerHost]  # by name; the default is settings.docker_host_name
     safety: Safety
     snapshots: SnapshotStore
     runbooks: RunbookLibrary
-    detectors: DetectorEngine | None = None
+    # the default host's signals as its watcher stored them (whichever process runs the detectors)
+    detectors: SignalReader | None = None
+    host_refs: dict[str, HostRef] = field(default_factory=dict)  # name → engine URL, Dokploy serverId
     _dokploy: DokployClient | None = None
     _dokploy_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     @property
     def host_name(self) -> str:
+        """The default Docker host's name (the local engine)."""
         return self.settings.docker_host_name
+
+    def host(self, name: str | None = None) -> DockerHost:
+        """The Docker host called `name` (None: the default); UnknownHost names the known ones."""
+        return pick_host(self.hosts, name, self.host_name)
 
     async def dokploy(self) -> DokployClient:
         """The Dokploy client, connected on first use (raises DokployUnavailable with the reason)."""
@@ -70,46 +78,33 @@ class Services:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, settings: Settings, *, run_detectors: bool = True) -> AsyncIterator[Services]:
+    async def open(cls, settings: Settings) -> AsyncIterator[Services]:
         state = Path(settings.state_dir)
         state.mkdir(parents=True, exist_ok=True, mode=0o700)  # noqa: ASYNC240 - once, at start-up
-        docker = DockerHost(settings.docker_host)
+        refs = configured_hosts(settings)
+        hosts = open_hosts(refs)
         safety = Safety(settings.safety, state)
         snapshots = SnapshotStore(state / "snapshots.sqlite3")
+        signals = SqliteSignalStore.in_state_dir(state)
         services = cls(
             settings=settings,
-            docker=docker,
+            hosts=hosts,
+            host_refs={ref.name: ref for ref in refs},
             safety=safety,
             snapshots=snapshots,
             runbooks=RunbookLibrary.load(settings.runbooks_dir),
+            detectors=SignalReader(signals, host_key(settings)),
         )
         try:
-            async with contextlib.AsyncExitStack() as stack:
-                if run_detectors:
-                    services.detectors = services._detector_engine()
-                    await stack.enter_async_context(services.detectors)
-                yield services
+            yield services
         finally:
             if services._dokploy is not None:
                 await services._dokploy.aclose()
+            signals.close()
             snapshots.close()
             safety.close()
-            await docker.close()
-
-    def _detector_engine(self) -> DetectorEngine:
-        async def domains() -> list[Any]:
-            client = await self.dokploy_or_none()
-            if client is None:
-                return []
-            return await dokploy_domain_specs(client, await client.overview_services())
-
-        async def deployments() -> list[Any]:
-            client = await self.dokploy_or_none()
-            if client is None:
-                return []
-            return dokploy_deployment_watches(client, await client.overview_services())
-
-        return DetectorEngine(self.docker, self.settings.detectors, domains=domains, deployments=deployments)
+            for host in hosts.values():
+                await host.close()
 
 
 class LiveServices:
