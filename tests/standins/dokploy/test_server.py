@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -114,6 +115,14 @@ def test_help_names_the_openapi_default() -> None:
     assert result.returncode == 0, result.stderr
     help_text = " ".join(result.stdout.split())  # click wraps the help text
     assert "DOKPLOY_STANDIN_OPENAPI, else shared/dokploy/openapi.json beside the checkout" in help_text
+
+
+def test_console_script_is_the_same_command() -> None:
+    script = Path(sys.executable).with_name("infraguardian-standin")  # pyproject [project.scripts]
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Serve a local stand-in for Dokploy v0.30.2" in result.stdout
+    assert "--openapi" in result.stdout and "--base-dir" in result.stdout
 
 
 def test_the_product_cli_has_no_standin_command() -> None:
