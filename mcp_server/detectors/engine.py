@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Literal, Protocol
+from typing import Literal
 
 import anyio
 from anyio.abc import TaskGroup
@@ -37,6 +37,7 @@ from mcp_server.docker_ops.timeutil import parse_docker_time
 from .base import Clock, Detector, DetectorContext, Findings, Signal, SignalChange, SystemClock
 from .book import SignalBook
 from .inputs import DeploymentProvider, DomainProvider
+from .journal import SignalJournal, UnsavedSignals
 from .registry import build_detectors
 from .samplers import LogGapSampler, StatsSampler
 from .settings import DetectorSettings
@@ -47,15 +48,6 @@ log = logging.getLogger(__name__)
 # the lifecycle memory needs these even when no detector asks for them
 _LIFECYCLE_ACTIONS = frozenset({"kill", "stop", "oom", "die", "start", "destroy"})
 _INVALIDATING_ACTIONS = frozenset({"start", "die", "destroy", "oom", "health_status", "restart", "stop"})
-
-
-class SignalJournal(Protocol):
-    """Where the engine saves what it finds (the watcher's signal store)."""
-
-    async def record(self, changes: Sequence[SignalChange], refreshed: Sequence[Signal]) -> None:
-        """Save changes in order, then the newest copy of active signals that refreshed silently.
-        Raise on failure: the engine keeps the batch and tries again after the next detector call."""
-        ...
 
 
 class DetectorStatus(BaseModel):
@@ -107,10 +99,7 @@ class DetectorEngine:
     ) -> None:
         self.host = host
         self.journal = journal
-        # saved by the next _save(): changes in order, and the newest copy of refreshed signals
-        self._unsaved: list[SignalChange] = []
-        self._refreshed: dict[str, Signal] = {}
-        self._save_lock = anyio.Lock()
+        self._unsaved = UnsavedSignals(journal) if journal is not None else None
         # events before this were already seen by a previous watcher (set by the watcher on takeover)
         self.replay_events_from: datetime | None = None
         # restored signal id -> its last_seen: events up to then were judged by the previous watcher
@@ -342,21 +331,23 @@ class DetectorEngine:
         for signal in findings.firing:
             if (change := self.book.upsert(signal)) is not None:
                 changes.append(change)
-            elif self.journal is not None and (stored := self.book.get(signal.id)) is not None:
-                self._refreshed[signal.id] = stored
+            elif self._unsaved is not None and (stored := self.book.get(signal.id)) is not None:
+                self._unsaved.refreshed(stored)
         for signal_id, reason in findings.cleared.items():
             if (change := self.book.resolve(signal_id, reason)) is not None:
                 changes.append(change)
         if findings.complete:
             keep = {s.id for s in findings.firing} | findings.undecided
             changes += self.book.resolve_missing(detector.name, keep, f"{detector.name}: condition cleared")
-        self._note_unsaved(changes)
+        if self._unsaved is not None:
+            self._unsaved.changed(changes)
         return changes
 
     def expire(self) -> list[SignalChange]:
         """Resolve event-born signals whose hold time passed without a new occurrence."""
         changes = self.book.expire()
-        self._note_unsaved(changes)
+        if self._unsaved is not None:
+            self._unsaved.changed(changes)
         return changes
 
     def _skip_judged(self, findings: Findings, event: ContainerEvent) -> Findings:
@@ -380,29 +371,9 @@ class DetectorEngine:
         findings.cleared = {sid: why for sid, why in findings.cleared.items() if not judged(sid)}
         return findings
 
-    def _note_unsaved(self, changes: list[SignalChange]) -> None:
-        if self.journal is None:
-            return
-        for change in changes:
-            # a change carries the newest copy: an older silent refresh must not overwrite it
-            self._refreshed.pop(change.signal.id, None)
-        self._unsaved += changes
-
     async def _save(self) -> None:
-        """Hand unsaved changes and refreshes to the journal; on failure keep them for next time."""
-        if self.journal is None:
-            return
-        async with self._save_lock:
-            changes, self._unsaved = self._unsaved, []
-            refreshed, self._refreshed = self._refreshed, {}
-            if not changes and not refreshed:
-                return
-            try:
-                await self.journal.record(changes, list(refreshed.values()))
-            except Exception as exc:  # the store may be busy for a moment: retry with the next save
-                self._unsaved[:0] = changes
-                self._refreshed = {**refreshed, **self._refreshed}
-                log.warning("could not save %d signal changes (will retry): %s", len(changes), exc)
+        if self._unsaved is not None:
+            await self._unsaved.save()
 
     async def _sync_engine_clock(self) -> None:
         """Learn the offset between the engine's clock and ours (log times are engine times)."""
