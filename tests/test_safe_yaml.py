@@ -15,6 +15,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from mcp_server.compose_edit import EditError as PatchError
+from mcp_server.compose_edit import patch_memory, uses_deploy_form
 from mcp_server.compose_graph import ComposeGraph, ComposeYAMLError
 from mcp_server.compose_graph.cli import graph
 from mcp_server.runbooks import RunbookError, RunbookLibrary
@@ -27,7 +29,6 @@ from mcp_server.safe_yaml import (
     measure,
     read_yaml_file,
 )
-from mcp_server.server.tools.set_memory_limit import PatchError, patch_memory, uses_deploy_form
 from mcp_server.settings import SettingsError, load_settings
 from standins.dokploy.compose_files import ComposeFileError, load_compose
 

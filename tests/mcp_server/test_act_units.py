@@ -6,17 +6,19 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from mcp_server.docker_ops.models import ContainerDetails
-from mcp_server.server.tools._act_common import env_changes, file_diff, start_order
-from mcp_server.server.tools.rollback import previous_rollback_point
-from mcp_server.server.tools.set_memory_limit import (
+from mcp_server.compose_edit import (
+    EditError as PatchError,
+)
+from mcp_server.compose_edit import (
     LayoutError,
-    PatchError,
     memory_text,
     patch_memory,
     rewrite_memory,
     uses_deploy_form,
 )
+from mcp_server.docker_ops.models import ContainerDetails
+from mcp_server.server.tools._act_common import env_changes, file_diff, start_order
+from mcp_server.server.tools.rollback import previous_rollback_point
 
 FILE = """\
 # shop stack
