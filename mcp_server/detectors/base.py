@@ -1,5 +1,6 @@
-"""The detector interface: what a detector reports (`Signal`), about what (`Target`), and what it
-gets to work with (`DetectorContext`).
+"""The detector interface: what a detector reports (`Signal`), about what (`Target`, the one
+model of `mcp_server.targets`, shared with safety and audit), and what it gets to work with
+(`DetectorContext`).
 
 A detector is one class in one module of this package (see registry.py). It can react to Docker
 events (`event_actions` + `on_event`), be polled on an interval (`poll_interval_s` + `poll`), or
@@ -17,6 +18,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, Field, field_validator
+
+from mcp_server.targets import Target
 
 from .settings import DetectorSettings
 
@@ -42,58 +45,6 @@ class Severity(StrEnum):
     @property
     def rank(self) -> int:
         return {"info": 0, "warning": 1, "critical": 2}[self.value]
-
-
-class Target(BaseModel):
-    """What a signal is about. Set the fields that identify it; the rest stay None.
-
-    app_name is the compose project / stack namespace / swarm service name, which is Dokploy's
-    appName. The container id is informational only: it changes when a container is recreated,
-    so it is not part of the fingerprint (the container name is, except for swarm tasks).
-    """
-
-    host: str = Field(description="the Docker host (its name or URL)")
-    app_name: str | None = None
-    service: str | None = Field(default=None, description="compose service or stack service name")
-    container_name: str | None = None
-    container_id: str | None = None
-    swarm_service: str | None = None
-    domain: str | None = Field(default=None, description="host name plus path, e.g. shop.example.com/api")
-    volume: str | None = None
-    path: str | None = Field(default=None, description="a filesystem path on the Docker host")
-    dokploy_id: str | None = Field(default=None, description="composeId or applicationId in Dokploy")
-
-    def key(self) -> str:
-        """Stable identity of the target (no container id; no task container name for swarm)."""
-        parts = [f"host={self.host}"]
-        for name in ("app_name", "service", "swarm_service", "domain", "volume", "path", "dokploy_id"):
-            value = getattr(self, name)
-            if value:
-                parts.append(f"{name}={value}")
-        if self.container_name and not self.swarm_service:
-            parts.append(f"container={self.container_name}")
-        return "|".join(parts)
-
-    def describe(self) -> str:
-        """A short human phrase, e.g. `container shop-web-1 (compose shop, service web)`."""
-        if self.domain:
-            return f"domain {self.domain}"
-        if self.dokploy_id:
-            return f"Dokploy {self.app_name or 'service'} ({self.dokploy_id})"
-        if self.volume:
-            return f"volume {self.volume}"
-        if self.path:
-            return f"filesystem {self.path} on {self.host}"
-        group = []
-        if self.swarm_service:
-            group.append(f"swarm service {self.swarm_service}")
-        elif self.app_name:
-            group.append(f"compose {self.app_name}")
-        if self.service and self.service != self.swarm_service:
-            group.append(f"service {self.service}")
-        if self.container_name:
-            return f"container {self.container_name}" + (f" ({', '.join(group)})" if group else "")
-        return ", ".join(group) or f"host {self.host}"
 
 
 class Signal(BaseModel):
@@ -140,7 +91,7 @@ class SignalChange(BaseModel):
 
 
 def fingerprint(kind: str, target: Target, extra: str = "") -> str:
-    """`<kind>-<12 hex>`: stable for the same kind of problem on the same target."""
+    """`<kind>-<12 hex>`: stable for the same kind of problem on the same target (its `key()`)."""
     digest = hashlib.sha256(f"{kind}|{target.key()}|{extra}".encode()).hexdigest()[:12]
     return f"{kind}-{digest}"
 

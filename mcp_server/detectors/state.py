@@ -44,25 +44,26 @@ def label_filters(settings: DetectorSettings) -> list[str]:
 def target_from_labels(
     host_name: str, name: str | None, container_id: str | None, labels: dict[str, str]
 ) -> Target:
-    """The Target of one container, from its compose/swarm labels."""
+    """The Target of one container, from its compose/swarm labels: per container for compose and
+    plain containers, the swarm service for a swarm task (task names change on reschedule)."""
     swarm_service = labels.get(SWARM_SERVICE_NAME)
     namespace = labels.get(STACK_NAMESPACE)
+    display = name or (container_id or "")[:12] or "unknown"
     if swarm_service:
         short = swarm_service.removeprefix(f"{namespace}_") if namespace else None
-        app_name = namespace or swarm_service
-        return Target(
-            host=host_name,
-            app_name=app_name,
+        return Target.for_container(
+            host_name,
+            display,
+            project=namespace,
             service=short,
             swarm_service=swarm_service,
-            container_name=name,
             container_id=container_id,
         )
-    return Target(
-        host=host_name,
-        app_name=labels.get(COMPOSE_PROJECT),
+    return Target.for_container(
+        host_name,
+        display,
+        project=labels.get(COMPOSE_PROJECT),
         service=labels.get(COMPOSE_SERVICE),
-        container_name=name,
         container_id=container_id,
     )
 
@@ -72,11 +73,14 @@ def target_from_event(host_name: str, event: ContainerEvent) -> Target:
 
 
 def service_level(target: Target) -> Target:
-    """The same target one level up: the compose/stack/swarm service when there is one
-    (so replicas and recreated containers share it), else the container itself."""
-    if target.swarm_service or (target.app_name and target.service):
-        return target.model_copy(update={"container_name": None, "container_id": None})
-    return target
+    """The same target one level up: the compose or swarm service when there is one (so replicas
+    and recreated containers share it), else the container itself."""
+    owner = target.workload()
+    if owner is None or (owner is target and target.kind == "container"):
+        return target
+    return Target.model_validate(
+        owner.model_dump(exclude={"container_name", "container_id", "image", "labels"})
+    )
 
 
 @dataclass(frozen=True)

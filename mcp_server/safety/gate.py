@@ -294,7 +294,9 @@ class Safety:
             tool=request.tool,
             action=request.action,
             target_key=request.target.key() if request.target else "",
-            target=request.target.model_dump(exclude_defaults=True) if request.target else None,
+            target=request.target.model_dump(exclude_defaults=True, exclude={"app_name"})
+            if request.target
+            else None,
             arguments=request.details,
             allowed=decision.allowed,
             code=decision.code,

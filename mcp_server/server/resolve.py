@@ -72,24 +72,17 @@ class App:
 
     def target(self) -> Target:
         """The whole app: a compose project, or the swarm service of an application/database."""
-        if self.is_compose:
-            return Target(kind="compose_project", host=self.host.name, project=self.app_name)
-        return Target(kind="swarm_service", host=self.host.name, name=self.app_name)
+        return Target.for_app(self.host.name, self.app_name, compose=self.is_compose)
 
     def service_target(self, service: str, first: ContainerDetails | None) -> Target:
         """One service: a compose service, a stack's swarm service `<app>_<svc>`, or the app itself."""
         image, labels = (first.image, first.labels) if first else (None, {})
         if self.group is not None and self.group.kind == "compose":
-            return Target(
-                kind="compose_service",
-                host=self.host.name,
-                project=self.app_name,
-                service=service,
-                image=image,
-                labels=labels,
+            return Target.for_compose_service(
+                self.host.name, self.app_name, service, image=image, labels=labels
             )
         name = f"{self.app_name}_{service}" if self.group and self.group.kind == "stack" else service
-        return Target(kind="swarm_service", host=self.host.name, name=name, image=image, labels=labels)
+        return Target.for_swarm_service(self.host.name, name, image=image, labels=labels)
 
 
 async def dokploy_refs(svc: Services) -> dict[str, DokployRef]:
@@ -142,13 +135,15 @@ def pick_service(app: App, service: str | None) -> str:
 
 
 def container_target_of(host: DockerHost, details: ContainerDetails) -> Target:
-    """One container as a target, with image and labels, so the protection rules see everything."""
-    return Target(
-        kind="container",
-        host=host.name,
-        name=details.name,
+    """One container as a target, with image and labels, so the protection rules see everything.
+    Keyed per container (as the detectors key a container's signals), even for a swarm task:
+    the action is on this container; its labels name the swarm service it counts against."""
+    return Target.for_container(
+        host.name,
+        details.name,
         project=details.compose_project,
         service=details.compose_service,
+        container_id=details.id,
         image=details.image,
         labels=details.labels,
     )

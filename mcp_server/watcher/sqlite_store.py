@@ -5,7 +5,8 @@ readers and the writer work concurrently; `busy_timeout` makes a second writer (
 its view of the lease) wait briefly instead of failing. The lease is taken inside BEGIN IMMEDIATE,
 so two watchers checking "is it free?" cannot both win.
 
-Schema (version 1):
+Schema (version 2; version 1 stored the detectors' old Target, so its signals are dropped on open —
+the watcher raises what still holds again):
     watcher_leases  one row per host: holder, docker_url, acquired_at, renewed_at, expires_at (epoch s);
                     a released lease stays as a row that expired at release time
     signals         one row per occurrence of a signal: raised … resolved; `body` is the Signal JSON
@@ -30,7 +31,7 @@ from .store import Lease, LeaseLost, SignalStoreError, StoredChange
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 5000
 DEFAULT_FILE_NAME = "signals.sqlite3"
 
@@ -138,6 +139,10 @@ class SqliteSignalStore:
         row = conn.execute("SELECT version FROM schema_version").fetchone()
         if row is None:
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        elif int(row[0]) == 1:  # targets in the old detector format: not readable as today's Target
+            conn.execute("DELETE FROM signal_changes")
+            conn.execute("DELETE FROM signals")
+            conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
         elif int(row[0]) > SCHEMA_VERSION:
             raise SignalStoreError(
                 f"signal store {self.path} has schema version {row[0]}, newer than this InfraGuardian "

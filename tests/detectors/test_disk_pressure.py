@@ -50,7 +50,8 @@ async def test_tmpfs_volume_filling_up_with_projection(
         sig = await engine.wait_for_signal(
             lambda s: (
                 s.kind == "disk_pressure"
-                and s.target.volume == volume
+                and s.target.kind == "volume"
+                and s.target.name == volume
                 and s.evidence.get("projected_full_in_s") is not None
             ),
             30,

@@ -106,18 +106,18 @@ async def test_domains_down_closed_and_expiring_certificate(host: DockerHost, tm
     )
     try:
         async with DetectorEngine(host, settings, domains=lambda: domains) as engine:
-            down = await engine.wait_for_signal(lambda s: s.target.domain == "down.test", 20)
+            down = await engine.wait_for_signal(lambda s: s.target.name == "down.test", 20)
             assert down.severity == Severity.critical and down.runbook == "domain-down"
             assert down.evidence["http"]["status_code"] == 503
             assert down.evidence["http"]["body_snippet"] == "no available server"
             assert down.evidence["consecutive_failures"] >= 2
             assert "HTTP 503" in down.summary and "routes to web:80" in down.summary
 
-            closed = await engine.wait_for_signal(lambda s: s.target.domain == "closed.test", 20)
+            closed = await engine.wait_for_signal(lambda s: s.target.name == "closed.test", 20)
             assert closed.runbook == "domain-down" and "unreachable" in closed.summary
             assert "ConnectError" in closed.evidence["http"]["error"]
 
-            cert = await engine.wait_for_signal(lambda s: s.target.domain == "secure.test", 20)
+            cert = await engine.wait_for_signal(lambda s: s.target.name == "secure.test", 20)
             assert cert.runbook == "tls-certificate" and cert.severity == Severity.critical  # <= 3 days
             assert 1.5 < cert.evidence["tls"]["days_left"] <= 2.0
             assert cert.evidence["tls"]["trusted"] is False  # self-signed
@@ -126,7 +126,7 @@ async def test_domains_down_closed_and_expiring_certificate(host: DockerHost, tm
             # connected to 127.0.0.1, but spoke to the server as the public host name
             assert "secure.test" in secure.sni and secure.hosts[-1] == "secure.test"
             assert healthy.hosts and healthy.hosts[-1] == "ok.test"
-            assert not [s for s in engine.active_signals() if s.target.domain == "ok.test/health"]
+            assert not [s for s in engine.active_signals() if s.target.name == "ok.test/health"]
 
             failing.status = 200  # the app recovers
             done = await wait_resolved(engine, down.id, 20)

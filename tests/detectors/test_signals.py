@@ -19,9 +19,9 @@ pytestmark = pytest.mark.anyio
 
 
 def test_fingerprint_ignores_container_id_but_not_the_service() -> None:
-    a = Target(host="h", app_name="shop", service="web", container_name="shop-web-1", container_id="aaa")
+    a = Target.for_container("h", "shop-web-1", project="shop", service="web", container_id="aaa")
     recreated = a.model_copy(update={"container_id": "bbb"})
-    other = a.model_copy(update={"service": "api", "container_name": "shop-api-1"})
+    other = Target.for_container("h", "shop-api-1", project="shop", service="api", container_id="aaa")
     assert fingerprint("oom", a) == fingerprint("oom", recreated)
     assert fingerprint("oom", a) != fingerprint("oom", other)
     assert fingerprint("oom", a) != fingerprint("exited", a)
@@ -33,26 +33,27 @@ def test_swarm_task_names_do_not_split_the_fingerprint() -> None:
     one = target_from_labels("h", "shop-app.1.abc", "id1", labels)
     two = target_from_labels("h", "shop-app.1.xyz", "id2", labels)
     assert one.key() == two.key()
-    assert one.app_name == "shop-app" and one.swarm_service == "shop-app"
+    assert one.app_name == "shop-app" and (one.kind, one.name) == ("swarm_service", "shop-app")
+    assert one.container_name == "shop-app.1.abc" and one.key() == "swarm_service:h/shop-app"
 
 
 def test_stack_containers_map_to_namespace_and_short_service() -> None:
     labels = {"com.docker.swarm.service.name": "blog_db", "com.docker.stack.namespace": "blog"}
     target = target_from_labels("h", "blog_db.1.q", "id", labels)
-    assert (target.app_name, target.service, target.swarm_service) == ("blog", "db", "blog_db")
+    assert (target.app_name, target.service, target.name) == ("blog", "db", "blog_db")
     assert service_level(target).container_name is None
 
 
 def test_describe_names_the_target() -> None:
-    t = Target(host="h", app_name="shop", service="web", container_name="shop-web-1")
-    assert t.describe() == "container shop-web-1 (compose shop, service web)"
-    assert service_level(t).describe() == "compose shop, service web"
-    assert Target(host="h", domain="shop.example.com").describe() == "domain shop.example.com"
+    t = Target.for_container("h", "shop-web-1", project="shop", service="web")
+    assert t.describe() == "container shop-web-1 on host h"
+    assert service_level(t).describe() == "compose service web of project shop on host h"
+    assert Target.for_domain("h", "shop.example.com").describe() == "domain shop.example.com on host h"
 
 
 def test_summary_is_one_bounded_line() -> None:
     clock = ManualClock(T0)
-    sig = make_signal(clock, Target(host="h"), summary="line one\nline two   " + "x" * 1000)
+    sig = make_signal(clock, Target.for_host("h"), summary="line one\nline two   " + "x" * 1000)
     assert "\n" in "line one\nline two" and "\n" not in sig.summary
     assert len(sig.summary) <= 300
 
@@ -74,7 +75,7 @@ def test_evidence_is_bounded_and_keeps_the_newest_items() -> None:
 async def test_book_dedups_keeps_first_seen_and_publishes_changes() -> None:
     clock = ManualClock(T0)
     book = SignalBook(clock)
-    target = Target(host="h", container_name="c")
+    target = Target.for_container("h", "c")
     async with book.subscribe() as changes:
         assert book.upsert(make_signal(clock, target)) is not None
         clock.advance(30)
@@ -95,8 +96,8 @@ async def test_book_dedups_keeps_first_seen_and_publishes_changes() -> None:
 def test_book_expires_event_signals_after_their_hold() -> None:
     clock = ManualClock(T0)
     book = SignalBook(clock)
-    book.upsert(make_signal(clock, Target(host="h", container_name="a"), auto_resolve_after_s=60))
-    book.upsert(make_signal(clock, Target(host="h", container_name="b")))
+    book.upsert(make_signal(clock, Target.for_container("h", "a"), auto_resolve_after_s=60))
+    book.upsert(make_signal(clock, Target.for_container("h", "b")))
     clock.advance(59)
     assert book.expire() == []
     clock.advance(1)
@@ -108,9 +109,9 @@ def test_book_expires_event_signals_after_their_hold() -> None:
 def test_book_orders_by_severity() -> None:
     clock = ManualClock(T0)
     book = SignalBook(clock)
-    book.upsert(make_signal(clock, Target(host="h", container_name="w")))
+    book.upsert(make_signal(clock, Target.for_container("h", "w")))
     clock.advance(1)
-    book.upsert(make_signal(clock, Target(host="h", container_name="c"), Severity.critical))
+    book.upsert(make_signal(clock, Target.for_container("h", "c"), Severity.critical))
     assert [s.target.container_name for s in book.active()] == ["c", "w"]
 
 
@@ -118,7 +119,7 @@ async def test_slow_subscriber_loses_changes_without_blocking() -> None:
     clock = ManualClock(T0)
     book = SignalBook(clock)
     async with book.subscribe(buffer=1):
-        book.upsert(make_signal(clock, Target(host="h", container_name="a")))
-        book.upsert(make_signal(clock, Target(host="h", container_name="b")))
+        book.upsert(make_signal(clock, Target.for_container("h", "a")))
+        book.upsert(make_signal(clock, Target.for_container("h", "b")))
     assert book.dropped_changes == 1
     assert len(book.active()) == 2

@@ -81,7 +81,7 @@ async def test_a_session_without_detectors_reads_and_is_told_of_another_watchers
         kind="oom",
         severity=Severity.critical,
         summary="container shop-api-1 was OOM-killed",
-        target=Target(host=HOST, app_name="shop", service="api", container_name="shop-api-1"),
+        target=Target.for_container(HOST, "shop-api-1", project="shop", service="api"),
         runbook="oom-killed",
         first_seen=at,
         last_seen=at,

@@ -27,7 +27,7 @@ def signal(
         kind=sid.split("-")[0],
         severity=severity,
         summary=f"{sid} happened",
-        target=Target(host=URL, app_name="shop", service="api", container_name="shop-api-1"),
+        target=Target.for_container(URL, "shop-api-1", project="shop", service="api"),
         evidence={"exit_code": 137},
         runbook="oom-killed",
         first_seen=at,

@@ -107,7 +107,7 @@ class DiskPressureDetector(Detector):
             info = await ctx.host.info()
             self._root_dir = str(info.get("DockerRootDir") or "/var/lib/docker")
         root = self._root_dir
-        target = Target(host=ctx.host_name, path=root)
+        target = Target.for_path(ctx.host_name, root)
         if self._local(ctx, root):
             usage = await anyio.to_thread.run_sync(shutil.disk_usage, root)
             fs = FilesystemUsage(
@@ -142,7 +142,7 @@ class DiskPressureDetector(Detector):
             name = str(volume.get("Name", ""))
             mountpoint = str(volume.get("Mountpoint", ""))
             options = volume.get("Options") or {}
-            target = Target(host=ctx.host_name, volume=name, app_name=labels.get(_COMPOSE_PROJECT))
+            target = Target.for_volume(ctx.host_name, name, project=labels.get(_COMPOSE_PROJECT))
             fs = await self._measure_volume(ctx, name, mountpoint, options, target, findings)
             if fs is not None:
                 kind = options.get("type") or "mounted"
@@ -220,7 +220,7 @@ class DiskPressureDetector(Detector):
             "measured_by": fs.measured_by,
             "path": fs.path,
         }
-        if item.target.path:
+        if item.target.kind == "path":
             evidence.update(await self._root_breakdown(ctx))
         return self.signal(
             ctx,

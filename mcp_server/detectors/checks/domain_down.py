@@ -105,8 +105,8 @@ class DomainDownDetector(Detector):
             return None
         problems.sort(key=lambda p: -p[0].rank)
         severity, runbook, _ = problems[0]
-        target = Target(
-            host=ctx.host_name, domain=spec.label, app_name=spec.app_name, dokploy_id=spec.dokploy_id
+        target = Target.for_domain(
+            ctx.host_name, spec.label, app_name=spec.app_name, dokploy_id=spec.dokploy_id
         )
         routed = f" (routes to {spec.expected_target})" if spec.expected_target else ""
         evidence: dict[str, Any] = {

@@ -68,7 +68,7 @@ class FailedDeploymentDetector(Detector):
         limiter = anyio.CapacityLimiter(self.settings.concurrency)
 
         async def check(watch: DeploymentWatch) -> None:
-            target = Target(host=ctx.host_name, app_name=watch.app_name, dokploy_id=watch.dokploy_id)
+            target = Target.for_dokploy(ctx.host_name, watch.app_name, dokploy_id=watch.dokploy_id)
             async with limiter:
                 try:
                     rows = [self._row(r) for r in await watch.fetch()]

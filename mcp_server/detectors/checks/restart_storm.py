@@ -46,7 +46,7 @@ class RestartStormDetector(Detector):
         if len(per_service) < self.settings.restart_storm_services:
             return Findings()
         services = sorted(per_service)
-        target = Target(host=ctx.host_name, app_name=project)
+        target = Target.for_app(ctx.host_name, project)
         signal = self.signal(
             ctx,
             target,

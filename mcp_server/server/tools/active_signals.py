@@ -21,7 +21,7 @@ class SignalsResult(BaseModel):
 async def active_signals(
     ctx: Context,
     min_severity: Annotated[Literal["info", "warning", "critical"], Field(description="filter")] = "info",
-    app_name: Annotated[AppName | None, Field(description="only this stack")] = None,
+    app_name: Annotated[AppName | None, Field(description="only this app (target.app_name)")] = None,
     host: DockerHostName = None,
 ) -> SignalsResult:
     """Problems detected right now (OOM kills, crash loops, unhealthy or hung containers, memory/CPU

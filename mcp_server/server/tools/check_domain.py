@@ -45,7 +45,5 @@ async def check_domain(
         verdict = "slow"
     else:
         verdict = "up"
-    await audit_read(
-        ctx, "check_domain", Target(kind="host", host=svc.host_name), {"host": host, "path": path}
-    )
+    await audit_read(ctx, "check_domain", Target.for_host(svc.host_name), {"host": host, "path": path})
     return safe(DomainCheck(url=http.url, verdict=verdict, http=http, tls=tls))

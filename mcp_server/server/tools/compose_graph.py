@@ -108,7 +108,7 @@ async def compose_graph(
     await audit_read(
         ctx,
         "compose_graph",
-        Target(kind="compose_project", host=docker.name, project=app_name),
+        Target.for_app(docker.name, app_name),
         {"app_name": app_name},
     )
     compose_file = _bounded_file(redact_text(found.text), summary) if include_file else None

@@ -69,7 +69,7 @@ async def compose_health(
     await audit_read(
         ctx,
         "compose_health",
-        Target(kind="compose_project", host=docker.name, project=app_name),
+        Target.for_app(docker.name, app_name),
         {"app_name": app_name},
     )
     return safe(

@@ -64,7 +64,7 @@ async def deployment_history(
     await audit_read(
         ctx,
         "deployment_history",
-        Target(kind="dokploy_resource", host=docker.name, name=app_name),
+        Target.for_dokploy(docker.name, app_name),
         {"app_name": app_name},
     )
     return safe(HistoryResult(app_name=app_name, dokploy_type=row.type, deployments=rows, snapshots=kept))

@@ -36,7 +36,7 @@ async def deployment_log(
     await audit_read(
         ctx,
         "deployment_log",
-        Target(kind="dokploy_resource", host=docker.name, name=deployment_id),
+        Target.for_dokploy(docker.name, deployment_id),
         {"deployment_id": deployment_id, "tail": tail},
     )
     return DeploymentLog(

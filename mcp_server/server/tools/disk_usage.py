@@ -19,5 +19,5 @@ async def disk_usage(ctx: Context, host: DockerHostName = None) -> DiskReport:
     with tool_errors():
         docker = svc.host(host)
         report = await read_disk(docker)
-    await audit_read(ctx, "disk_usage", Target(kind="host", host=docker.name), {})
+    await audit_read(ctx, "disk_usage", Target.for_host(docker.name), {})
     return safe(report)

@@ -132,7 +132,7 @@ async def dokploy_call(
             listed = "; ".join(i.describe() for i in issues[:8])
             raise fail(f"invalid input for {op.name} ({listed}); expected fields: {op.field_summary()}")
         scope = next((str(input[f]) for f in _SCOPE_FIELDS if isinstance(input.get(f), str)), None)
-        target = Target(kind="dokploy_api", host=docker.name, name=op.name, project=scope)
+        target = Target.for_dokploy_api(docker.name, op.name, scope=scope)
         op_kind = classify(op.name, op.method)
         kind = _KIND_SHOWN[op_kind]
         details: dict[str, Any] = {"operation": op.name, "input": input}

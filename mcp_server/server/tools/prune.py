@@ -89,7 +89,7 @@ async def _container_plan(
     """Stopped containers (with `label`), minus protected ones (Dokploy, Traefik, InfraGuardian)."""
     found = []
     for row in await list_stopped_containers(host, label or None):
-        target = Target(kind="container", host=host.name, name=row.name, image=row.image, labels=row.labels)
+        target = Target.for_container(host.name, row.name, image=row.image, labels=row.labels)
         why = protection_reason(target, svc.safety.settings)
         if why:
             notes.append(f"kept {row.name}: protected because {why}")
@@ -128,7 +128,7 @@ async def prune(
         containers = await _container_plan(svc, docker_host, label, notes) if "containers" in kinds else []
         plan = _Plan(engine, containers, [*(engine.notes if engine else []), *notes])
         items = plan.items()
-        target = Target(kind="host", host=docker_host.name)
+        target = Target.for_host(docker_host.name)
         confirmation = describe_blast_radius(
             target,
             [],

@@ -58,7 +58,7 @@ async def service_status(
     await audit_read(
         ctx,
         "service_status",
-        Target(kind="compose_service", host=docker.name, project=app_name, service=chosen.name),
+        Target.for_compose_service(docker.name, app_name, chosen.name),
         {"app_name": app_name, "service": service},
     )
     return safe(
