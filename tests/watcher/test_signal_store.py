@@ -63,6 +63,25 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         SqliteSignalStore(path)
 
 
+def test_a_version_1_store_drops_its_signals_in_the_old_target_format(tmp_path: Path) -> None:
+    path = tmp_path / "signals.sqlite3"
+    old = SqliteSignalStore(path)
+    old.acquire_lease(HOST, "me", URL, ttl_s=60)
+    old.record(HOST, "me", [change("raised", signal())], [])
+    old_body = '{"host": "local", "app_name": "shop", "container_name": "shop-api-1"}'
+    old._run(
+        lambda c: c.execute("UPDATE signals SET body = json_set(body, '$.target', json(?))", (old_body,))
+    )
+    old._run(lambda c: c.execute("UPDATE schema_version SET version = 1"))
+    old.close()
+    reopened = SqliteSignalStore(path)
+    assert reopened.active_signals(HOST) == [] and reopened.history(HOST, "oom-1") == []
+    assert reopened.current_lease(HOST) is not None  # the lease survives: only signals changed shape
+    version = reopened._run(lambda c: c.execute("SELECT version FROM schema_version").fetchone()[0])
+    reopened.close()
+    assert version == SCHEMA_VERSION == 2
+
+
 def test_lease_is_exclusive_until_it_expires_or_is_released(store: SqliteSignalStore) -> None:
     first = store.acquire_lease(HOST, "1@a/x", URL, ttl_s=10, now=1000)
     assert first.holder == "1@a/x" and first.expires_at == 1010 and first.pid() == 1
