@@ -15,10 +15,7 @@ the watcher raises what still holds again):
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import stat
-import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -26,13 +23,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from mcp_server.detectors.base import Signal, SignalChange
+from mcp_server.sqlite_file import SqliteFile
 
 from .store import Lease, LeaseLost, SignalStoreError, StoredChange
 
 T = TypeVar("T")
 
 SCHEMA_VERSION = 2
-BUSY_TIMEOUT_MS = 5000
 DEFAULT_FILE_NAME = "signals.sqlite3"
 
 _SCHEMA = """
@@ -72,34 +69,12 @@ CREATE INDEX IF NOT EXISTS signal_changes_by_signal ON signal_changes (host, sig
 """
 
 
-def _private_file(path: Path) -> None:
-    """Create `path` (and its directory) readable by the owner only; fix looser permissions."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-        if stat.S_IMODE(path.stat().st_mode) != 0o600:
-            os.chmod(path, 0o600)
-    except OSError as exc:
-        raise SignalStoreError(f"cannot create the signal store {path}: {exc.strerror or exc}") from None
-
-
 class SqliteSignalStore:
     """The SignalStore on one SQLite file. One connection, used by one thread at a time (a lock)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        _private_file(path)
-        try:
-            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise SignalStoreError(f"cannot switch {path} to WAL mode (got {mode})")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.Error as exc:
-            raise SignalStoreError(f"cannot open the signal store {path}: {exc}") from None
-        self._conn.row_factory = sqlite3.Row
+        self._db = SqliteFile(path, what="signal store", error=SignalStoreError)
         self._transaction(self._migrate)
 
     @classmethod
@@ -108,29 +83,11 @@ class SqliteSignalStore:
 
     # -- plumbing --------------------------------------------------------------------------------
     def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock:
-            try:
-                return work(self._conn)
-            except sqlite3.OperationalError as exc:
-                raise SignalStoreError(
-                    f"signal store {self.path} is unavailable ({exc}); retry in a few seconds and "
-                    "check the disk if it persists"
-                ) from None
+        return self._db.run(work)
 
     def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` in one write transaction (BEGIN IMMEDIATE: other writers wait for it)."""
-
-        def wrapped(conn: sqlite3.Connection) -> T:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
-
-        return self._run(wrapped)
+        return self._db.transaction(work)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         for statement in _SCHEMA.split(";"):
@@ -274,8 +231,7 @@ class SqliteSignalStore:
         return int(row[0])
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
 
 def _lease(row: sqlite3.Row | None) -> Lease | None:

@@ -172,7 +172,7 @@ async def test_another_process_reads_budgets_and_audit(make_safety: MakeSafety, 
 async def test_a_locked_database_fails_closed(
     make_safety: MakeSafety, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("mcp_server.safety.db.BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr("mcp_server.sqlite_file.BUSY_TIMEOUT_MS", 50)
     gate = make_safety()
     other = sqlite3.connect(gate.db.path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another writer holds the lock (e.g. a stuck process)
