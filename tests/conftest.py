@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import os
+import secrets
 import socket
 import threading
 import time
@@ -10,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -24,6 +27,8 @@ pytest_plugins = ["standins.dokploy.pytest_plugin"]
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 OPENAPI_FILE = SHARED / "dokploy" / "openapi.json"
 CAPTURES = SHARED / "dokploy" / "captures"
+# PostgreSQL as .ci/setup starts it (Debian's cluster, role and database `infraguardian`)
+DEFAULT_TEST_POSTGRES_URL = "postgresql://infraguardian:infraguardian@127.0.0.1:5432/infraguardian"
 
 
 def free_port() -> int:
@@ -82,3 +87,29 @@ def scripted_server() -> Iterator[ScriptedServer]:
     yield server_state
     server.should_exit = True
     thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test session, as a `postgresql://` URL; dropped at
+    the end. The server comes from env INFRAGUARDIAN_TEST_POSTGRES_URL (default: .ci/setup's)."""
+    import psycopg  # the agent extra's driver; only the tests that use PostgreSQL need it
+
+    base = os.environ.get("INFRAGUARDIAN_TEST_POSTGRES_URL") or DEFAULT_TEST_POSTGRES_URL
+    name = f"ig_test_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        admin = psycopg.connect(base, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        parts = urlsplit(base)
+        where = f"{parts.hostname}:{parts.port or 5432}"  # the URL without its password
+        pytest.fail(
+            f"PostgreSQL at {where} is not reachable ({str(exc).strip().splitlines()[0]}): run .ci/setup, "
+            "or set INFRAGUARDIAN_TEST_POSTGRES_URL to a server whose role may CREATE DATABASE",
+            pytrace=False,
+        )
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield urlsplit(base)._replace(path=f"/{name}").geturl()
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
