@@ -1,54 +1,32 @@
-"""Runbooks: YAML files in `runbooks/`, schema-checked, served as `runbook://{name}` resources.
+"""Loading runbooks: files in `runbooks/`, schema-checked, errors with file, line and reason.
 
-A runbook says, for one kind of incident, what to look at, what to try (tool calls the safety
-policy will check again), how to verify, and when to stop and call a human. The agent host follows
-them when no model is reachable, and gives them to the model as context when one is.
+A broken runbook fails the whole load (the server will not start on half a library): the message
+names the file, the line of the offending field and what is wrong, e.g.
+`oom-killed.yaml line 14: solutions.0.when.0: unknown fact 'exitcode'; known facts: …`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from mcp_server.safe_yaml import YAMLLimitError, load_yaml, read_yaml_file
+from mcp_server.safe_yaml import YAMLLimitError, compose_yaml, load_yaml, read_yaml_file
 
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / "runbooks"
+from .model import Runbook
+
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "runbooks"
 
 
 class RunbookError(ValueError):
-    """A runbook file is not valid; the message names the file and the field."""
-
-
-class RunbookStep(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    do: str = Field(min_length=1, description="what to do, in one sentence")
-    tool: str | None = Field(default=None, description="MCP tool to call, if any")
-    args: dict[str, object] = Field(
-        default_factory=dict, description="arguments; {service} etc. are filled in"
-    )
-    when: str | None = Field(default=None, description="condition for this step, in words")
-    mutating: bool = False
-
-
-class Runbook(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    title: str = Field(min_length=1)
-    description: str = Field(min_length=1)
-    signals: list[str] = Field(default_factory=list, description="detector kinds this runbook answers")
-    severity: Literal["info", "warning", "critical"] = "warning"
-    diagnose: list[RunbookStep] = Field(min_length=1)
-    remediate: list[RunbookStep] = Field(default_factory=list)
-    verify: list[RunbookStep] = Field(min_length=1)
-    escalate_when: list[str] = Field(min_length=1, description="stop and ask a human when any holds")
+    """A runbook file is not valid; the message names the file, the line and the field."""
 
 
 class RunbookLibrary:
+    """Every runbook of a folder by name, with its YAML text (served as `runbook://NAME`)."""
+
     def __init__(self, runbooks: dict[str, tuple[Runbook, str]]) -> None:
         self._runbooks = runbooks
 
@@ -63,7 +41,17 @@ class RunbookLibrary:
             if book.name != path.stem:
                 raise RunbookError(f"{path.name}: name {book.name!r} must equal the file name {path.stem!r}")
             found[book.name] = (book, path.read_text(encoding="utf-8"))
-        return cls(found)
+        library = cls(found)
+        library._check_follows()
+        return library
+
+    def _check_follows(self) -> None:
+        for name, (book, _) in self._runbooks.items():
+            for solution in book.solutions:
+                if solution.follow and solution.follow not in self._runbooks:
+                    raise RunbookError(
+                        f"{name}.yaml: solution {solution.id!r} follows unknown runbook {solution.follow!r}"
+                    )
 
     def names(self) -> list[str]:
         return sorted(self._runbooks)
@@ -81,8 +69,10 @@ class RunbookLibrary:
 
 
 def parse_runbook(path: Path) -> Runbook:
+    """One runbook file, validated; `RunbookError` says where and what is wrong."""
     try:
-        data = load_yaml(read_yaml_file(path, what=f"runbook {path.name}"), what=f"runbook {path.name}")
+        text = read_yaml_file(path, what=f"runbook {path.name}")
+        data = load_yaml(text, what=f"runbook {path.name}")
     except YAMLLimitError as exc:
         raise RunbookError(str(exc)) from None
     except UnicodeDecodeError:
@@ -95,5 +85,31 @@ def parse_runbook(path: Path) -> Runbook:
         return Runbook.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise RunbookError(f"{path.name}: {loc or 'top level'}: {err['msg']}") from None
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        line = _line_of(text, loc)
+        where = f" line {line}" if line else ""
+        msg = err["msg"].removeprefix("Value error, ")
+        raise RunbookError(f"{path.name}{where}: {'.'.join(map(str, loc)) or 'top level'}: {msg}") from None
+
+
+def _line_of(text: str, loc: list[Any]) -> int | None:
+    """The 1-based line of the deepest node on `loc` that exists in the YAML text."""
+    try:
+        node = compose_yaml(text, what="runbook")
+    except yaml.YAMLError:
+        return None
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part or (part == "in_" and key.value == "in"):
+                    child = value if not isinstance(value, yaml.ScalarNode) else key
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+        if child is None:
+            break
+        node = child
+        line = node.start_mark.line + 1
+    return line
