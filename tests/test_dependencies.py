@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 # Heavy libraries of the agent host that the server must never load or install.
-AGENT_ONLY_MODULES = ("chromadb", "ollama", "onnxruntime", "kubernetes", "grpc")
-AGENT_ONLY_DISTRIBUTIONS = ("chromadb", "ollama", "onnxruntime", "kubernetes", "grpcio")
+AGENT_ONLY_MODULES = ("chromadb", "ollama", "onnxruntime", "kubernetes", "grpc", "langgraph", "psycopg")
+AGENT_ONLY_DISTRIBUTIONS = ("chromadb", "ollama", "onnxruntime", "kubernetes", "grpcio", "langgraph", "psycopg")
 
 
 def _uv() -> str:
@@ -148,9 +148,10 @@ def test_pyproject_declares_each_part_and_its_console_script() -> None:
     agent_deps = {
         _normalize(re.split(r"[<>=!~ ;\[]", spec)[0]) for spec in project["optional-dependencies"]["agent"]
     }
-    assert {"chromadb", "ollama"} <= agent_deps
-    assert server_deps.isdisjoint({"chromadb", "ollama"})
-    assert {_normalize(m) for m in AGENT_EXTRA_MODULES} == {"chromadb", "ollama"}
+    agent_libraries = {"chromadb", "ollama", "langgraph", "psycopg"}
+    assert agent_libraries | {"langgraph-checkpoint-sqlite", "langgraph-checkpoint-postgres"} <= agent_deps
+    assert server_deps.isdisjoint(agent_libraries)
+    assert {_normalize(m) for m in AGENT_EXTRA_MODULES} == agent_libraries
     assert project["scripts"]["infraguardian-mcp"] == "mcp_server.cli:main"
     assert project["scripts"]["infraguardian-agent"] == "agent_host.cli:main"
     installed = {ep.name: ep for ep in importlib.metadata.entry_points(group="console_scripts")}
