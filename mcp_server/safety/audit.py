@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -152,8 +153,9 @@ class AuditLog:
         if not db.readonly:
             db.run(lambda conn: conn.executescript(SCHEMA))
 
-    def append(self, record: AuditRecord) -> int:
-        """Write one row; returns its id. Secrets are redacted, long texts cut."""
+    def append(self, record: AuditRecord, *, also: Callable[[sqlite3.Connection], None] | None = None) -> int:
+        """Write one row; returns its id. Secrets are redacted, long texts cut. `also` runs in the
+        same transaction (marks the call's idempotency key with this row's result)."""
         arguments = _clip(json.dumps(redact(record.arguments), default=str), self.arguments_max_chars)
         target = json.dumps(redact(record.target), default=str) if record.target is not None else "null"
         row = (
@@ -182,9 +184,12 @@ class AuditLog:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
-            return int(cursor.lastrowid or 0)
+            row_id = int(cursor.lastrowid or 0)
+            if also is not None:
+                also(conn)
+            return row_id
 
-        return self.db.run(work)
+        return self.db.transaction(work) if also is not None else self.db.run(work)
 
     def query(
         self,

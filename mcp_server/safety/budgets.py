@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -100,6 +101,8 @@ class ChangeRequest:
     consume: bool = True
     disrupted: tuple[Workload, ...] = ()
     disruption_rule: BudgetRule | None = None
+    # run in the same transaction when the change is counted (marks its idempotency key)
+    also_when_counted: Callable[[sqlite3.Connection], None] | None = None
 
 
 def _status(conn: sqlite3.Connection, bucket: str, key: str, rule: BudgetRule, now: float) -> BudgetStatus:
@@ -161,6 +164,8 @@ class BudgetStore:
                 _insert(conn, change, now, change.bucket, change.target_key)
                 for workload, _ in disruptions:
                     _insert(conn, change, now, DISRUPTION_BUCKET, workload.key)
+                if change.also_when_counted is not None:
+                    change.also_when_counted(conn)
             busiest = max(disruptions, key=lambda pair: pair[1].used, default=None)
             return BudgetVerdict(
                 "allowed",

@@ -43,6 +43,7 @@ from mcp_server.safety.audit import AuditEntry, AuditLog, AuditRecord, ResultSta
 from mcp_server.safety.budgets import BudgetStatus, BudgetStore, BudgetVerdict, ChangeRequest, Workload
 from mcp_server.safety.clock import Clock, human_duration, system_clock, to_datetime
 from mcp_server.safety.db import Database
+from mcp_server.safety.idempotency import IdempotencyStore, current_claim
 from mcp_server.safety.models import ActionRequest, BudgetUsage, Decision
 from mcp_server.safety.modes import Mode
 from mcp_server.safety.policy import Refusal, check_policy
@@ -99,6 +100,7 @@ class Safety:
             arguments_max_chars=settings.audit_arguments_max_chars,
         )
         self.budgets = BudgetStore(self.db)
+        self.idempotency = IdempotencyStore(self.db, ttl_s=settings.idempotency_key_ttl_s)
 
     @property
     def mode(self) -> Mode:
@@ -158,6 +160,7 @@ class Safety:
             return self._refused(request, spec, Refusal("invalid", f"{spec.name} needs a target"))
         rule = self.settings.budgets.get(spec.budget) if spec.budget else None
         decision_id = uuid.uuid4().hex
+        claim = current_claim.get() if consume else None
         change = ChangeRequest(
             target_key=target.budget_key(),
             target_label=target.describe(),
@@ -169,6 +172,7 @@ class Safety:
             consume=consume,
             disrupted=disrupted_workloads(request, spec),
             disruption_rule=self.settings.budgets.get(DISRUPTION_BUCKET),
+            also_when_counted=claim.authorized_in(decision_id) if claim else None,
         )
         now = self.clock()
         check = functools.partial(
@@ -309,7 +313,10 @@ class Safety:
             decision_id=decision.id,
         )
         note_audit_row(decision.id)
-        return await anyio.to_thread.run_sync(self.audit.append, record)
+        claim = current_claim.get()
+        acted = decision.allowed and decision.mutating and not request.dry_run
+        also = claim.acted_in(result, redact_text(summary)) if claim and acted else None
+        return await anyio.to_thread.run_sync(functools.partial(self.audit.append, record, also=also))
 
     @asynccontextmanager
     async def guard(

@@ -93,12 +93,19 @@ class SafetySettings(BaseModel):
         default_factory=list,
         description="More image names (e.g. 'ferretdb') whose volumes are protected like databases'.",
     )
+    idempotency_key_ttl_s: float = Field(
+        default=7 * 86400,
+        ge=1,
+        le=90 * 86400,
+        description="How long the server remembers an idempotency key's result (a repeat of the key "
+        "within this time gets the recorded result instead of acting again).",
+    )
     audit_summary_max_chars: int = Field(default=500, ge=50, le=20000)
     audit_arguments_max_chars: int = Field(default=4000, ge=100, le=100000)
     db_filename: str = Field(
         default="safety.sqlite3",
         pattern=r"^[A-Za-z0-9._-]+$",
-        description="SQLite file (audit log and budgets) inside the state directory.",
+        description="SQLite file (audit log, budgets, idempotency keys) inside the state directory.",
     )
 
     @field_validator("mode", mode="before")

@@ -39,6 +39,7 @@ from mcp_server.safety.boundary import (
     normalise,
     wrap_untrusted,
 )
+from mcp_server.server.idempotent_calls import idempotent_call
 
 log = logging.getLogger("infraguardian.server")
 
@@ -219,9 +220,26 @@ class OutboundBoundary:
         return result
 
     async def _tool_call(self, ctx: Any, call_next: Any) -> Any:
+        """A repeat of an idempotency key (request `_meta`) is answered from its record instead
+        of running again; see server/idempotent_calls.py."""
         params = ctx.params if isinstance(ctx.params, Mapping) else {}
         tool = str(params.get("name", ""))[:100]
-        arguments = params.get("arguments")
+        envelope = {"resultType": "complete"} if str(ctx.protocol_version) >= MRTR_PROTOCOL else {}
+        async with idempotent_call(
+            ctx,
+            tool=tool,
+            arguments=params.get("arguments"),
+            mutating=not self._is_read_only(tool),
+            client=_client_name(ctx),
+            envelope=envelope,
+        ) as idempotent:
+            if idempotent.answer is not None:
+                return idempotent.answer
+            result = await self._answer_tool_call(ctx, call_next, tool, params.get("arguments"))
+            idempotent.finish(result)
+            return result
+
+    async def _answer_tool_call(self, ctx: Any, call_next: Any, tool: str, arguments: Any) -> Any:
         mark = CallAudit()
         token = current_call_audit.set(mark)
         started = time.monotonic()
