@@ -14,7 +14,7 @@ import pytest
 from mcp import Client, types
 
 from mcp_server.safety import Safety
-from mcp_server.safety.idempotency import arguments_hash
+from mcp_server.safety.idempotency import Claim, arguments_hash
 from mcp_server.server.idempotent_calls import IDEMPOTENCY_KEY_META, REPLAYED_META, UNKNOWN_OUTCOME
 from mcp_server.settings import Settings
 from tests.mcp_server import act_fixtures as fx
@@ -261,3 +261,70 @@ async def test_keys_work_on_the_legacy_protocol_too(
         again = await client.call_tool("restart_service", args, meta=keyed("inc-9:step-1"))
     assert not first.is_error and started_at(engine, f"{shop}-db-1") == middle
     assert again.structured_content == {**(first.structured_content or {}), "replayed": True}
+
+
+async def test_a_confirmed_change_keeps_its_key_through_the_question_and_is_not_asked_again(
+    make_settings: Callable[..., Settings], act_standin: Any, api: fx.StandInAPI, engine: docker.DockerClient
+) -> None:
+    # protocol 2026-07-28: the first call answers with the question (input required), the client
+    # asks its human and retries with the answer and the same _meta; the retry acts, once
+    app = api.deployed_compose("idem-stop")[1]
+    asked: list[str] = []
+
+    async def human(_: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"confirm": True})
+
+    settings = make_settings(act_standin)
+    server = fx.build_server(settings, run_detectors=False)
+    async with Client(server, elicitation_callback=human) as client:
+        assert client.protocol_version == "2026-07-28"
+        stopped = await client.call_tool("stop_compose", {"app_name": app}, meta=keyed("inc-10:step-1"))
+        finished = [engine.containers.get(f"{app}-{s}-1").attrs["State"]["FinishedAt"] for s in ("api", "db")]
+        again = await client.call_tool("stop_compose", {"app_name": app}, meta=keyed("inc-10:step-1"))
+        rows = await audit_rows(client)
+    assert not stopped.is_error and len(asked) == 1
+    assert [fx.state(engine, f"{app}-{s}-1") for s in ("api", "db")] == ["exited", "exited"]
+    assert [
+        engine.containers.get(f"{app}-{s}-1").attrs["State"]["FinishedAt"] for s in ("api", "db")
+    ] == finished
+    assert again.structured_content == {**(stopped.structured_content or {}), "replayed": True}
+    assert [(r["action"], r["code"]) for r in rows if r["tool"] == "stop_compose"] == [
+        ("stop", "awaiting_confirmation"),
+        ("stop", "allowed"),
+        ("replay", "replayed"),
+    ]
+
+
+async def test_a_recorded_error_answer_is_replayed_as_an_error(
+    make_settings: Callable[..., Settings], act_standin: Any, shop: str, engine: docker.DockerClient
+) -> None:
+    settings = no_backoff(make_settings, act_standin)
+    args = {"app_name": shop, "service": "api"}
+    # what a restart that failed after the policy allowed it (a Docker error) leaves behind
+    first = Safety(settings.safety, settings.state_dir)
+    first.idempotency.claim(
+        "inc-11:step-1",
+        tool="restart_service",
+        arguments_hash=arguments_hash("restart_service", args),
+        client="agent",
+        claim_id="first",
+        now=time.time(),
+        is_running=lambda _: False,
+    )
+    first.db.transaction(lambda conn: conn.execute("UPDATE idempotency_keys SET state = 'acted'"))
+    error = {
+        "content": [{"type": "text", "text": "Docker engine error: restart api failed"}],
+        "isError": True,
+    }
+    first.idempotency.finish(Claim("inc-11:step-1", "first"), error, is_error=True, now=time.time())
+    first.close()
+    before = started_at(engine, f"{shop}-api-1")
+    async with act_client(settings) as client:
+        again = await client.call_tool("restart_service", args, meta=keyed("inc-11:step-1"))
+        rows = await audit_rows(client)
+    assert again.is_error and started_at(engine, f"{shop}-api-1") == before
+    assert text_of(again).startswith("replayed, not run again (first call with this idempotency key at ")
+    assert text_of(again).endswith("): Docker engine error: restart api failed")
+    assert again.meta is not None and again.meta[REPLAYED_META] is True
+    assert [(r["action"], r["result"]) for r in rows] == [("replay", "error")]
