@@ -102,6 +102,16 @@ def key_state(state_dir: Path, key: str) -> str | None:
     return str(row[0]) if row else None
 
 
+def term_sent(engine: docker.DockerClient, container: str, since: int) -> bool:
+    events = engine.events(
+        since=since,
+        until=int(time.time()) + 1,
+        decode=True,
+        filters={"container": container, "event": "kill"},
+    )
+    return any((e.get("Actor") or {}).get("Attributes", {}).get("signal") == "15" for e in events)
+
+
 def wait_for(check: Callable[[], bool], seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while not check():
@@ -118,6 +128,7 @@ def test_kill_9_mid_restart_then_the_same_key_restarts_nothing_more(
     container = make_container(command=STUBBORN)
     name = str(container.name)
     before = fx.started_at(engine, name)
+    since = int(time.time()) - 1
     call = {
         "name": "restart_service",
         "arguments": {"app_name": name, "container": name},
@@ -126,7 +137,8 @@ def test_kill_9_mid_restart_then_the_same_key_restarts_nothing_more(
     first = servers("first")
     first.call("tools/call", call)
     wait_for(lambda: key_state(tmp_path / "state", "inc-kill9:step-1") == "authorized", 30, "the policy")
-    time.sleep(1.0)  # the engine is now waiting for the container to stop
+    # the engine got the restart: it sent SIGTERM and now waits out the grace period
+    wait_for(lambda: term_sent(engine, name, since), 30, "the engine's SIGTERM")
     assert fx.started_at(engine, name) == before, "the restart ended before the kill: test timing broke"
     os.kill(first.proc.pid, signal.SIGKILL)
     first.proc.wait(timeout=10)
