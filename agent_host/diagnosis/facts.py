@@ -1,0 +1,294 @@
+"""The deterministic pre-diagnosis: facts computed by code from the signal, the context the runbook
+gathered, the compose graph and this target's history. Evidence that settles a case is code, not a
+guess: OOMKilled/exit 137 → out of memory; exit 127 → the command cannot run; "No space left on
+device" in the logs → disk. The facts' names and meanings are the catalogue in
+`mcp_server.runbooks.facts`; a fact this module cannot establish stays absent (unknown).
+
+Text from containers (logs, probe output) is only ever matched against fixed patterns here; it is
+never followed as an instruction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from mcp_server.runbooks import FACTS
+
+MIB = 1024 * 1024
+# name -> pattern over log text (lower-cased); the names are the documented `log_patterns` values
+LOG_PATTERNS: dict[str, re.Pattern[str]] = {
+    "no_space_left": re.compile(r"no space left on device|disk full|enospc"),
+    "missing_env": re.compile(
+        r"(environment variable|env var|envvar)\S* .{0,40}(not set|missing|required|undefined)"
+        r"|missing (required )?(environment|env)|keyerror: '[a-z0-9_]+'"
+    ),
+    "config_error": re.compile(
+        r"invalid config|configuration error|config(uration)? file .{0,30}(not found|invalid)"
+    ),
+    "connection_refused": re.compile(r"connection refused|econnrefused|could not connect to"),
+    "out_of_memory": re.compile(
+        r"out of memory|cannot allocate memory|memoryerror|oomkilled|heap out of memory"
+    ),
+    "permission_denied": re.compile(r"permission denied|eacces|operation not permitted"),
+    "address_in_use": re.compile(r"address already in use|eaddrinuse"),
+    "stuck_loop": re.compile(
+        r"(retrying|retry) .{0,40}(again|attempt \d{3,})|infinite loop|maximum recursion"
+    ),
+}
+WORKER_WORDS = ("worker", "celery", "rq", "sidekiq", "consumer", "queue", "beat", "scheduler", "cron")
+
+
+def _result(context: Mapping[str, Any], tool: str) -> dict[str, Any] | None:
+    """The structured answer of the first successful context call to `tool`."""
+    for entry in context.values():
+        if entry.get("tool") == tool and entry.get("ok") and isinstance(entry.get("structured"), dict):
+            return dict(entry["structured"])
+    return None
+
+
+def _text(context: Mapping[str, Any], tool: str) -> str:
+    return "\n".join(
+        str(e.get("text") or "") for e in context.values() if e.get("tool") == tool and e.get("ok")
+    )
+
+
+def _containers(context: Mapping[str, Any], service: str | None) -> list[dict[str, Any]]:
+    status = _result(context, "service_status")
+    if status:
+        return list(status.get("containers") or [])
+    health = _result(context, "compose_health")
+    for report in (health or {}).get("services", []):
+        if report.get("service") == service:
+            return list(report.get("containers") or [])
+    return []
+
+
+def memory_size(num_bytes: int) -> str:
+    """A Docker memory size that set_memory_limit accepts, rounded up to MiB: 536870912 → 512m."""
+    return f"{-(-num_bytes // MIB)}m"
+
+
+def compute_facts(
+    *,
+    signals: Sequence[Mapping[str, Any]],
+    target: Mapping[str, Any],
+    context: Mapping[str, Any],
+    graph: Mapping[str, Any] | None,
+    health: Mapping[str, Any] | None,
+    history: Mapping[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """Every fact that can be established; see the module docstring."""
+    facts: dict[str, Any] = {}
+    service = target.get("service")
+    if signals:
+        first = signals[0]
+        facts["signal_kind"] = first.get("kind")
+        facts["signal_severity"] = first.get("severity")
+    evidence: dict[str, Any] = {}
+    for signal in signals:
+        evidence.update(signal.get("evidence") or {})
+    from_signal = evidence_facts(signals)
+    _container_facts(facts, _containers(context, service), from_signal)
+    _memory_facts(facts, context, evidence, history)
+    _log_facts(facts, context, from_signal, target)
+    _disk_facts(facts, context)
+    _graph_facts(facts, service, graph, health or _result(context, "compose_health"))
+    _deploy_facts(facts, context, now)
+    facts["failed_fixes"] = history.get("failed_fixes", 0)
+    facts["recurrences_4h"] = history.get("recurrences", 0)
+    unknown = set(facts) - set(FACTS)
+    if unknown:  # a programming error: the catalogue is the contract with the runbooks
+        raise RuntimeError(f"facts outside the catalogue: {sorted(unknown)}")
+    return {k: v for k, v in facts.items() if v is not None}
+
+
+def evidence_facts(signals: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What the detectors' evidence settles, per signal kind (a probe's exit code is not the
+    container's, so each kind says which of its numbers mean what)."""
+    found: dict[str, Any] = {}
+    for signal in signals:
+        kind, ev = signal.get("kind"), signal.get("evidence") or {}
+        if kind in ("oom", "exited"):
+            found.setdefault("exit_code", ev.get("exit_code"))
+            found.setdefault("oom_killed", ev.get("oom_killed"))
+        elif kind == "crash_loop" and ev.get("exit_codes"):
+            found.setdefault("exit_code", list(ev["exit_codes"])[-1])
+            found.setdefault("restarts_last_hour", ev.get("exits_in_window"))
+        elif kind == "hung":
+            found.setdefault("silent_for_s", ev.get("silence_s"))
+            found["opted_in"] = True  # the hung detector only watches workers and opted-in services
+        elif kind == "disk_pressure":
+            found.setdefault("disk_used_percent", ev.get("used_percent"))
+            reclaim = ev.get("reclaimable_bytes")
+            if isinstance(reclaim, dict):
+                found.setdefault(
+                    "prune_reclaimable_bytes",
+                    sum(int(reclaim.get(k) or 0) for k in ("images", "build_cache")),
+                )
+            found["filling_is_data_volume"] = (signal.get("target") or {}).get("kind") == "volume"
+        elif kind == "memory_pressure":
+            found.setdefault("memory_percent", ev.get("memory_percent"))
+        elif kind == "cpu_saturation":
+            found.setdefault("cpu_percent", ev.get("cpu_share_percent"))
+        elif kind == "domain_down" and isinstance(ev.get("http"), dict):
+            found.setdefault("domain_status", ev["http"].get("status"))
+        lines = ev.get("last_log_lines")
+        if lines:
+            found["last_lines"] = "\n".join(lines) if isinstance(lines, list) else str(lines)
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def _container_facts(
+    facts: dict[str, Any], containers: list[dict[str, Any]], evidence: Mapping[str, Any]
+) -> None:
+    exit_code = evidence.get("exit_code")
+    oom = evidence.get("oom_killed")
+    if containers:
+        running = [c for c in containers if c.get("status") == "running"]
+        facts["running"] = bool(running)
+        newest = containers[0]
+        if exit_code is None:
+            exit_code = newest.get("exit_code") if not running else None
+        oom = oom or any(c.get("oom_killed") for c in containers)
+        facts["restart_count"] = max(int(c.get("restarts") or 0) for c in containers)
+        healths = [c.get("health") for c in (running or containers)]
+        facts["health"] = next((h for h in healths if h), "none")
+    if exit_code is not None:
+        facts["exit_code"] = int(exit_code)
+    if oom is not None or exit_code is not None:
+        facts["oom_killed"] = bool(oom)
+    for key in (
+        "restarts_last_hour", "silent_for_s", "disk_used_percent", "cpu_percent", "memory_percent",
+        "prune_reclaimable_bytes", "domain_status", "filling_is_data_volume",
+    ):  # fmt: skip
+        if evidence.get(key) is not None:
+            facts[key] = evidence[key]
+
+
+def _memory_facts(
+    facts: dict[str, Any], context: Mapping[str, Any], evidence: Mapping[str, Any], history: Mapping[str, Any]
+) -> None:
+    stats = _result(context, "container_stats")
+    rows = (stats or {}).get("containers") or []
+    status = _containers(context, None)
+    limit = next((c.get("memory_limit_bytes") for c in status if c.get("memory_limit_bytes")), None)
+    if not limit and evidence.get(
+        "memory_limit_set", True
+    ):  # without a limit the figure is the host's memory
+        limit = evidence.get("memory_limit_bytes")
+    if rows:
+        usage = max(int(r.get("memory_usage_bytes") or 0) for r in rows)
+        facts["memory_usage_bytes"] = usage
+        facts["cpu_percent"] = max(float(r.get("cpu_percent") or 0) for r in rows)
+        if limit:
+            facts["memory_percent"] = round(100.0 * usage / int(limit), 1)
+    if limit:
+        facts["memory_limit_bytes"] = int(limit)
+        facts["memory_limit"] = memory_size(int(limit))
+        facts["proposed_memory"] = memory_size(2 * int(limit))
+    plan = next(
+        (
+            e
+            for e in context.values()
+            if e.get("tool") == "set_memory_limit" and (e.get("arguments") or {}).get("dry_run")
+        ),
+        None,
+    )
+    if plan is not None:
+        structured = plan.get("structured") or {}
+        facts["proposed_memory_fits"] = bool(
+            plan.get("ok") and not plan.get("refused") and structured.get("ok", True)
+        )
+    facts["memory_raised_before"] = bool(history.get("memory_raised_before"))
+    if history.get("memory_raised_before") and facts.get("oom_killed"):
+        facts["oom_after_raise"] = True
+    elif facts.get("oom_killed") is not None:
+        facts["oom_after_raise"] = False
+
+
+def _log_facts(
+    facts: dict[str, Any], context: Mapping[str, Any], evidence: Mapping[str, Any], target: Mapping[str, Any]
+) -> None:
+    text = (_text(context, "read_logs") + "\n" + str(evidence.get("last_lines") or "")).lower()
+    if text.strip():
+        facts["log_patterns"] = sorted(name for name, pattern in LOG_PATTERNS.items() if pattern.search(text))
+    words = " ".join(str(target.get(k) or "") for k in ("service", "container")).lower()
+    facts["worker_like"] = bool(evidence.get("opted_in")) or any(
+        w in re.split(r"[-_.\s]", words) for w in WORKER_WORDS
+    )
+
+
+def _disk_facts(facts: dict[str, Any], context: Mapping[str, Any]) -> None:
+    usage = _result(context, "disk_usage")
+    if usage is None:
+        return
+    kinds = {k.get("kind"): k for k in usage.get("kinds") or []}
+    if "images" in kinds or "build_cache" in kinds:
+        facts["prune_reclaimable_bytes"] = sum(
+            int((kinds.get(k) or {}).get("reclaimable_bytes") or 0) for k in ("images", "build_cache")
+        )
+    filesystem = usage.get("filesystem") or {}
+    if isinstance(filesystem.get("used_percent"), int | float):
+        facts.setdefault("disk_used_percent", filesystem["used_percent"])
+
+
+def _graph_facts(
+    facts: dict[str, Any],
+    service: str | None,
+    graph: Mapping[str, Any] | None,
+    health: Mapping[str, Any] | None,
+) -> None:
+    down: set[str] = set()
+    if health:
+        reports = health.get("services") or []
+        down = {
+            r["service"] for r in reports if r.get("verdict") in ("down", "degraded") and r.get("service")
+        }
+        facts["stack_all_stopped"] = bool(reports) and all(r.get("verdict") == "down" for r in reports)
+        if facts.get("running") is None and service:
+            mine = [r for r in reports if r.get("service") == service]
+            if mine:
+                facts["running"] = mine[0].get("verdict") != "down"
+    node = None
+    if graph:
+        node = next((n for n in graph.get("services") or [] if n.get("name") == service), None)
+    if node is not None:
+        upstream = set(node.get("upstream") or []) | set(node.get("depends_on") or [])
+        facts["dependants"] = list(node.get("blast_radius") or [])
+        facts["data_service"] = node.get("kind") in (
+            "database",
+            "cache",
+            "queue",
+            "search",
+            "vector-db",
+            "storage",
+        )
+        if health:
+            facts["upstream_down"] = sorted(upstream & down)
+    elif health and not (down - {service}):
+        facts["upstream_down"] = []  # nothing else in the stack is down, so no upstream is
+
+
+def _deploy_facts(facts: dict[str, Any], context: Mapping[str, Any], now: datetime) -> None:
+    history = _result(context, "deployment_history")
+    rows = (history or {}).get("deployments") or []
+    if not rows:
+        return
+    newest = rows[0]
+    facts["last_deploy_failed"] = newest.get("status") == "error"
+    facts["rollback_available"] = bool((history or {}).get("snapshots")) or any(
+        r.get("status") == "done" for r in rows[1:]
+    )
+    finished = newest.get("finished_at") or newest.get("created_at")
+    if isinstance(finished, str):
+        try:
+            at = datetime.fromisoformat(finished.replace("Z", "+00:00"))
+        except ValueError:
+            return
+        minutes = (now - at).total_seconds() / 60
+        facts["minutes_since_deploy"] = round(minutes, 1)
+        facts["crashed_after_deploy"] = minutes <= 15

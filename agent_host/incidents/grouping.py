@@ -1,0 +1,89 @@
+"""From signals to incidents: which incident a signal belongs to.
+
+A signal's target is reduced to the service it is about (`service:<host>/<app>/<service>`; other
+targets keep their own key), which is the incident's root-cause fingerprint. While an incident is
+open, signals with its fingerprint — or about a service that depends on its target (the compose
+graph's blast radius, once analysed) — are attached to it instead of opening another: postgres down
+plus the api's errors is one incident blaming postgres. A signal already handled by a closed
+incident (not seen again since it closed) opens nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from .model import Incident
+
+
+def incident_target(signal: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The incident's target (what the runbooks' placeholders read) and its key."""
+    raw = signal.get("target") or {}
+    host = raw.get("host") or "local"
+    target = {
+        "host": host,
+        "app_name": raw.get("app_name") or raw.get("project"),
+        "service": raw.get("service"),
+        "container": raw.get("container_name")
+        or (raw.get("name") if raw.get("kind") == "container" else None),
+        "domain": raw.get("name") if raw.get("kind") == "domain" else None,
+        "deployment_id": (signal.get("evidence") or {}).get("deployment_id"),
+    }
+    target = {k: v for k, v in target.items() if v is not None}
+    if target.get("app_name") and target.get("service"):
+        key = f"service:{host}/{target['app_name']}/{target['service']}"
+    else:
+        key = f"{raw.get('kind', 'unknown')}:{host}/{raw.get('name') or raw.get('project') or '?'}"
+    return target, key
+
+
+def incident_id(fingerprint: str, first_seen: str) -> str:
+    """Stable for one signal occurrence: a restart that re-reads the same signal finds the same id."""
+    digest = hashlib.sha256(f"{fingerprint}|{first_seen}".encode()).hexdigest()[:8]
+    return f"inc-{digest}"
+
+
+def new_incident(signal: Mapping[str, Any]) -> Incident:
+    target, key = incident_target(signal)
+    return Incident(
+        id=incident_id(key, str(signal.get("first_seen"))),
+        fingerprint=key,
+        target=target,
+        target_key=key,
+        kind=str(signal.get("kind")),
+        severity=str(signal.get("severity") or "warning"),
+        summary=str(signal.get("summary") or signal.get("kind")),
+        runbook=signal.get("runbook"),
+        signals=[dict(signal)],
+    )
+
+
+def attach(incident: Incident, signal: Mapping[str, Any]) -> bool:
+    """Add or refresh `signal` on the incident; True when it was new to it."""
+    for index, known in enumerate(incident.signals):
+        if known.get("id") == signal.get("id"):
+            incident.signals[index] = dict(signal)
+            return False
+    incident.signals.append(dict(signal))
+    incident.note("monitor", f"signal attached: {signal.get('kind')} on {incident_target(signal)[1]}")
+    return True
+
+
+def blames(incident: Incident, signal: Mapping[str, Any]) -> bool:
+    """True when the signal is about a service that depends on the incident's target."""
+    target, _ = incident_target(signal)
+    if target.get("app_name") != incident.target.get("app_name") or not target.get("service"):
+        return False
+    return target["service"] in (incident.facts.get("dependants") or [])
+
+
+def already_handled(last: Incident | None, signal: Mapping[str, Any]) -> bool:
+    """The newest incident for this fingerprint is closed and the signal was not seen since."""
+    if last is None or last.closed_at is None:
+        return False
+    seen = signal.get("last_seen")
+    if not isinstance(seen, str):
+        return True
+    return datetime.fromisoformat(seen.replace("Z", "+00:00")) <= last.closed_at

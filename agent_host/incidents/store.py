@@ -1,0 +1,166 @@
+"""The incident store: every incident and every fix, the source of truth for `incidents`, flap
+protection and (next) incident memory. SQLite in the state directory (mode 0600, WAL), written
+after every step of the loop; an incident is an upsert, so replaying a step writes the same row.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import anyio
+
+from mcp_server.sqlite_file import SqliteFile
+
+from .model import Incident
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    target_key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_open ON incidents (fingerprint, status);
+CREATE INDEX IF NOT EXISTS incidents_target ON incidents (target_key, opened_at);
+CREATE TABLE IF NOT EXISTS fixes (
+    incident_id TEXT NOT NULL,
+    target_key TEXT NOT NULL,
+    solution TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (incident_id, solution)
+);
+CREATE INDEX IF NOT EXISTS fixes_target ON fixes (target_key, at);
+"""
+
+
+class IncidentStoreError(RuntimeError):
+    """The incident store cannot be opened or written; the message names the file."""
+
+
+@dataclass(frozen=True)
+class FixRecord:
+    incident_id: str
+    solution: str
+    outcome: str  # "worked", "failed" or "made_worse"
+    at: datetime
+
+
+class IncidentStore:
+    """Incidents and fixes in one SQLite file; calls run off the event loop."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = SqliteFile(path, what="incident store", error=IncidentStoreError)
+        self._db.run(lambda conn: conn.executescript(_SCHEMA))
+
+    def close(self) -> None:
+        self._db.close()
+
+    async def save(self, incident: Incident) -> None:
+        """Insert or replace the incident's row (the same step replayed writes the same row)."""
+        row = (
+            incident.id,
+            incident.fingerprint,
+            incident.target_key,
+            incident.status,
+            incident.opened_at.isoformat(),
+            incident.updated_at.isoformat(),
+            incident.model_dump_json(),
+        )
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO incidents VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                "status=excluded.status, updated_at=excluded.updated_at, record=excluded.record",
+                row,
+            )
+
+        await anyio.to_thread.run_sync(self._db.transaction, write)
+
+    async def get(self, incident_id: str) -> Incident | None:
+        rows = await self._query("SELECT record FROM incidents WHERE id = ?", (incident_id,))
+        return Incident.model_validate_json(rows[0][0]) if rows else None
+
+    async def open_for(self, fingerprint: str) -> Incident | None:
+        """The open incident with this root-cause fingerprint, if any (signals are attached to it)."""
+        rows = await self._query(
+            "SELECT record FROM incidents WHERE fingerprint = ? AND status NOT IN ('resolved', 'escalated') "
+            "ORDER BY opened_at DESC LIMIT 1",
+            (fingerprint,),
+        )
+        return Incident.model_validate_json(rows[0][0]) if rows else None
+
+    async def last_for(self, fingerprint: str) -> Incident | None:
+        """The newest incident with this fingerprint, open or closed."""
+        rows = await self._query(
+            "SELECT record FROM incidents WHERE fingerprint = ? ORDER BY opened_at DESC LIMIT 1",
+            (fingerprint,),
+        )
+        return Incident.model_validate_json(rows[0][0]) if rows else None
+
+    async def unfinished(self) -> list[Incident]:
+        """Incidents not closed yet, oldest first: a restarted agent resumes each of them."""
+        rows = await self._query(
+            "SELECT record FROM incidents WHERE status NOT IN ('resolved', 'escalated') ORDER BY opened_at",
+            (),
+        )
+        return [Incident.model_validate_json(r[0]) for r in rows]
+
+    async def recent(self, limit: int = 20) -> list[Incident]:
+        rows = await self._query("SELECT record FROM incidents ORDER BY opened_at DESC LIMIT ?", (limit,))
+        return [Incident.model_validate_json(r[0]) for r in rows]
+
+    async def count_since(self, target_key: str, since: datetime) -> int:
+        rows = await self._query(
+            "SELECT COUNT(*) FROM incidents WHERE target_key = ? AND opened_at >= ?",
+            (target_key, since.isoformat()),
+        )
+        return int(rows[0][0])
+
+    async def record_fix(
+        self, incident_id: str, target_key: str, solution: str, outcome: str, at: datetime
+    ) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO fixes VALUES (?,?,?,?,?)",
+                (incident_id, target_key, solution, outcome, at.isoformat()),
+            )
+
+        await anyio.to_thread.run_sync(self._db.transaction, write)
+
+    async def fixes_for(self, target_key: str, limit: int = 50) -> list[FixRecord]:
+        """This target's fixes, newest first (flap protection and the next decision read them)."""
+        rows = await self._query(
+            "SELECT incident_id, solution, outcome, at FROM fixes WHERE target_key = ? ORDER BY at DESC LIMIT ?",
+            (target_key, limit),
+        )
+        return [FixRecord(r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in rows]
+
+    async def _query(self, sql: str, params: Sequence[object]) -> list[sqlite3.Row]:
+        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            return list(conn.execute(sql, tuple(params)).fetchall())
+
+        return await anyio.to_thread.run_sync(self._db.run, read)
+
+
+def incident_summary(incident: Incident) -> dict[str, object]:
+    """One line's worth of an incident for `incidents` and `status`."""
+    return {
+        "id": incident.id,
+        "status": incident.status,
+        "kind": incident.kind,
+        "target": incident.target_key,
+        "opened_at": incident.opened_at.isoformat(),
+        "outcome": incident.outcome,
+        "summary": incident.summary,
+        "decision": json.loads(incident.decision.model_dump_json()) if incident.decision else None,
+    }

@@ -1,0 +1,59 @@
+"""Everything a node needs besides the state, passed once when the graph is built."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import anyio
+
+from agent_host.approvals.book import ApprovalBook
+from agent_host.incidents.model import Incident, now
+from agent_host.incidents.store import IncidentStore
+from agent_host.settings import AgentSettings
+from mcp_server.runbooks import RunbookLibrary
+
+from .ports import ToolCaller
+from .state import LoopState, Route
+
+MAX_CONTEXT_TEXT = 4000
+
+
+@dataclass
+class LoopDeps:
+    link: ToolCaller
+    library: RunbookLibrary
+    store: IncidentStore
+    settings: AgentSettings
+    approvals: ApprovalBook | None = None
+    mode_note: Callable[[], str] = lambda: "runbook-only: no model configured"
+    clock: Callable[[], datetime] = now
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+    listeners: list[Callable[[Incident, str], None]] = field(default_factory=list)
+
+    async def save(self, incident: Incident, route: Route, step: str) -> LoopState:
+        """Store the incident (the post-mortem is always current) and hand the state on."""
+        await self.store.save(incident)
+        for listener in self.listeners:
+            listener(incident, step)
+        return {"incident": incident.model_dump(mode="json"), "route": route}
+
+
+def load(state: LoopState) -> Incident:
+    return Incident.model_validate(state["incident"])
+
+
+def bounded_answer(tool: str, arguments: dict[str, Any], answer: Any) -> dict[str, Any]:
+    """A tool answer as kept in the incident: structured content, text cut to MAX_CONTEXT_TEXT."""
+    text = answer.text or ""
+    return {
+        "tool": tool,
+        "arguments": arguments,
+        "ok": bool(answer.ok),
+        "refused": bool(answer.refused),
+        "error": answer.error,
+        "structured": answer.structured,
+        "text": text if len(text) <= MAX_CONTEXT_TEXT else text[:MAX_CONTEXT_TEXT] + " …(cut)",
+    }

@@ -1,0 +1,51 @@
+"""execute_action: the plan's tool calls, in order, each with the idempotency key `<incident>:act:<n>`.
+Killed halfway and restarted, this node runs again and the server answers the calls it already
+made from its record (`replayed`) instead of acting twice. A refusal, an error or an unknown outcome
+ends the step with the reason recorded (→ rollback), never a half-applied change left unexplained."""
+
+from __future__ import annotations
+
+from agent_host.incidents.model import ActionRecord
+from agent_host.loop.deps import LoopDeps, load
+from agent_host.loop.state import LoopState
+
+
+def action_key(incident_id: str, kind: str, index: int) -> str:
+    return f"{incident_id}:{kind}:{index}"
+
+
+async def run(state: LoopState, deps: LoopDeps) -> LoopState:
+    incident = load(state)
+    incident.status = "acting"
+    for step in incident.plan:
+        key = action_key(incident.id, "act", int(step["index"]))
+        if any(a.key == key and a.ok for a in incident.actions):
+            continue
+        answer = await deps.link.call_tool(step["tool"], dict(step["arguments"]), idempotency_key=key)
+        record = ActionRecord(
+            key=key,
+            tool=step["tool"],
+            arguments=step["arguments"],
+            ok=bool(answer.ok) and not answer.outcome_unknown,
+            refused=bool(answer.refused),
+            replayed=bool(answer.replayed),
+            outcome_unknown=bool(answer.outcome_unknown),
+            error=answer.error,
+            summary=(answer.text or "")[:500],
+        )
+        incident.actions = [a for a in incident.actions if a.key != key] + [record]
+        verb = "replayed from the server's record" if record.replayed else "done"
+        if not record.ok:
+            verb = (
+                "refused by policy"
+                if record.refused
+                else ("outcome unknown" if record.outcome_unknown else "failed")
+            )
+        incident.note(
+            "execute_action", f"{step['tool']} {verb}" + (f": {record.error}" if record.error else "")
+        )
+        await deps.store.save(incident)
+        if not record.ok:
+            return await deps.save(incident, "failure", "execute_action")
+    incident.status = "verifying"
+    return await deps.save(incident, "success", "execute_action")

@@ -1,0 +1,86 @@
+"""Settings of the agent host: environment variables `INFRAGUARDIAN_AGENT__*`, defaults that work
+on a fresh machine (SQLite under the state directory, no Dokploy, no model).
+
+    INFRAGUARDIAN_AGENT__STATE_DIR      where the checkpoints and the incident store live
+    INFRAGUARDIAN_AGENT__DATABASE_URL   postgresql://… to keep both in PostgreSQL instead
+    INFRAGUARDIAN_AGENT__SERVER_URL     a running server's MCP URL (else one is started over stdio)
+    INFRAGUARDIAN_AGENT__POLL_S         how often the server's signals are read (default 2 s)
+
+Flap protection (how often one target may be touched) and verification windows are settings
+too, so a lab or a test can shorten them; the decision record always shows the values used.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "infraguardian" / "agent"
+
+
+class AgentSettingsError(ValueError):
+    """A setting is invalid; the message names it (never its value, which may be a secret)."""
+
+
+class FlapSettings(BaseSettings):
+    """How often one target may be touched (the decision record shows these values)."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    cooldown_s: float = Field(
+        default=300, ge=0, description="after a fix, wait this long before touching it again"
+    )
+    backoff_base_s: float = Field(default=60, ge=0, description="backoff = min(base·2^(n−1), max)")
+    backoff_max_s: float = Field(default=600, ge=0)
+    failures_to_block: int = Field(default=3, ge=1, description="failed fixes in a row that block the target")
+    block_s: float = Field(default=3600, ge=0)
+    recurrences_to_escalate: int = Field(
+        default=5, ge=1, description="incidents on one target within the window"
+    )
+    recurrence_window_s: float = Field(default=4 * 3600, gt=0)
+    never_auto_after_failures: int = Field(
+        default=2, ge=1, description="a fix that failed this often needs a human"
+    )
+
+
+class AgentSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INFRAGUARDIAN_AGENT__", env_nested_delimiter="__", extra="ignore"
+    )
+
+    state_dir: Path = Field(default_factory=default_state_dir)
+    database_url: str | None = Field(
+        default=None, description="postgresql://… (default: SQLite in state_dir)"
+    )
+    poll_s: float = Field(default=2.0, gt=0, le=60)
+    approval_expiry_s: float = Field(default=900, gt=0)
+    verify_interval_s: float = Field(default=5.0, gt=0)
+    verify_window_max_s: float | None = Field(
+        default=None, gt=0, description="cap every runbook's verification window (labs and tests)"
+    )
+    max_follow_depth: int = Field(default=2, ge=0, le=5)
+    flap: FlapSettings = Field(default_factory=FlapSettings)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.state_dir / "checkpoints.sqlite3"
+
+    @property
+    def incident_path(self) -> Path:
+        return self.state_dir / "incidents.sqlite3"
+
+
+def load_agent_settings(**overrides: object) -> AgentSettings:
+    """Settings from the environment (and `overrides`), or `AgentSettingsError` naming the bad one."""
+    try:
+        return AgentSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "INFRAGUARDIAN_AGENT__" + "__".join(str(p) for p in err["loc"]).upper()
+        raise AgentSettingsError(f"invalid setting {name}: {err['msg']}") from None

@@ -1,0 +1,147 @@
+"""The loop on a scripted server: real graph, real SQLite checkpointer, store and approval book."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from agent_host.approvals import ApprovalBook
+from agent_host.incidents.store import IncidentStore
+from agent_host.loop.deps import LoopDeps
+from agent_host.loop.graph import compile_graph
+from agent_host.monitor import Monitor
+from agent_host.settings import AgentSettings
+from mcp_server.runbooks import RunbookLibrary
+
+from .fakes import Answer, FakeServer
+
+MIB = 1024 * 1024
+
+
+@dataclass
+class Loop:
+    server: FakeServer
+    deps: LoopDeps
+    monitor: Monitor
+    store: IncidentStore
+    book: ApprovalBook
+    sleeps: list[float]
+    state_dir: Path
+
+
+def make_signal(
+    kind: str = "oom", service: str = "api", *, evidence: dict[str, Any] | None = None, minutes_ago: float = 1
+) -> dict[str, Any]:
+    seen = (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat()
+    return {
+        "id": f"{kind}-shop-{service}",
+        "kind": kind,
+        "severity": "critical",
+        "summary": f"{service} {kind}",
+        "target": {
+            "kind": "container", "host": "local", "project": "shop", "service": service,
+            "name": f"shop-{service}-1", "app_name": "shop", "container_name": f"shop-{service}-1",
+        },
+        "evidence": evidence or {},
+        "runbook": {"oom": "oom-killed", "crash_loop": "crash-loop", "disk_pressure": "disk-filling"}.get(kind, kind),
+        "first_seen": seen,
+        "last_seen": seen,
+        "status": "active",
+    }  # fmt: skip
+
+
+def healthy_service(limit: int = 64 * MIB, restarts: int = 1, running: bool = True) -> Answer:
+    return Answer(
+        structured={
+            "app_name": "shop",
+            "service": "api",
+            "containers": [
+                {
+                    "name": "shop-api-1", "service": "api", "status": "running" if running else "exited",
+                    "health": None, "restarts": restarts, "exit_code": 0 if running else 137,
+                    "oom_killed": not running, "memory_limit_bytes": limit,
+                }
+            ],
+        }
+    )  # fmt: skip
+
+
+def script_quiet_stack(server: FakeServer) -> None:
+    """A stack where everything but the incident's problem is fine."""
+    server.on("service_status", healthy_service())
+    server.on("read_logs", Answer(text="GET /api 200\nGET /api 200"))
+    server.on(
+        "container_stats",
+        Answer(structured={"containers": [{"running": True, "memory_usage_bytes": 20 * MIB, "memory_percent": 31.0, "cpu_percent": 3.0}]}),
+    )  # fmt: skip
+    server.on(
+        "compose_graph",
+        Answer(structured={"services": [
+            {"name": "api", "kind": "app", "depends_on": ["db"], "upstream": ["db"], "blast_radius": ["web"]},
+            {"name": "db", "kind": "database", "depends_on": [], "upstream": [], "blast_radius": ["api", "web"]},
+        ]}),
+    )  # fmt: skip
+    server.on(
+        "compose_health",
+        Answer(structured={"verdict": "ok", "services": [
+            {"service": "api", "verdict": "ok", "containers": []},
+            {"service": "db", "verdict": "ok", "containers": []},
+        ]}),
+    )  # fmt: skip
+    server.on("active_signals", Answer(structured={"signals": []}))
+    server.on(
+        "set_memory_limit",
+        lambda args: Answer(structured={
+            "ok": True, "dry_run": bool(args.get("dry_run")), "service": "api",
+            "containers": [{"container": "shop-api-1", "old_limit": "64m", "new_limit": args["memory"], "ok": True}],
+        }),
+    )  # fmt: skip
+
+
+@pytest.fixture
+async def loop(tmp_path: Path) -> AsyncIterator[Loop]:
+    async with make_loop(tmp_path) as made:
+        yield made
+
+
+class make_loop:
+    """A loop on `state_dir`; a second one on the same directory is "the agent after a restart"."""
+
+    def __init__(self, state_dir: Path, server: FakeServer | None = None) -> None:
+        self.state_dir = state_dir
+        self.server = server or FakeServer()
+
+    async def __aenter__(self) -> Loop:
+        settings = AgentSettings(state_dir=self.state_dir, verify_window_max_s=0.001, verify_interval_s=0.001)
+        self.store = IncidentStore(settings.incident_path)
+        self.book = ApprovalBook(settings.incident_path)
+        sleeps: list[float] = []
+
+        async def no_sleep(seconds: float) -> None:
+            sleeps.append(seconds)
+
+        deps = LoopDeps(
+            link=self.server, library=RunbookLibrary.load(), store=self.store, settings=settings,
+            approvals=self.book, sleep=no_sleep,
+        )  # fmt: skip
+        self._saver_cm = AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path))
+        saver = await self._saver_cm.__aenter__()
+        graph = compile_graph(deps, saver)
+
+        async def no_signals() -> list[dict[str, Any]]:
+            return []
+
+        return Loop(
+            self.server, deps, Monitor(deps, graph, no_signals), self.store, self.book, sleeps, self.state_dir
+        )
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._saver_cm.__aexit__(None, None, None)
+        self.store.close()
+        self.book.close()

@@ -1,0 +1,187 @@
+"""Each route of the incident graph, driven on a scripted server with the real graph, checkpointer,
+store and approval book: what is called, what is recorded, how the incident ends."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent_host.approvals import ApprovalError
+
+from .conftest import Loop, healthy_service, make_signal, script_quiet_stack
+from .fakes import Answer
+
+pytestmark = pytest.mark.anyio
+
+
+async def open_incident(loop: Loop, signal: dict) -> str:
+    opened = await loop.monitor.handle_signals([signal])
+    assert len(opened) == 1
+    return opened[0]
+
+
+async def test_oom_is_fixed_by_raising_the_limit_and_verified(loop: Loop) -> None:
+    script_quiet_stack(loop.server)
+    incident_id = await open_incident(
+        loop, make_signal("oom", evidence={"exit_code": 137, "oom_killed": True})
+    )
+    await loop.monitor.drive(incident_id)
+    incident = await loop.store.get(incident_id)
+    assert incident is not None
+    assert incident.status == "resolved", incident.events
+    assert incident.decision is not None and incident.decision.route == "auto"
+    assert incident.decision.solution == "raise-memory-limit"
+    assert any("oom_killed equals True: yes" in r for r in incident.decision.reasons)
+    # one real change, with the incident's idempotency key, twice the old limit
+    assert loop.server.mutations() == [
+        ("set_memory_limit", {"app_name": "shop", "service": "api", "memory": "128m"})
+    ]
+    real = [c for c in loop.server.calls if c[0] == "set_memory_limit" and c[2]]
+    assert real[0][2] == f"{incident_id}:act:0"
+    assert incident.verification is not None and incident.verification["verdict"] == "healthy"
+    fixes = await loop.store.fixes_for(incident.target_key)
+    assert [(f.solution, f.outcome) for f in fixes] == [("raise-memory-limit", "worked")]
+    assert "runbook-only" in incident.events[0].message  # the mode is in every incident record
+
+
+async def test_a_command_that_cannot_run_escalates_without_touching_anything(loop: Loop) -> None:
+    script_quiet_stack(loop.server)
+    loop.server.on("service_status", healthy_service(running=False))
+    loop.server.on("deployment_history", Answer(structured={"deployments": [], "snapshots": 0}))
+    signal = make_signal("crash_loop", evidence={"exit_codes": [127, 127, 127], "exits_in_window": 3})
+    incident_id = await open_incident(loop, signal)
+    await loop.monitor.drive(incident_id)
+    incident = await loop.store.get(incident_id)
+    assert incident is not None and incident.status == "escalated"
+    assert "the image's command cannot run" in (incident.outcome or "")
+    assert loop.server.mutations() == []
+
+
+async def test_a_refused_fix_is_recorded_as_failed_and_escalated(loop: Loop) -> None:
+    script_quiet_stack(loop.server)
+
+    def refuse_real_call(args: dict) -> Answer:
+        if args.get("dry_run"):
+            return Answer(structured={"ok": True, "service": "api", "containers": []})
+        return Answer(
+            ok=False, refused=True, error="budget for service:local/shop/api used up (3 of 3 per hour)"
+        )
+
+    loop.server.on("set_memory_limit", refuse_real_call)
+    incident_id = await open_incident(
+        loop, make_signal("oom", evidence={"exit_code": 137, "oom_killed": True})
+    )
+    await loop.monitor.drive(incident_id)
+    incident = await loop.store.get(incident_id)
+    assert incident is not None and incident.status == "escalated"
+    assert "refused" in (incident.outcome or "") and "budget" in (incident.outcome or "")
+    assert [(f.solution, f.outcome) for f in await loop.store.fixes_for(incident.target_key)] == [
+        ("raise-memory-limit", "failed")
+    ]
+    assert any("nothing to undo" in e.message for e in incident.events)
+
+
+async def test_a_fix_that_made_it_worse_is_undone(loop: Loop) -> None:
+    script_quiet_stack(loop.server)
+    # right after the raise, a new OOM kill of the same service
+    loop.server.on(
+        "active_signals",
+        lambda _args: Answer(structured={"signals": [{"kind": "oom", "target": {"service": "api"}, "last_seen": "2999-01-01T00:00:00+00:00"}]}),
+    )  # fmt: skip
+    incident_id = await open_incident(
+        loop, make_signal("oom", evidence={"exit_code": 137, "oom_killed": True})
+    )
+    await loop.monitor.drive(incident_id)
+    incident = await loop.store.get(incident_id)
+    assert incident is not None and incident.status == "escalated"
+    assert incident.verification is not None and incident.verification["verdict"] == "unhealthy"
+    assert [m[1]["memory"] for m in loop.server.mutations()] == ["128m", "64m"]  # raised, then restored
+    assert [a.key for a in incident.actions] == [f"{incident_id}:act:0", f"{incident_id}:undo:0"]
+    assert [(f.outcome) for f in await loop.store.fixes_for(incident.target_key)] == ["made_worse"]
+
+
+async def test_a_prune_always_asks_and_a_denial_changes_nothing(loop: Loop) -> None:
+    script_quiet_stack(loop.server)
+    loop.server.on(
+        "disk_usage",
+        Answer(structured={"filesystem": {"used_percent": 97.0}, "kinds": [
+            {"kind": "images", "reclaimable_bytes": 2_000_000_000}, {"kind": "build_cache", "reclaimable_bytes": 500},
+        ]}),
+    )  # fmt: skip
+    loop.server.on(
+        "prune", lambda args: Answer(structured={"dry_run": bool(args.get("dry_run")), "space": "2 GB"})
+    )
+    signal = make_signal("disk_pressure", evidence={"used_percent": 97.0})
+    signal["target"] = {"kind": "path", "host": "local", "name": "/var/lib/docker"}
+    incident_id = await open_incident(loop, signal)
+    await loop.monitor.drive(incident_id)
+    incident = await loop.store.get(incident_id)
+    assert incident is not None and incident.status == "awaiting_approval", incident.events
+    assert incident.facts["prune_reclaimable_bytes"] == 2_000_000_500
+    assert incident.facts["filling_is_data_volume"] is False
+    (request,) = await loop.book.pending()
+    assert request.changes == ["prune(what=['images', 'build_cache'])"]
+    await loop.book.answer(request.id, approve=False, by="cli:root")
+    await loop.monitor.drive(incident_id)
+    incident = await loop.store.get(incident_id)
+    assert incident is not None and incident.status == "escalated"
+    assert f"approval {request.id} denied by cli:root" in (incident.outcome or "")
+    assert loop.server.mutations() == []
+    assert [c[1].get("dry_run") for c in loop.server.calls if c[0] == "prune"] == [
+        True,
+        True,
+    ]  # context + plan
+
+
+async def test_a_filling_data_volume_is_never_pruned(loop: Loop) -> None:
+    script_quiet_stack(loop.server)
+    loop.server.on(
+        "disk_usage", Answer(structured={"kinds": [{"kind": "images", "reclaimable_bytes": 10**9}]})
+    )
+    loop.server.on("prune", Answer(structured={"dry_run": True}))
+    signal = make_signal("disk_pressure", evidence={"used_percent": 95.0})
+    signal["target"] = {"kind": "volume", "host": "local", "name": "shop_pgdata"}
+    incident_id = await open_incident(loop, signal)
+    await loop.monitor.drive(incident_id)
+    incident = await loop.store.get(incident_id)
+    assert incident is not None and incident.status == "escalated"
+    assert "a data volume is what is filling" in (incident.outcome or "")
+    assert await loop.book.pending() == []
+
+
+async def test_approval_is_asked_with_the_exact_change_and_answered_once(loop: Loop) -> None:
+    script_quiet_stack(loop.server)
+    # a service whose fix is a rollback (risk medium): needs a human
+    loop.server.on("service_status", healthy_service(running=False))
+    loop.server.on(
+        "deployment_history",
+        Answer(structured={"deployments": [
+            {"deployment_id": "d2", "status": "done", "finished_at": "2999-01-01T00:00:00+00:00"},
+            {"deployment_id": "d1", "status": "done", "finished_at": "2998-01-01T00:00:00+00:00"},
+        ], "snapshots": 2}),
+    )  # fmt: skip
+    loop.server.on(
+        "rollback",
+        lambda args: Answer(structured={"ok": True, "compose_diff": "-image: api:2\n+image: api:1"}),
+    )
+    incident_id = await open_incident(
+        loop, make_signal("crash_loop", evidence={"exit_codes": [1, 1, 1], "exits_in_window": 3})
+    )
+    await loop.monitor.drive(incident_id)
+    incident = await loop.store.get(incident_id)
+    assert incident is not None and incident.status == "awaiting_approval", incident.events
+    pending = await loop.book.pending()
+    assert len(pending) == 1
+    request = pending[0]
+    assert "compose diff" in request.changes[0] and "+image: api:1" in request.changes[0]
+    assert loop.server.mutations() == []  # only the dry run so far
+
+    await loop.book.answer(request.id, approve=True, by="cli:root")
+    with pytest.raises(ApprovalError, match="already approved"):
+        await loop.book.answer(request.id, approve=False, by="cli:root")
+    await loop.monitor.handle_approvals()  # resumes the paused thread in a task…
+    await loop.monitor.drive(incident_id)  # …or directly, as here: the same thread, no second run
+    incident = await loop.store.get(incident_id)
+    assert incident is not None
+    assert [m[0] for m in loop.server.mutations()] == ["rollback"]
+    assert incident.status in ("resolved", "escalated")
+    assert any("approved by cli:root" in e.message for e in incident.events)
