@@ -104,6 +104,8 @@ _LEVELS: dict[str, Severity | None] = {
     **dict.fromkeys(["FATAL", "FTL", "CRITICAL", "CRIT", "PANIC", "DPANIC", "SEVERE", "EMERG"], "error"),
     **dict.fromkeys(["EMERGENCY", "ALERT"], "error"),
 }
+# Level names as header fields ("INFO", "Info", "D"): upper-cased, without "HTTP", a common word.
+LEVEL_NAMES = frozenset(_LEVELS) - {"HTTP"} | {"FAILURE"}
 _PINO_LEVELS: dict[int, Severity | None] = {
     10: None,
     20: None,
@@ -201,6 +203,25 @@ def severity_of_level_name(name: str | int | None) -> tuple[bool, Severity | Non
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
+# Host names: a dotted name ending in a common top-level domain, one with 3+ labels ending in a
+# country domain ("proxy.cse.cuhk.edu.hk"), or any dotted name with a port ("db.internal:5432"),
+# but not a class or file name ("org.apache.App", "Main.java:42", "app.py").
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_TLDS = r"(?:com|net|org|edu|gov|mil|int|info|biz|io|dev|app|cloud|local|internal|lan|localdomain|corp|arpa)"
+# Country domains that are not also common file extensions or key names ("job.id", "app.py").
+_COUNTRY_DOMAINS = (
+    r"(?:uk|de|fr|jp|cn|hk|ru|br|au|ca|nl|es|se|ch|kr|tw|sg|us|eu|at|dk|fi|cz|nz|za|mx|ar|il|ie"
+    r"|gr|tr|ua|vn|th|ph|ro|hu|sk|si|hr|bg|lt|lv|ee|cl|co|pe|ve|ir|pk|bd|eg|ng|ke)"
+)
+_SOURCE_FILE = r"(?:java|py|go|rb|js|ts|kt|scala|php|cs|c|cc|cpp|h|hpp|rs|ex|exs|erl|swift|m|lua|pl|sh)"
+_HOST_RE = re.compile(
+    r"(?<![\w.@/\\-])(?:"
+    rf"(?:{_LABEL}\.)+{_TLDS}"
+    rf"|(?:{_LABEL}\.){{2,}}{_COUNTRY_DOMAINS}"
+    rf"|(?:{_LABEL}\.)+(?!{_SOURCE_FILE}:){_LABEL}(?=:\d)"
+    r"|localhost(?=:\d))"
+    r"(?::\d{1,5})?(?![\w.-])"
+)
 _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     # ISO 8601 and friends (also 2005-06-03-15.42.50 from BGL and 2026/11/25 09:00:00 from nginx).
     (
@@ -215,16 +236,22 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:" + _DAY + r"[ \t]+)?" + _MONTH + r"[ \t]+\d{1,2}[ \t]+<TS>(?:[ \t]+\d{4})?"), "<TS>"),
     (re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"), "<UUID>"),
     (re.compile(r"(?<![\w.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?::\d{1,5})?(?![\w.])"), "<IP>"),
+    (_HOST_RE, "<HOST>"),
     (re.compile(r"\b0x[0-9a-fA-F]+\b|(?<![\w-])[0-9a-fA-F]{12,}(?![\w-])"), "<HEX>"),
-    # Anything else with a digit in it, up to a delimiter: numbers, ids, versions, sizes ("12ms").
+    # Anything else with a digit in it, up to a delimiter: numbers, ids, versions, sizes ("12ms");
+    # "|" is a delimiter too, fields are often joined with it ("20171223|Step|30002312|msg").
     # The look-behind starts a match only at a segment start, which avoids quadratic backtracking.
-    (re.compile(r"(?<![^\s=:,;()\[\]{}\"'<>])[^\s=:,;()\[\]{}\"'<>\d]*\d[^\s=:,;()\[\]{}\"'<>]*"), "<NUM>"),
+    (
+        re.compile(r"(?<![^\s=:,;()\[\]{}\"'<>|])[^\s=:,;()\[\]{}\"'<>|\d]*\d[^\s=:,;()\[\]{}\"'<>|]*"),
+        "<NUM>",
+    ),
 )
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 
 def mask(text: str) -> str:
-    """`text` with timestamps, uuids, IPs, hex and numbers replaced by <TS>, <UUID>, <IP>, <HEX>, <NUM>."""
+    """`text` with timestamps, uuids, IPs, host names, hex and numbers replaced by <TS>, <UUID>, <IP>,
+    <HOST>, <HEX>, <NUM>."""
     for pattern, replacement in _MASKS:
         text = pattern.sub(replacement, text)
     return text
@@ -257,7 +284,7 @@ _LEVEL_WORDS = (
     r"|CRIT|PANIC|SEVERE|EMERG|ALERT|FAILURE)"
 )
 _HEADER_PART_RE = re.compile(
-    r"[ \t]*(?:<TS>|<NUM>:[XCSM]|<(?:NUM|IP|HEX|UUID)>(?:[:/-]<(?:NUM|IP|HEX|UUID)>)*:?"
+    r"[ \t]*(?:<TS>|<NUM>:[XCSM]|<(?:NUM|IP|HEX|UUID|HOST)>(?:[:/-]<(?:NUM|IP|HEX|UUID|HOST)>)*:?"
     r"|\[[^\[\]]{0,120}(?:\[[^\[\]]{0,120}\][^\[\]]{0,120})*\]:?"
     r"|\([^()]{0,60}\):?|[-|:#*.]{1,3}|[\w.()/-]+\[<NUM>\]:|kernel:"
     r"|" + _LEVEL_WORDS + r":?|(?:level|lvl)=\S+)(?=[ \t]|$)"

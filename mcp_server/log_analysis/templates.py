@@ -1,7 +1,9 @@
 """Log template mining with drain3 (the Drain algorithm), in memory, configured in code.
 
-Lines are first masked (timestamps, uuids, IPs, hex, numbers -> <TS>, <UUID>, <IP>, <HEX>, <NUM>)
-and stripped of their header (time, level, pid, logger), then Drain groups them into templates.
+Lines are first masked (timestamps, uuids, IPs, host names, hex, numbers -> <TS>, <UUID>, <IP>,
+<HOST>, <HEX>, <NUM>) and stripped of their header: the header format (time, level, pid, host,
+component, ...) is learned from the first distinct lines (headers.py), and lines that do not fit
+it fall back to generic header patterns. Then Drain groups the messages into templates.
 Speed: lines that differ only in digits share one key, and each key is masked and mined once,
 so a repetitive log of 100k lines costs a few hundred Drain calls, not 100k.
 """
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
+from .event_words import EventWordSplitter
+from .headers import MIN_SAMPLE, HeaderFormat, learn_header
 from .lines import LogLines, lines_from_strings
 from .models import TemplateStat
 from .patterns import Severity, digit_keys, find_candidates, line_severity, mask_many, shapes, strip_header
@@ -23,11 +27,13 @@ from .timestamps import time_of_line
 # drain3 logs every start at INFO; that is noise inside a server.
 logging.getLogger("drain3").setLevel(logging.WARNING)
 
-DEFAULT_SIMILARITY = 0.4
+DEFAULT_SIMILARITY = 0.8
 DEFAULT_DEPTH = 4
 DEFAULT_MAX_DRAIN_KEYS = 3000
 DEFAULT_MAX_CLUSTERS = 2000
 MAX_MASKED_KEYS = 50_000
+DEFAULT_MAX_EVENT_WORDS = 2  # a wildcard with at most this many different words splits a template
+HEADER_SAMPLE = 400  # distinct lines the header format is learned from
 
 
 def make_template_miner(
@@ -60,8 +66,11 @@ class LogTemplateMiner:
         strip_headers: bool = True,
         max_drain_keys: int = DEFAULT_MAX_DRAIN_KEYS,
         max_clusters: int = DEFAULT_MAX_CLUSTERS,
+        max_event_words: int = DEFAULT_MAX_EVENT_WORDS,
     ) -> None:
         self._miner = make_template_miner(similarity, depth)
+        self._splitter = EventWordSplitter(max_event_words)
+        self._final_of_content: dict[str, int] = {}  # masked text -> cluster after splitting
         self._strip_headers = strip_headers
         self._max_drain_keys = max_drain_keys
         self._max_clusters = max_clusters
@@ -71,6 +80,8 @@ class LogTemplateMiner:
         self._exact_ids: dict[str, int] = {}
         self._exact_templates: dict[int, str] = {}
         self.overflow_keys = 0
+        self.header: HeaderFormat | None = None
+        self._header_learned = False
 
     def add_many(self, texts: Sequence[str], as_is: Sequence[bool] | None = None) -> list[int]:
         """Cluster id for every text, in order.
@@ -93,22 +104,58 @@ class LogTemplateMiner:
         # text with the same shape (hex ids and numbers erased), or an exact group.
         room = max(0, MAX_MASKED_KEYS - len(self._cluster_of_key))
         masked_list = mask_many([key[1:] for key in new_keys[:room]])
+        if self._strip_headers and not self._header_learned:
+            self._learn_header([m for key, m in zip(new_keys, masked_list, strict=False) if key[0] == "~"])
+        header = self.header
+        fresh: list[tuple[str, bytes, str, str]] = []  # (key, shape, content key, content)
         for key, shape, masked in zip(new_keys, key_shapes, masked_list, strict=False):
             strip = self._strip_headers and key[0] == "~"
-            content = (strip_header(masked) if strip else masked.strip()) or "<empty>"
+            if strip:
+                content = header.strip(masked) if header is not None else strip_header(masked)
+            else:
+                content = masked.strip()
+            content = content or "<empty>"
             content_key = key[0] + content
-            cluster_id = self._cluster_of_content.get(content_key)
-            if cluster_id is None:
+            if content_key not in self._cluster_of_content:
                 cluster_id = self._cluster_of_content[content_key] = self._new_cluster(content)
-            self._cluster_of_key[key] = cluster_id
-            self._cluster_of_shape.setdefault(shape, cluster_id)
+                if cluster_id >= 0:
+                    self._splitter.add(cluster_id, content)
+            fresh.append((key, shape, content_key, content))
+        # Event words are judged once all of the batch is in Drain (its templates are final).
+        positions_of: dict[int, tuple[int, ...]] = {}
+        for key, shape, content_key, content in fresh:
+            final_id = self._final_cluster(content_key, content, positions_of)
+            self._cluster_of_key[key] = final_id
+            self._cluster_of_shape.setdefault(shape, final_id)
         for key, shape in zip(new_keys[room:], key_shapes[room:], strict=True):
-            cluster_id = self._cluster_of_shape.get(shape)
-            if cluster_id is None:
+            shape_cluster = self._cluster_of_shape.get(shape)
+            if shape_cluster is None:
                 self.overflow_keys += 1
-                cluster_id = self._cluster_of_shape[shape] = self._exact_group(key[1:].strip())
-            self._cluster_of_key[key] = cluster_id
+                shape_cluster = self._cluster_of_shape[shape] = self._exact_group(key[1:].strip())
+            self._cluster_of_key[key] = shape_cluster
         return [self._cluster_of_key[key] for key in keys]
+
+    def _final_cluster(self, content_key: str, content: str, positions_of: dict[int, tuple[int, ...]]) -> int:
+        """The cluster of a mined text after event-word splits; decided once per text."""
+        final_id = self._final_of_content.get(content_key)
+        if final_id is not None:
+            return final_id
+        cluster_id = self._cluster_of_content[content_key]
+        if cluster_id >= 0:
+            positions = positions_of.get(cluster_id)
+            if positions is None:  # once per Drain cluster and batch
+                template = self._drain_template(cluster_id)
+                positions = positions_of[cluster_id] = self._splitter.event_positions(cluster_id, template)
+            cluster_id = self._splitter.resolve(cluster_id, content, positions)
+        self._final_of_content[content_key] = cluster_id
+        return cluster_id
+
+    def _learn_header(self, masked: list[str]) -> None:
+        """Learn the header format once, from the first batch with enough distinct lines."""
+        sample = list(dict.fromkeys(masked[: HEADER_SAMPLE * 2]))[:HEADER_SAMPLE]
+        if len(sample) >= MIN_SAMPLE:
+            self.header = learn_header(sample)
+            self._header_learned = True
 
     def _new_cluster(self, content: str) -> int:
         """Drain's cluster for a new masked text, or past capacity an exact group (negative id)."""
@@ -126,16 +173,24 @@ class LogTemplateMiner:
             self._exact_templates[exact] = content
         return exact
 
+    def _drain_template(self, cluster_id: int) -> list[str]:
+        cluster = self._miner.drain.id_to_cluster.get(cluster_id)
+        return list(cluster.log_template_tokens) if cluster is not None else []
+
     def template(self, cluster_id: int) -> str:
         """The current template text of a cluster."""
         if cluster_id < 0:
             return self._exact_templates.get(cluster_id, "<unknown>")
+        split = self._splitter.splits.get(cluster_id)
+        if split is not None:
+            return self._splitter.template(cluster_id, self._drain_template(split[0]))
         cluster = self._miner.drain.id_to_cluster.get(cluster_id)
         return cluster.get_template() if cluster is not None else "<unknown>"
 
     @property
     def cluster_count(self) -> int:
-        return len(self._miner.drain.clusters) + len(self._exact_templates)
+        """Templates so far (a split Drain template counts once per part)."""
+        return len(set(self._final_of_content.values()) | set(self._exact_templates))
 
 
 @dataclass
