@@ -91,6 +91,7 @@ class OllamaApp:
         record.status = response.status_code
         if not record.answer:
             record.answer = f"error {response.status_code}" if response.status_code >= 400 else "ok"
+        self.state.recorder.answered(record)
         await response(scope, receive, send)
 
     # -- small endpoints -----------------------------------------------------------------
@@ -184,6 +185,9 @@ class OllamaApp:
         card = self.state.catalog.get(req.model)
         if card is None:
             raise WireError(404, f"model '{req.model}' not found")
+        if not req.messages and _is_zero_duration(req.keep_alive):  # an unload request
+            self.state.loaded.pop(card.key, None)
+            return _empty_reply(req.model, "unload", record)
         level = thinking_level(card, req.think, req.model)
         if not card.can("completion"):
             raise WireError(400, f'"{req.model}" does not support chat')
@@ -192,17 +196,7 @@ class OllamaApp:
         window = req.num_ctx or card.default_num_ctx
         self._mark_loaded(card, window)
         if not req.messages:  # a load request
-            record.answer = "load"
-            message = {"role": "assistant", "content": ""}
-            return json_response(
-                {
-                    "model": req.model,
-                    "created_at": created_at(),
-                    "message": message,
-                    "done": True,
-                    "done_reason": "load",
-                }
-            )
+            return _empty_reply(req.model, "load", record)
         estimate = await asyncio.to_thread(estimate_prompt, req.messages, req.tools)
         record.context_window, record.prompt_tokens = window, estimate.total
         record.tool_tokens, record.exceeds_context = estimate.tool_tokens, estimate.total > window
@@ -224,7 +218,8 @@ class OllamaApp:
         gen.loaded_ns = time.monotonic_ns()
         if isinstance(turn, ErrorTurn | ToolCallError):
             return answer_error(turn, gen, req.stream, level, self._stopping)
-        if isinstance(turn, Reply) and turn.check_format:
+        # a tool call with no text is not an answer yet: `format` constrains only the final answer
+        if isinstance(turn, Reply) and turn.check_format and (turn.text() or not turn.tool_calls):
             mismatch = format_mismatch(turn.text(), req.format)
             if mismatch is not None:
                 text = f"stand-in script: {record.answer} does not fit the request's format: {mismatch}"
@@ -254,6 +249,22 @@ class OllamaApp:
 
     def _mark_loaded(self, card: ModelCard, context: int) -> None:
         self.state.loaded[card.key] = (time.monotonic_ns() + KEEP_ALIVE_NS, context)
+
+
+def _empty_reply(model: str, reason: str, record: RecordedRequest) -> Response:
+    """The answer to a chat with no messages: the model was loaded ("load") or unloaded ("unload")."""
+    record.answer = reason
+    message = {"role": "assistant", "content": ""}
+    return json_response(
+        {"model": model, "created_at": created_at(), "message": message, "done": True, "done_reason": reason}
+    )
+
+
+def _is_zero_duration(keep_alive: Any) -> bool:
+    """`keep_alive` 0, "0", "0s", "0m"...: unload the model now."""
+    if isinstance(keep_alive, int | float) and not isinstance(keep_alive, bool):
+        return keep_alive == 0
+    return isinstance(keep_alive, str) and keep_alive.strip().rstrip("hms").strip() in ("0", "0.0")
 
 
 def _embed_inputs(value: Any) -> list[str]:

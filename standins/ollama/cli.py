@@ -33,18 +33,35 @@ import click
 @click.option(
     "--embedding-dimension", type=click.IntRange(1, 65536), default=None, help="Length of /api/embed vectors."
 )
+@click.option("--log-requests", is_flag=True, help="Print one line per request: path, model, status, answer.")
 def standin(
-    host: str, port: int, script_path: Path | None, models: tuple[str, ...], embedding_dimension: int | None
+    host: str,
+    port: int,
+    script_path: Path | None,
+    models: tuple[str, ...],
+    embedding_dimension: int | None,
+    log_requests: bool,
 ) -> None:
     """Serve Ollama's HTTP API from a script of model turns."""
     from .catalog import DEFAULT_MODELS, ModelCard  # imported here so `--help` stays fast
+    from .records import RecordedRequest
     from .server import OllamaStandIn
 
     known = {card.key: card for card in DEFAULT_MODELS}
     cards = [known.get(ModelCard(name=m).key, ModelCard(name=m)) for m in models] or None
+
+    def log(record: RecordedRequest) -> None:
+        tokens = f" prompt≈{record.prompt_tokens} tokens" if record.prompt_tokens else ""
+        click.echo(f"{record.describe()}{tokens}")
+
     try:
         server = OllamaStandIn(
-            host=host, port=port, models=cards, script=script_path, embedding_dimension=embedding_dimension
+            host=host,
+            port=port,
+            models=cards,
+            script=script_path,
+            embedding_dimension=embedding_dimension,
+            on_answered=log if log_requests else None,
         )
     except ValueError as exc:
         raise click.ClickException(f"bad script {script_path}: {exc}") from exc

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+# enough for any test; a lab run of days keeps its memory bounded (the oldest are dropped)
+MAX_RECORDS = 10_000
 
 
 @dataclass
@@ -50,18 +55,27 @@ class RecordedRequest:
 
 
 class Recorder:
-    """The requests received, in order, and the script problems found (thread-safe)."""
+    """The requests received, in order (the last `MAX_RECORDS`), and the script problems found.
 
-    def __init__(self) -> None:
+    `on_answered`, when set, is called with each record once its answer is known (the command
+    line prints them). Thread-safe: the server's thread adds, the test's thread reads.
+    """
+
+    def __init__(self, on_answered: Callable[[RecordedRequest], None] | None = None) -> None:
         self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
+        self._requests: deque[RecordedRequest] = deque(maxlen=MAX_RECORDS)
         self._problems: list[str] = []
         self.turns_used = 0
+        self.on_answered = on_answered
 
     def add(self, record: RecordedRequest) -> RecordedRequest:
         with self._lock:
             self._requests.append(record)
         return record
+
+    def answered(self, record: RecordedRequest) -> None:
+        if self.on_answered is not None:
+            self.on_answered(record)
 
     def problem(self, text: str) -> None:
         with self._lock:
@@ -81,7 +95,3 @@ class Recorder:
     def problems(self) -> list[str]:
         with self._lock:
             return list(self._problems)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._requests.clear()

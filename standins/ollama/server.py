@@ -14,7 +14,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +47,7 @@ class OllamaStandIn:
         script: Iterable[Any] | str | Path | None = None,
         version: str = OLLAMA_VERSION,
         embedding_dimension: int | None = None,
+        on_answered: Callable[[RecordedRequest], None] | None = None,
     ) -> None:
         self.host = host
         self.state = StandInState(
@@ -54,6 +55,7 @@ class OllamaStandIn:
             version=version,
             embedding_dimension=embedding_dimension,
         )
+        self.state.recorder.on_answered = on_answered
         self._sock: socket.socket | None = self._bind(port)
         self.port = int(self._sock.getsockname()[1])
         self._server: uvicorn.Server | None = None

@@ -213,3 +213,31 @@ def test_empty_messages_load_the_model(ollama_standin: OllamaStandIn, client: ol
     assert reply.done and reply.done_reason == "load" and reply.message.content == ""
     assert [m.model for m in client.ps().models] == [MODEL]
     assert ollama_standin.chats[0].answer == "load"
+
+
+def test_keep_alive_zero_with_no_messages_unloads(
+    ollama_standin: OllamaStandIn, client: ollama.Client
+) -> None:
+    client.chat(MODEL, messages=[])
+    reply = client.chat(MODEL, messages=[], keep_alive=0)
+    assert reply.done_reason == "unload"
+    assert client.ps().models == []
+
+
+def test_tool_call_then_structured_answer_under_one_format(
+    ollama_standin: OllamaStandIn, client: ollama.Client
+) -> None:
+    decision = {"root_cause": "out of memory", "confidence": 0.8, "solution": "raise_memory_limit"}
+    ollama_standin.script(
+        [{"tool_calls": [{"name": "read_logs", "arguments": {"service": "api"}}]}, {"json": decision}]
+    )
+    kwargs: dict[str, Any] = {"tools": [READ_LOGS_TOOL], "format": DECISION_SCHEMA, "think": "high"}
+    first = client.chat(MODEL, messages=user("decide"), **kwargs)
+    assert first.message.tool_calls and first.message.content == ""
+    history = [
+        *user("decide"),
+        first.message,
+        {"role": "tool", "tool_name": "read_logs", "content": "OOMKilled"},
+    ]
+    second = client.chat(MODEL, messages=history, **kwargs)
+    assert json.loads(second.message.content or "") == decision

@@ -147,7 +147,7 @@ def test_command_line_serves_a_script_until_interrupted(tmp_path: Path) -> None:
     script = tmp_path / "script.yaml"
     script.write_text("- content: hello from the command line\n")
     process = subprocess.Popen(
-        [sys.executable, "-m", "standins.ollama", "--port", "0", "--script", str(script)],
+        [sys.executable, "-m", "standins.ollama", "--port", "0", "--script", str(script), "--log-requests"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -168,6 +168,8 @@ def test_command_line_serves_a_script_until_interrupted(tmp_path: Path) -> None:
         out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
     assert "Ollama stand-in stopped" in out
+    assert "POST /api/chat model='gpt-oss:20b' → 200 (turn 1) prompt≈" in out
+    assert "GET /api/version model=None → 200 (ok)" in out
 
 
 def test_command_line_rejects_a_bad_script(tmp_path: Path) -> None:
