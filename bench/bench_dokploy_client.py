@@ -2,6 +2,11 @@
 
 Usage: uv run python bench/bench_dokploy_client.py [--calls 500]
 
+- sequential calls under the default client-side limit (10/s): "before" is the old limiter
+  (aiolimiter AsyncLimiter(10, 1 s), a leaky bucket holding 10), "after" the token bucket (10/s
+  sustained, burst 20). Series: 15 calls after an idle second (what one tool call does) and 100
+  calls in a row (sustained load, where the limit is meant to apply).
+
 - "raw httpx": the same GET with a bare pooled httpx.AsyncClient — the floor (stand-in + HTTP).
 - "client.call": our full path (operation lookup, validation, rate limiter, retry wrapper, decode).
   The difference is the client's overhead per call.
@@ -19,6 +24,7 @@ import anyio
 import httpx
 
 from mcp_server.dokploy import DokployClient, OperationTable
+from mcp_server.dokploy.transport import TokenBucket
 from standins.dokploy.server import StandIn
 
 OPENAPI = Path(__file__).resolve().parents[1].parent / "shared" / "dokploy" / "openapi.json"
@@ -64,6 +70,8 @@ async def run(calls: int) -> None:
         f"{pct(ours, 95) - pct(raw_t, 95):8.3f}"
     )
 
+    await sequential_under_limit()
+
     table = OperationTable.from_file(OPENAPI)
     t0 = time.perf_counter()
     OperationTable.from_file(OPENAPI)
@@ -91,6 +99,37 @@ async def run(calls: int) -> None:
         us = (time.perf_counter() - t0) / n * 1e6
         print(f"validate {name:38} {us:8.1f} µs/call")
     print(f"load + index the 597-operation document: {load_ms:.1f} ms")
+
+
+async def sequential_under_limit() -> None:
+    """Per-call latency of sequential calls with the default 10/s limit, old limiter vs new."""
+    limiters: list[tuple[str, object]] = [("after: token bucket 10/s burst 20", TokenBucket(10.0, 20))]
+    try:
+        from aiolimiter import AsyncLimiter
+
+        limiters.insert(0, ("before: AsyncLimiter(10, 1 s)", AsyncLimiter(10, 1.0)))
+    except ImportError:  # aiolimiter is no longer a dependency of the client
+        print("(aiolimiter not installed: no 'before' series)")
+    print(f"\n{'sequential calls at the default limit':52} {'p50 ms':>8} {'p95 ms':>8} {'total s':>8}")
+    with StandIn() as standin:
+        for label, limiter in limiters:
+            async with await DokployClient.connect(
+                standin.url, standin.api_key, openapi_file=OPENAPI
+            ) as client:
+                client.transport._limiter = limiter  # type: ignore[assignment]
+                for series, count in (("15 after idle", 15), ("100 in a row", 100)):
+                    await anyio.sleep(2.1)  # an idle moment refills either limiter completely
+                    samples = []
+                    started = time.perf_counter()
+                    for _ in range(count):
+                        t0 = time.perf_counter()
+                        await client.call("settings.health")
+                        samples.append(time.perf_counter() - t0)
+                    total = time.perf_counter() - started
+                    print(
+                        f"{label + ', ' + series:52} {pct(samples, 50):8.3f} "
+                        f"{pct(samples, 95):8.3f} {total:8.2f}"
+                    )
 
 
 def main() -> None:

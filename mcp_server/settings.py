@@ -70,7 +70,16 @@ class Settings(BaseSettings):
     dokploy_timeout_s: float = Field(default=30.0, gt=0, le=600)
     dokploy_max_retries: int = Field(default=3, ge=0, le=10)
     dokploy_rate_per_s: float = Field(
-        default=10.0, gt=0, le=1000, description="Client-side limit of calls per second to Dokploy."
+        default=10.0,
+        gt=0,
+        le=1000,
+        description="Client-side limit of calls per second to Dokploy, sustained (bursts pass at once).",
+    )
+    dokploy_burst: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="Calls to Dokploy that may go out at once before the per-second limit spaces them.",
     )
     dokploy_base_dir: Path = Field(
         default=Path("/etc/dokploy"),

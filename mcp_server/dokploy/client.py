@@ -66,6 +66,7 @@ class DokployClient(ComposeAPI, ApplicationsAPI, PlatformAPI):
             timeout_s=settings.dokploy_timeout_s,
             max_retries=settings.dokploy_max_retries,
             rate_per_s=settings.dokploy_rate_per_s,
+            burst=settings.dokploy_burst,
         )
 
     async def aclose(self) -> None:

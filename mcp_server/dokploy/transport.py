@@ -15,11 +15,12 @@ import json
 import re
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import httpx
-from aiolimiter import AsyncLimiter
 from pydantic import SecretStr
 from tenacity import (
     AsyncRetrying,
@@ -57,6 +58,48 @@ class CallStats:
         }
 
 
+class TokenBucket:
+    """A client-side rate limit that lets a burst through at once and only spaces sustained load.
+
+    The bucket holds up to `burst` tokens and refills at `rate_per_s`; each call takes one token and
+    waits only when the bucket is empty. So a handful of sequential calls costs nothing, while a
+    long run settles at `rate_per_s`. `clock` and `sleep` can be replaced in tests.
+    """
+
+    def __init__(
+        self,
+        rate_per_s: float,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        if rate_per_s <= 0 or burst < 1:
+            raise ValueError(f"rate_per_s must be > 0 and burst >= 1, got {rate_per_s} and {burst}")
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(burst)
+        self._stamp = clock()
+        self._lock = anyio.Lock()  # waiters queue in order instead of racing for each new token
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) * self.rate_per_s)
+        self._stamp = now
+
+    async def acquire(self) -> None:
+        """Take one token, waiting until one is there."""
+        async with self._lock:
+            self._refill()
+            # the epsilon absorbs float rounding: a sleep of exactly the missing share must do
+            while self._tokens < 1.0 - 1e-9:
+                await self._sleep((1.0 - self._tokens) / self.rate_per_s)
+                self._refill()
+            self._tokens = max(0.0, self._tokens - 1.0)
+
+
 class _Retryable(Exception):
     """Internal: a failure that is safe to repeat; carries the error to raise if retries run out."""
 
@@ -76,6 +119,7 @@ class DokployTransport:
         timeout_s: float = 30.0,
         max_retries: int = 3,
         rate_per_s: float = 10.0,
+        burst: int = 20,
         backoff_initial_s: float = 0.25,
         backoff_max_s: float = 5.0,
         http: httpx.AsyncClient | None = None,
@@ -84,7 +128,7 @@ class DokployTransport:
         self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
         self.max_retries = max_retries
         self._backoff = (backoff_initial_s, backoff_max_s)
-        self._limiter = AsyncLimiter(max_rate=rate_per_s, time_period=1.0)
+        self._limiter = TokenBucket(rate_per_s, burst)
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
             limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),

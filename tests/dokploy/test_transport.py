@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
@@ -10,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mcp_server.dokploy import errors as e
-from mcp_server.dokploy.transport import DokployTransport
+from mcp_server.dokploy.transport import DokployTransport, TokenBucket
 from tests.conftest import ScriptedServer, free_port
 
 
@@ -244,3 +245,77 @@ def test_call_counters(scripted_server: ScriptedServer) -> None:
     stats = run(body)
     assert stats["project.all"]["calls"] == 2 and stats["project.all"]["errors"] == 0
     assert stats["compose.one"] == {**stats["compose.one"], "calls": 1, "errors": 1}
+
+
+class FakeTime:
+    """A clock that moves only when the bucket sleeps, and records every sleep."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_token_bucket_lets_a_burst_through_then_spaces_calls() -> None:
+    fake = FakeTime()
+    bucket = TokenBucket(10.0, 20, clock=fake.clock, sleep=fake.sleep)
+
+    async def body() -> None:
+        before = len(fake.sleeps)
+        for _ in range(20):
+            await bucket.acquire()
+        assert len(fake.sleeps) == before  # the burst went through without waiting
+        for _ in range(5):
+            await bucket.acquire()
+
+    run(body)
+    assert fake.sleeps == pytest.approx([0.1] * 5)  # then 10 per second
+    fake.now += 60.0  # an idle minute refills the bucket to its burst, not beyond
+    run(body)
+    assert fake.sleeps == pytest.approx([0.1] * 10)
+
+
+def test_token_bucket_refills_while_calls_are_spread_out() -> None:
+    fake = FakeTime()
+    bucket = TokenBucket(10.0, 2, clock=fake.clock, sleep=fake.sleep)
+
+    async def body() -> None:
+        for _ in range(50):
+            await bucket.acquire()
+            fake.now += 0.1  # one call every 100 ms never waits at 10/s
+
+    run(body)
+    assert fake.sleeps == []
+    with pytest.raises(ValueError, match="burst >= 1"):
+        TokenBucket(10.0, 0)
+
+
+def test_sequential_calls_are_not_spaced_by_the_default_limit(scripted_server: ScriptedServer) -> None:
+    scripted_server.answer(*[jresp([]) for _ in range(15)])
+    waits: list[float] = []
+
+    async def body() -> None:
+        t = transport(scripted_server.url)  # the defaults: 10/s sustained, burst 20
+        t._limiter._sleep = _recording_sleep(waits)
+        try:
+            for _ in range(15):
+                await t.request("project.all", "GET")
+        finally:
+            await t.aclose()
+
+    run(body)
+    assert waits == [] and len(scripted_server.received) == 15
+
+
+def _recording_sleep(waits: list[float]) -> Callable[[float], Awaitable[None]]:
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await anyio.sleep(seconds)
+
+    return sleep
