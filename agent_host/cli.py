@@ -57,6 +57,23 @@ def main() -> None:
     """InfraGuardian agent host: monitor → diagnose → plan → execute → verify → learn.
 
     It is a separate process and an MCP client of `infraguardian-mcp`; it never touches Dokploy or
-    Docker itself. The incident loop arrives with the agent-host milestone (see ROADMAP). Its
-    commands need the `agent` extra (`uv sync --extra agent`); `--help` and `--version` do not.
+    Docker itself. Its commands need the `agent` extra (`uv sync --extra agent`); `--help` and
+    `--version` do not.
     """
+
+
+def _register() -> None:
+    from . import cli_incidents
+
+    main.add_command(cli_incidents.graph)
+    for command in (
+        cli_incidents.incidents,
+        cli_incidents.approvals,
+        cli_incidents.approve,
+        cli_incidents.deny,
+    ):
+        main.add_command(command)
+    cli_incidents.graph.callback = needs_agent_extra(cli_incidents.graph.callback)  # type: ignore[arg-type]
+
+
+_register()

@@ -1,0 +1,159 @@
+"""`infraguardian-agent incidents | approvals | approve | deny | graph`: the record and the approvals,
+read from the agent's state directory (no server or model needed). Everything printed is redacted
+again (the server redacts what it returns; this is the second lock)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from typing import Any
+
+import anyio
+import click
+
+from mcp_server.redaction import redact, redact_text
+
+from .approvals import ApprovalBook, ApprovalError
+from .incidents.model import Incident
+from .incidents.store import IncidentStore, IncidentStoreError, incident_summary
+from .settings import AgentSettings, AgentSettingsError, load_agent_settings
+
+
+def _settings() -> AgentSettings:
+    try:
+        return load_agent_settings()
+    except AgentSettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(redact(data), indent=2, ensure_ascii=False, default=str))
+
+
+@click.command("graph")
+def graph() -> None:
+    """Print the incident loop's graph (Mermaid)."""
+    from .loop.graph import mermaid
+
+    click.echo(mermaid())
+
+
+@click.command("incidents")
+@click.argument("action", required=False, type=click.Choice(["show"]))
+@click.argument("incident_id", required=False)
+@click.option("-n", "limit", default=20, show_default=True, help="How many of the newest to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def incidents(action: str | None, incident_id: str | None, limit: int, as_json: bool) -> None:
+    """List incidents, or `show ID` for a post-mortem: signals, facts, decision and its reasons,
+    approvals, actions, verification and outcome."""
+    settings = _settings()
+    if action == "show" and not incident_id:
+        raise click.UsageError("incidents show needs an incident id (see `infraguardian-agent incidents`)")
+    try:
+        store = IncidentStore(settings.incident_path)
+    except IncidentStoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        if action == "show":
+            found = anyio.run(store.get, incident_id)
+            if found is None:
+                raise click.ClickException(
+                    f"no incident {incident_id!r}; list them with `infraguardian-agent incidents`"
+                )
+            if as_json:
+                _echo_json(found.model_dump(mode="json"))
+            else:
+                click.echo(post_mortem(found))
+            return
+        rows = anyio.run(store.recent, limit)
+    finally:
+        store.close()
+    if as_json:
+        _echo_json([incident_summary(i) for i in rows])
+        return
+    if not rows:
+        click.echo("no incidents yet")
+    for incident in rows:
+        line = f"{incident.id}  {incident.status:17} {incident.kind:16} {incident.target_key}  {incident.summary}"
+        click.echo(redact_text(line))
+
+
+def post_mortem(incident: Incident) -> str:
+    """The incident as a human reads it afterwards; every line redacted."""
+    d = incident.decision
+    lines = [
+        f"Incident {incident.id}: {incident.summary}",
+        f"  target {incident.target_key}, kind {incident.kind}, severity {incident.severity}",
+        f"  status {incident.status}; opened {incident.opened_at:%Y-%m-%d %H:%M:%S} UTC"
+        + (f", closed {incident.closed_at:%H:%M:%S} UTC" if incident.closed_at else ""),
+        f"  outcome: {incident.outcome or '(open)'}",
+        "Facts: " + ", ".join(f"{k}={v}" for k, v in sorted(incident.facts.items())),
+    ]
+    if d is not None:
+        lines.append(f"Decision ({d.mode}; {d.mode_note}): {d.solution or 'no fix'} → {d.route}")
+        lines += [f"  - {reason}" for reason in d.reasons]
+    for action in incident.actions:
+        state = "ok" if action.ok else ("REFUSED" if action.refused else "FAILED")
+        extra = " (replayed)" if action.replayed else ""
+        lines.append(
+            f"Action {action.key}: {action.tool}({action.arguments}) {state}{extra} {action.error or ''}"
+        )
+    if incident.verification:
+        lines.append(f"Verification: {json.dumps(incident.verification, default=str)}")
+    lines.append("Timeline:")
+    lines += [f"  {e.at:%H:%M:%S} {e.step}: {e.message}" for e in incident.events]
+    return "\n".join(redact_text(line) for line in lines)
+
+
+@click.command("approvals")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def approvals(as_json: bool) -> None:
+    """Pending approval requests: the exact change, the blast radius and why."""
+    settings = _settings()
+    book = ApprovalBook(settings.incident_path)
+    try:
+        pending = anyio.run(book.pending)
+    finally:
+        book.close()
+    if as_json:
+        _echo_json([p.model_dump(mode="json") for p in pending])
+        return
+    if not pending:
+        click.echo("no pending approvals")
+    for request in pending:
+        click.echo(redact_text(f"{request.id}  {request.title}  (expires {request.expires_at:%H:%M:%S} UTC)"))
+        for change in request.changes:
+            click.echo(redact_text(f"    change: {change}"))
+        if request.blast_radius:
+            click.echo(redact_text(f"    blast radius: {', '.join(request.blast_radius)}"))
+
+
+def _answer(request_id: str, approve: bool, note: str | None) -> None:
+    settings = _settings()
+    book = ApprovalBook(settings.incident_path)
+    who = f"cli:{getpass.getuser()}"
+    try:
+        answered = anyio.run(book.answer, request_id, approve, who, note)
+    except ApprovalError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        book.close()
+    click.echo(f"{answered.status}: {answered.title} (the running agent acts on it within seconds)")
+
+
+@click.command("approve")
+@click.argument("request_id")
+@click.option("--note", help="Why (kept in the incident).")
+def approve(request_id: str, note: str | None) -> None:
+    """Approve a pending request: the agent applies exactly the change it showed."""
+    _answer(request_id, True, note)
+
+
+@click.command("deny")
+@click.argument("request_id")
+@click.option("--note", help="Why (kept in the incident).")
+def deny(request_id: str, note: str | None) -> None:
+    """Deny a pending request: nothing is changed and the incident is escalated."""
+    _answer(request_id, False, note)
