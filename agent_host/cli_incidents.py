@@ -55,7 +55,7 @@ def incidents(action: str | None, incident_id: str | None, limit: int, as_json: 
     except IncidentStoreError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        if action == "show":
+        if action == "show" and incident_id:
             found = anyio.run(store.get, incident_id)
             if found is None:
                 raise click.ClickException(
