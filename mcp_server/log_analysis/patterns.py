@@ -257,6 +257,16 @@ def mask(text: str) -> str:
     return text
 
 
+# A list of masked values ("blk_1 blk_2 blk_3", "10.0.0.1,10.0.0.2"): its length varies with the
+# data, not with the event, so it counts as one value.
+_REPEATED_MASK_RE = re.compile(r"(<(?:NUM|HEX|IP|HOST|UUID)>)(?:,? ?\1)+")
+
+
+def collapse_lists(masked: str) -> str:
+    """`masked` with runs of the same placeholder ("<NUM> <NUM> <NUM>", "<IP>,<IP>") as one."""
+    return _REPEATED_MASK_RE.sub(r"\1", masked) if "> <" in masked or ">,<" in masked else masked
+
+
 def mask_many(texts: Sequence[str]) -> list[str]:
     """`mask` for many single-line texts at once (one regex pass per mask over the joined text)."""
     if not texts:

@@ -21,7 +21,16 @@ from .event_words import EventWordSplitter
 from .headers import MIN_SAMPLE, HeaderFormat, learn_header
 from .lines import LogLines, lines_from_strings
 from .models import TemplateStat
-from .patterns import Severity, digit_keys, find_candidates, line_severity, mask_many, shapes, strip_header
+from .patterns import (
+    Severity,
+    collapse_lists,
+    digit_keys,
+    find_candidates,
+    line_severity,
+    mask_many,
+    shapes,
+    strip_header,
+)
 from .timestamps import time_of_line
 
 # drain3 logs every start at INFO; that is noise inside a server.
@@ -114,7 +123,7 @@ class LogTemplateMiner:
                 content = header.strip(masked) if header is not None else strip_header(masked)
             else:
                 content = masked.strip()
-            content = content or "<empty>"
+            content = collapse_lists(content) or "<empty>"
             content_key = key[0] + content
             if content_key not in self._cluster_of_content:
                 cluster_id = self._cluster_of_content[content_key] = self._new_cluster(content)

@@ -7,6 +7,7 @@ import pytest
 from mcp_server.log_analysis.analysis import analyse
 from mcp_server.log_analysis.lines import lines_from_text
 from mcp_server.log_analysis.patterns import (
+    collapse_lists,
     find_candidates,
     line_severity,
     mask,
@@ -154,3 +155,22 @@ def test_every_format_fixture_yields_its_errors() -> None:
     for name, (errors, warnings) in expected.items():
         analysis = analyse(lines_from_text(getattr(F, name)))
         assert (len(analysis.errors), len(analysis.warnings)) == (errors, warnings), name
+
+
+@pytest.mark.parametrize(
+    ("masked", "collapsed"),
+    [
+        ("ask <IP> to delete <NUM> <NUM> <NUM>", "ask <IP> to delete <NUM>"),
+        ('<IP>,<IP> "GET /"', '<IP> "GET /"'),
+        ("from <NUM> to <NUM>", "from <NUM> to <NUM>"),  # not a list: words between
+        ("<NUM> <HEX>", "<NUM> <HEX>"),  # different kinds of value
+    ],
+)
+def test_lists_of_one_kind_of_value_count_as_one(masked: str, collapsed: str) -> None:
+    assert collapse_lists(masked) == collapsed
+
+
+def test_pipes_delimit_numbers() -> None:
+    assert mask("20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579") == (
+        "<NUM><TS>:<NUM>|Step_LSC|<NUM>|onStandStepChanged <NUM>"
+    )
