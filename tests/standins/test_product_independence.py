@@ -57,6 +57,7 @@ def test_the_check_sees_every_import_form(tmp_path: Path) -> None:
         "import importlib\n"
         "importlib.import_module('standins.dokploy.cli')\n"
         "def f():\n    from standins import dokploy\n"
+        "    from standins.ollama.server import OllamaStandIn\n"
     )
     hits = [(line, m) for line, m in imported_modules(sample) if imports_standins(m)]
     assert hits == [
@@ -65,4 +66,5 @@ def test_the_check_sees_every_import_form(tmp_path: Path) -> None:
         (3, "standins.dokploy"),
         (6, "standins.dokploy.cli"),
         (8, "standins"),
+        (9, "standins.ollama.server"),
     ]
