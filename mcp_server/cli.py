@@ -11,11 +11,76 @@ import json
 import sys
 from typing import Any
 
-import anyio
 import click
 
 from mcp_server import __version__
-from mcp_server.settings import SettingsError, load_settings
+
+# Sub-commands that live with their feature: name -> ("module:attribute", one-line help).
+# The module is imported only when its command runs (or shows its own --help), so `--help` and
+# every other command start without loading the MCP SDK, the Docker client or the detectors.
+# The help text is what `--help` lists; tests/test_cli.py checks it against each command's own.
+FEATURE_COMMANDS: dict[str, tuple[str, str]] = {
+    "digest": (
+        "mcp_server.log_analysis.cli:digest",
+        "Summarise a log (FILE, or - for stdin): errors, templates, stack traces, last lines.",
+    ),
+    "graph": (
+        "mcp_server.compose_graph.cli:graph",
+        "Show start order, dependencies (declared and implicit), blast radius, service kinds and "
+        "findings (missing memory limits / health checks) of a compose FILE.",
+    ),
+    "serve": (
+        "mcp_server.server.serve_cli:serve",
+        "Run the MCP server (stdio by default; HTTP transports need a bearer token).",
+    ),
+    "status": (
+        "mcp_server.status:status",
+        "Show what runs on the Docker engine, grouped by Dokploy appName, with health and the "
+        "problems the detectors see (recent OOM kills and crashes, unhealthy containers, disks).",
+    ),
+    "templates": (
+        "mcp_server.log_analysis.templates_cli:templates",
+        "Group a log's lines (FILE, or - for stdin) into templates, with counts.",
+    ),
+    "watch": (
+        "mcp_server.watcher.cli:watch",
+        "Run the detectors of this Docker host and keep signals in the state store (long-running).",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose feature sub-commands (FEATURE_COMMANDS) are imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *FEATURE_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None or cmd_name not in FEATURE_COMMANDS:
+            return command
+        module_name, attribute = FEATURE_COMMANDS[cmd_name][0].split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{FEATURE_COMMANDS[cmd_name][0]} is not a click command")
+        self.add_command(command, cmd_name)  # imported once per process
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of `--help`, from the table for feature commands (no import)."""
+        rows: list[tuple[str, str]] = []
+        limit = formatter.width - 6 - max((len(name) for name in self.list_commands(ctx)), default=0)
+        for name in self.list_commands(ctx):
+            if name in FEATURE_COMMANDS and name not in self.commands:
+                stand_in = click.Command(name, help=FEATURE_COMMANDS[name][1])  # same shortening
+                rows.append((name, stand_in.get_short_help_str(limit)))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -24,7 +89,7 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="infraguardian-mcp")
 def main() -> None:
     """InfraGuardian MCP server: Dokploy and Docker operations with a safety policy.
@@ -59,8 +124,11 @@ def _parse_assignments(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--reveal", is_flag=True, help="Do not redact secrets in the answer (your terminal only).")
 def dokploy_call(operation: str, assignments: tuple[str, ...], input_json: str | None, reveal: bool) -> None:
     """Call any Dokploy operation: `call compose.one composeId=abc`."""
+    import anyio
+
     from mcp_server.dokploy import DokployClient, DokployError
     from mcp_server.redaction import redact, redact_text
+    from mcp_server.settings import SettingsError, load_settings
 
     data = _parse_assignments(assignments)
     if input_json:
@@ -92,8 +160,11 @@ def dokploy_call(operation: str, assignments: tuple[str, ...], input_json: str |
 @click.option("--openapi", "openapi_file", type=click.Path(dir_okay=False), help="Read this OpenAPI file.")
 def dokploy_operations(router: str | None, openapi_file: str | None) -> None:
     """List Dokploy operations with their method and input fields."""
+    import anyio
+
     from mcp_server.dokploy import DokployClient, DokployError, OperationTable
     from mcp_server.dokploy.openapi import OpenApiDocumentError
+    from mcp_server.settings import SettingsError, load_settings
 
     try:
         if openapi_file:
@@ -112,16 +183,3 @@ def dokploy_operations(router: str | None, openapi_file: str | None) -> None:
         if router and op.router.lower() != router.lower():
             continue
         click.echo(f"{op.method:4} {op.name:45} {op.field_summary()}")
-
-
-# Sub-commands that live with their feature; registered here so `--help` lists them all.
-_FEATURE_COMMANDS = {
-    "status": "mcp_server.status:status",
-    "serve": "mcp_server.server.serve_cli:serve",
-    "watch": "mcp_server.watcher.cli:watch",
-    "graph": "mcp_server.compose_graph.cli:graph",
-    "digest": "mcp_server.log_analysis.cli:digest",
-}
-for _name, _target in _FEATURE_COMMANDS.items():
-    _module, _attr = _target.split(":")
-    main.add_command(getattr(importlib.import_module(_module), _attr), _name)

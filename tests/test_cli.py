@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import httpx
 import pytest
 
+from mcp_server.cli import FEATURE_COMMANDS, main
 from standins.dokploy.server import StandIn
 from tests.conftest import OPENAPI_FILE
 
@@ -32,10 +34,76 @@ def run(
 def test_help_lists_every_command() -> None:
     out = run("--help")
     assert out.returncode == 0
-    for command in ("status", "serve", "graph", "digest", "dokploy"):
+    for command in ("status", "serve", "graph", "digest", "dokploy", "watch"):
         assert f"  {command} " in out.stdout, command
     agent = run("--help", module="agent_host")
     assert agent.returncode == 0 and "monitor" in agent.stdout
+
+
+# Modules that `--help` must not load: each costs tenths of a second (the MCP SDK, pydantic, the
+# Docker client, drain3, the tokenizer) or belongs to one sub-command only.
+HEAVY_MODULES = (
+    "mcp",
+    "docker",
+    "pydantic",
+    "drain3",
+    "bpe_openai",
+    "httpx",
+    "anyio",
+    "yaml",
+    "mcp_server.settings",
+    "mcp_server.status",
+    "mcp_server.server",
+    "mcp_server.watcher",
+    "mcp_server.detectors",
+    "mcp_server.docker_ops",
+    "mcp_server.dokploy",
+    "mcp_server.compose_graph",
+    "mcp_server.log_analysis",
+    "mcp_server.redaction",
+)
+
+HELP_AND_MODULES = """
+import json, sys
+from mcp_server.cli import main
+try:
+    main(["--help"])
+except SystemExit as stop:
+    assert stop.code == 0, stop.code
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def test_help_imports_no_sub_command_module() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", HELP_AND_MODULES], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    loaded = json.loads(out.stderr)
+    heavy = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY_MODULES)]
+    assert heavy == []
+    listed = {line.split()[0]: line for line in out.stdout.split("Commands:")[1].splitlines() if line}
+    assert set(listed) == {"dokploy", *FEATURE_COMMANDS}
+    for name, (_, help_text) in FEATURE_COMMANDS.items():
+        assert help_text[:30] in listed[name], name
+
+
+def test_help_table_matches_each_command() -> None:
+    """The one-line help kept in the table is the command's own, and each name loads its command."""
+    for name, (target, help_text) in FEATURE_COMMANDS.items():
+        command = main.get_command(click.Context(main), name)
+        assert isinstance(command, click.Command), target
+        assert command.name == name or name in main.commands
+        stand_in = click.Command(name, help=help_text)
+        assert stand_in.get_short_help_str(limit=500) == command.get_short_help_str(limit=500), name
+    assert set(main.list_commands(click.Context(main))) == {"dokploy", *FEATURE_COMMANDS}
+
+
+def test_sub_command_help_and_unknown_command() -> None:
+    digest = run("digest", "--help")
+    assert digest.returncode == 0 and "--max-tokens" in digest.stdout
+    unknown = run("nope")
+    assert unknown.returncode == 2 and "No such command 'nope'" in unknown.stderr
 
 
 def test_operations_listing() -> None:
