@@ -10,15 +10,19 @@ that does not fit the request's `format`) or crashed.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .server import OllamaStandIn
+if TYPE_CHECKING:
+    from .server import OllamaStandIn
 
 
 @pytest.fixture
 def ollama_standin() -> Iterator[OllamaStandIn]:
     """A running Ollama stand-in (`.url`, `.script(...)`, `.chats`, `.down()`, `.up()`)."""
+    from .server import OllamaStandIn  # imported here: test sessions that never use it skip uvicorn & co
+
     standin = OllamaStandIn()
     standin.start()
     try:
