@@ -7,12 +7,16 @@ list, so the server can re-read Dokploy on every poll.
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from pydantic import BaseModel, Field, field_validator
 
+from mcp_server.dokploy.errors import NotFoundError as DokployNotFoundError
+from mcp_server.dokploy.errors import ValidationError as DokployValidationError
 from mcp_server.dokploy.models import Deployment, Domain
 
 T = TypeVar("T")
@@ -159,29 +163,111 @@ def dokploy_deployment_watches(client: Any, services: Sequence[Any]) -> list[Dep
     return watches
 
 
-async def dokploy_domain_specs(client: Any, services: Sequence[Any]) -> list[DomainSpec]:
+class DomainRouting:
+    """Which compose service each Dokploy domain routes to, remembered between polls.
+
+    `overview.domains` lists every domain in one call but names only the owning compose, not the
+    service inside it; `domain.byComposeId` names the service. This cache asks the latter only for
+    a compose whose domains changed (added, removed, host/path/port edited) or after `ttl_s`, so a
+    steady poll costs one Dokploy call however many services there are.
+    """
+
+    def __init__(self, ttl_s: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        # compose id -> (read at, what its domains looked like, domain id -> service name)
+        self._known: dict[str, tuple[float, tuple[Any, ...], dict[str, str | None]]] = {}
+
+    async def service_names(
+        self, client: Any, compose_id: str, rows: Sequence[Mapping[str, Any]]
+    ) -> dict[str, str | None]:
+        """domain id -> compose service name for the domains of one compose."""
+        shape = tuple(
+            sorted((str(r.get("domainId")), r.get("host"), r.get("path"), r.get("port")) for r in rows)
+        )
+        known = self._known.get(compose_id)
+        if known is not None and known[1] == shape and self._clock() - known[0] < self.ttl_s:
+            return known[2]
+        names = {d.domain_id: d.service_name for d in await client.domains_by_compose(compose_id)}
+        self._known[compose_id] = (self._clock(), shape, names)
+        return names
+
+    def forget_except(self, compose_ids: set[str]) -> None:
+        for gone in set(self._known) - compose_ids:
+            del self._known[gone]
+
+
+# one routing cache per client, so callers that pass only the client still poll in O(1) calls
+_ROUTING: WeakKeyDictionary[Any, DomainRouting] = WeakKeyDictionary()
+
+
+async def dokploy_domain_specs(
+    client: Any, services: Sequence[Any], *, routing: DomainRouting | None = None
+) -> list[DomainSpec]:
     """The domains of every compose and application in `overview.services` rows, one spec per
     public address (Dokploy may route one host+path to several targets; they are listed together).
-    Disabled domains are skipped. `client` is a `DokployClient`."""
-    specs: dict[tuple[bool, str, str], DomainSpec] = {}
+    Disabled domains are skipped. `client` is a `DokployClient`.
+
+    Reads `overview.domains` (one call for all services) and, through `routing` (by default one
+    cache per client), `domain.byComposeId` only for composes whose domains changed. A Dokploy
+    without `overview.domains` (before v0.30) is asked per service instead.
+    """
+    owners = {s.id: s for s in services if s.type in ("compose", "application")}
+    try:
+        overview = await client.call("overview.domains")
+    except (DokployValidationError, DokployNotFoundError):  # a Dokploy before v0.30
+        return await _domain_specs_per_service(client, list(owners.values()))
+    if routing is None:
+        routing = _ROUTING.get(client)
+        if routing is None:
+            routing = _ROUTING[client] = DomainRouting()
+    by_owner: dict[str, list[Mapping[str, Any]]] = {}
+    for row in overview or []:
+        if isinstance(row, Mapping) and row.get("serviceOwnerId") in owners:
+            by_owner.setdefault(str(row["serviceOwnerId"]), []).append(row)
+    routing.forget_except({o for o in by_owner if owners[o].type == "compose"})
+    domains: list[tuple[Domain, str]] = []
+    for owner_id, rows in by_owner.items():
+        service = owners[owner_id]
+        names = await routing.service_names(client, owner_id, rows) if service.type == "compose" else {}
+        for row in rows:
+            domain = Domain.model_validate(
+                {
+                    **{k: row.get(k) for k in ("domainId", "host", "https", "port", "path", "enabled")},
+                    "serviceName": names.get(str(row.get("domainId"))),
+                    "composeId": owner_id if service.type == "compose" else None,
+                    "applicationId": owner_id if service.type == "application" else None,
+                }
+            )
+            domains.append((domain, service.app_name))
+    return _merge_specs(domains)
+
+
+async def _domain_specs_per_service(client: Any, services: Sequence[Any]) -> list[DomainSpec]:
+    """The old way, one call per service: for a Dokploy without overview.domains."""
+    domains: list[tuple[Domain, str]] = []
     for service in services:
         if service.type == "compose":
             rows = await client.domains_by_compose(service.id)
-        elif service.type == "application":
-            rows = await client.domains_by_application(service.id)
         else:
+            rows = await client.domains_by_application(service.id)
+        domains += [(row, service.app_name) for row in rows]
+    return _merge_specs(domains)
+
+
+def _merge_specs(domains: Sequence[tuple[Domain, str]]) -> list[DomainSpec]:
+    specs: dict[tuple[bool, str, str], DomainSpec] = {}
+    for row, app_name in domains:
+        if row.enabled is False:
             continue
-        for row in rows:
-            if row.enabled is False:
-                continue
-            spec = DomainSpec.from_dokploy(row, app_name=service.app_name)
-            key = (spec.https, spec.host, spec.path)
-            known = specs.get(key)
-            if known is None:
-                specs[key] = spec
-            elif spec.expected_target and spec.expected_target not in (known.expected_target or ""):
-                joined = ", ".join(t for t in (known.expected_target, spec.expected_target) if t)
-                specs[key] = known.model_copy(update={"expected_target": joined})
+        spec = DomainSpec.from_dokploy(row, app_name=app_name)
+        key = (spec.https, spec.host, spec.path)
+        known = specs.get(key)
+        if known is None:
+            specs[key] = spec
+        elif spec.expected_target and spec.expected_target not in (known.expected_target or ""):
+            joined = ", ".join(t for t in (known.expected_target, spec.expected_target) if t)
+            specs[key] = known.model_copy(update={"expected_target": joined})
     return list(specs.values())
 
 
