@@ -63,8 +63,11 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import cli_incidents
+    from . import cli_incidents, cli_run
 
+    main.add_command(cli_run.run)
+    main.add_command(cli_run.status)
+    cli_run.run.callback = needs_agent_extra(cli_run.run.callback)  # type: ignore[arg-type]
     main.add_command(cli_incidents.graph)
     for command in (
         cli_incidents.incidents,

@@ -104,6 +104,11 @@ class Monitor:
                 continue  # handle_approvals resumes it once answered
             self._start(incident.id, None)
 
+    async def resume_unfinished_inline(self) -> None:
+        """`resume_unfinished` without tasks: each incident in turn, to its end or pause (`run --once`)."""
+        for incident in await self.deps.store.unfinished():
+            await self.drive(incident.id)
+
     def _start(self, incident_id: str, command: Command[Any] | None) -> None:
         if incident_id in self._running or self._tasks is None:
             return

@@ -15,8 +15,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent_host.server_link.settings import LinkSettings
 
 
 def default_state_dir() -> Path:
@@ -55,6 +57,11 @@ class AgentSettings(BaseSettings):
     )
 
     state_dir: Path = Field(default_factory=default_state_dir)
+    server_url: str | None = Field(
+        default=None, description="a running server's MCP URL; unset: start one (stdio)"
+    )
+    server_token: SecretStr | None = Field(default=None, description="that server's bearer token")
+    server_token_file: Path | None = Field(default=None, description="or a file holding it")
     database_url: str | None = Field(
         default=None, description="postgresql://… (default: SQLite in state_dir)"
     )
@@ -66,6 +73,13 @@ class AgentSettings(BaseSettings):
     )
     max_follow_depth: int = Field(default=2, ge=0, le=5)
     flap: FlapSettings = Field(default_factory=FlapSettings)
+
+    def link_settings(self) -> LinkSettings:
+        return LinkSettings(
+            server_url=self.server_url,
+            server_token=self.server_token,
+            server_token_file=self.server_token_file,
+        )
 
     @property
     def checkpoint_path(self) -> Path:

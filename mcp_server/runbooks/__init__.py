@@ -9,7 +9,7 @@ candidates when one is; the server checks every action again whoever asks.
 from .arguments import ArgumentFillError, fill, placeholders_in
 from .conditions import Condition, all_hold
 from .facts import FACTS, TARGET_PLACEHOLDERS, FactSpec
-from .loader import DEFAULT_DIR, RunbookError, RunbookLibrary, parse_runbook
+from .loader import DEFAULT_DIR, RunbookError, RunbookLibrary, parse_runbook, parse_runbook_text
 from .model import Action, Check, ContextCall, EscalateRule, Runbook, Solution, ToolCall, Trigger, Verify
 
 __all__ = [
@@ -33,5 +33,6 @@ __all__ = [
     "all_hold",
     "fill",
     "parse_runbook",
+    "parse_runbook_text",
     "placeholders_in",
 ]

@@ -31,6 +31,19 @@ class RunbookLibrary:
         self._runbooks = runbooks
 
     @classmethod
+    def from_texts(cls, texts: dict[str, str]) -> RunbookLibrary:
+        """A library from name → YAML text (e.g. read from the server's runbook:// resources)."""
+        found = {}
+        for name, text in sorted(texts.items()):
+            book = parse_runbook_text(text, f"runbook://{name}")
+            if book.name != name:
+                raise RunbookError(f"runbook://{name}: name {book.name!r} must equal {name!r}")
+            found[name] = (book, text)
+        library = cls(found)
+        library._check_follows()
+        return library
+
+    @classmethod
     def load(cls, directory: Path | None = None) -> RunbookLibrary:
         directory = Path(directory or DEFAULT_DIR)
         found: dict[str, tuple[Runbook, str]] = {}
@@ -72,15 +85,24 @@ def parse_runbook(path: Path) -> Runbook:
     """One runbook file, validated; `RunbookError` says where and what is wrong."""
     try:
         text = read_yaml_file(path, what=f"runbook {path.name}")
-        data = load_yaml(text, what=f"runbook {path.name}")
     except YAMLLimitError as exc:
         raise RunbookError(str(exc)) from None
     except UnicodeDecodeError:
         raise RunbookError(f"{path.name}: not UTF-8 text") from None
+    return parse_runbook_text(text, path.name)
+
+
+def parse_runbook_text(text: str, source: str) -> Runbook:
+    """A runbook from its YAML text (`source` names it in errors, e.g. the file or resource)."""
+    name = source
+    try:
+        data = load_yaml(text, what=f"runbook {name}")
+    except YAMLLimitError as exc:
+        raise RunbookError(str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise RunbookError(f"{path.name}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise RunbookError(f"{name}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     try:
         return Runbook.model_validate(data)
     except ValidationError as exc:
@@ -89,7 +111,7 @@ def parse_runbook(path: Path) -> Runbook:
         line = _line_of(text, loc)
         where = f" line {line}" if line else ""
         msg = err["msg"].removeprefix("Value error, ")
-        raise RunbookError(f"{path.name}{where}: {'.'.join(map(str, loc)) or 'top level'}: {msg}") from None
+        raise RunbookError(f"{name}{where}: {'.'.join(map(str, loc)) or 'top level'}: {msg}") from None
 
 
 def _line_of(text: str, loc: list[Any]) -> int | None:

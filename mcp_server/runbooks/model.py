@@ -33,14 +33,15 @@ def _check_placeholders(args: dict[str, Any]) -> dict[str, Any]:
 
 
 class ToolCall(BaseModel):
-    """One MCP tool call; `args` may use placeholders (arguments.py)."""
+    """One MCP tool call; `arguments` may use placeholders (arguments.py). (Not `args`: that key is
+    a compose build section, which compose-aware redaction masks.)"""
 
     model_config = ConfigDict(extra="forbid")
 
     tool: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="an MCP tool of the server")
-    args: dict[str, Any] = Field(default_factory=dict)
+    arguments: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("args")
+    @field_validator("arguments")
     @classmethod
     def _known_placeholders(cls, value: dict[str, Any]) -> dict[str, Any]:
         return _check_placeholders(value)

@@ -35,14 +35,19 @@ async def test_runbooks_call_real_tools_with_real_arguments(mcp_client: Client) 
             calls += 1
             assert call.tool in schemas, f"{name}: unknown tool {call.tool}"
             properties = set(schemas[call.tool].get("properties", {}))
-            assert set(call.args) <= properties, f"{name}: {call.tool} takes no {set(call.args) - properties}"
-            missing = set(schemas[call.tool].get("required", [])) - set(call.args)
+            assert set(call.arguments) <= properties, f"{name}: {call.tool} takes no {set(call.arguments) - properties}"
+            missing = set(schemas[call.tool].get("required", [])) - set(call.arguments)
             assert not missing, f"{name}: {call.tool} needs {missing}"
     assert calls >= 30
     listed = {str(r.uri) for r in (await mcp_client.list_resources()).resources}
     assert {f"runbook://{n}" for n in lib.names()} <= listed
-    text = await mcp_client.read_resource("runbook://oom-killed")
-    assert "name: oom-killed" in text.contents[0].text  # type: ignore[union-attr]
+    # served as written (redaction must not corrupt them: the agent host parses what it reads)
+    served = {}
+    for name in lib.names():
+        read = await mcp_client.read_resource(f"runbook://{name}")
+        served[name] = read.contents[0].text  # type: ignore[union-attr]
+        assert served[name] == lib.text(name), name
+    assert RunbookLibrary.from_texts(served).names() == lib.names()
 
 
 def test_dry_run_first_only_on_tools_that_have_a_dry_run() -> None:
@@ -62,7 +67,7 @@ title: t
 description: d
 trigger: {signals: [oom]}
 context:
-  - {id: status, do: look, tool: service_status, args: {app_name: "{app_name}"}}
+  - {id: status, do: look, tool: service_status, arguments: {app_name: "{app_name}"}}
 solutions:
   - id: fix
     title: fix it
@@ -71,7 +76,7 @@ solutions:
     confidence: 0.8
     risk: low
     actions:
-      - {do: raise, tool: set_memory_limit, args: {memory: "{facts.proposed_memory}"}}
+      - {do: raise, tool: set_memory_limit, arguments: {memory: "{facts.proposed_memory}"}}
 verify: {window_s: 60, checks: [{check: running}]}
 escalate_when: [ask]
 """
@@ -108,9 +113,9 @@ def test_a_valid_runbook_parses(tmp_path: Path) -> None:
         (
             '"{facts.proposed_memory}"',
             '"{facts.proposed_mem}"',
-            r"line 15: solutions.0.actions.0.args: unknown fact 'proposed_mem'",
+            r"line 15: solutions.0.actions.0.arguments: unknown fact 'proposed_mem'",
         ),
-        ('"{app_name}"', '"{appname}"', r"line 6: context.0.args: unknown placeholder \{appname\}"),
+        ('"{app_name}"', '"{appname}"', r"line 6: context.0.arguments: unknown placeholder \{appname\}"),
         ("risk: low", "risk: none", r"line 13: solutions.0.risk: Input should be 'low', 'medium' or 'high'"),
         (
             "confidence: 0.8",
@@ -147,7 +152,7 @@ def test_bad_runbooks_say_file_line_and_reason(tmp_path: Path, old: str, new: st
 
 def test_follow_must_name_a_runbook_of_the_library(tmp_path: Path) -> None:
     text = _VALID.replace(
-        '    actions:\n      - {do: raise, tool: set_memory_limit, args: {memory: "{facts.proposed_memory}"}}\n',
+        '    actions:\n      - {do: raise, tool: set_memory_limit, arguments: {memory: "{facts.proposed_memory}"}}\n',
         "    follow: nowhere\n",
     )
     assert "follow: nowhere" in text

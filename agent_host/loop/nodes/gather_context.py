@@ -24,7 +24,7 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
             graph=None, health=None, history={}, now=deps.clock(),
         )  # fmt: skip
         try:
-            arguments = fill(call.args, incident.target, facts)
+            arguments = fill(call.arguments, incident.target, facts)
         except ArgumentFillError as exc:
             incident.note("gather_context", f"{call.id}: skipped ({exc})")
             continue

@@ -24,7 +24,7 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
     plan: list[dict[str, Any]] = []
     for index, action in enumerate(solution.actions):
         try:
-            arguments = fill(action.args, incident.target, incident.facts)
+            arguments = fill(action.arguments, incident.target, incident.facts)
         except ArgumentFillError as exc:
             return await _stop(deps, incident, f"cannot fill {action.tool}: {exc}")
         step: dict[str, Any] = {"index": index, "do": action.do, "tool": action.tool, "arguments": arguments}

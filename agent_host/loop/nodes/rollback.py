@@ -32,7 +32,7 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
     for index, action in enumerate(solution.undo):
         key = action_key(incident.id, "undo", index)
         try:
-            arguments = fill(action.args, incident.target, incident.facts)
+            arguments = fill(action.arguments, incident.target, incident.facts)
         except ArgumentFillError as exc:
             incident.note("rollback", f"cannot undo with {action.tool}: {exc}")
             break

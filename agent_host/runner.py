@@ -1,0 +1,98 @@
+"""Putting the agent together: the server link, the server's runbooks, the incident store, the
+approval book and the checkpointer (SQLite in the state directory, or PostgreSQL by URL), the
+graph and the monitor. `infraguardian-agent run` and the tests start the agent through here."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from agent_host.approvals import ApprovalBook
+from agent_host.incidents.model import Incident
+from agent_host.incidents.store import IncidentStore
+from agent_host.loop.deps import LoopDeps
+from agent_host.loop.graph import compile_graph
+from agent_host.monitor import Monitor
+from agent_host.server_link import ServerLink
+from agent_host.settings import AgentSettings
+from mcp_server.runbooks import RunbookLibrary
+
+RUNBOOK_INDEX = "runbook://index"
+
+
+def mode_note(settings: AgentSettings) -> str:
+    """How this agent decides, as every incident record and `status` say it."""
+    return "runbook-only: no model is used (decisions come from the runbooks alone)"
+
+
+async def server_runbooks(link: ServerLink) -> RunbookLibrary:
+    """The server's own runbooks (`runbook://…`), so agent and server follow the same files."""
+    index = json.loads(await link.read_resource(RUNBOOK_INDEX))
+    texts = {entry["name"]: await link.read_resource(f"runbook://{entry['name']}") for entry in index}
+    return RunbookLibrary.from_texts(texts)
+
+
+@contextlib.asynccontextmanager
+async def checkpointer(settings: AgentSettings) -> AsyncIterator[BaseCheckpointSaver[str]]:
+    """LangGraph's saver: PostgreSQL when `database_url` is set, else SQLite in the state directory."""
+    if settings.database_url:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+        async with AsyncPostgresSaver.from_conn_string(settings.database_url) as saver:
+            await saver.setup()
+            yield saver
+    else:
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        async with AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path)) as saver:
+            yield saver
+
+
+@dataclass
+class Agent:
+    link: ServerLink
+    deps: LoopDeps
+    monitor: Monitor
+
+
+@contextlib.asynccontextmanager
+async def running_agent(
+    settings: AgentSettings,
+    *,
+    listeners: list[Callable[[Incident, str], None]] | None = None,
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[Agent]:
+    """Everything the agent needs, open; `agent.monitor.run()` watches until cancelled."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    store = IncidentStore(settings.incident_path)
+    book = ApprovalBook(settings.incident_path)
+    try:
+        async with ServerLink(settings.link_settings(), env=env) as link, checkpointer(settings) as saver:
+            library = await server_runbooks(link)
+            deps = LoopDeps(
+                link=link, library=library, store=store, settings=settings, approvals=book,
+                mode_note=lambda: mode_note(settings), listeners=list(listeners or []),
+            )  # fmt: skip
+            graph = compile_graph(deps, saver)
+            yield Agent(link, deps, Monitor(deps, graph, link.active_signals))
+    finally:
+        store.close()
+        book.close()
+
+
+def incident_line(incident: Incident, step: str) -> dict[str, Any]:
+    """What `run` prints for one step of one incident (a JSON line with --json)."""
+    last = incident.events[-1].message if incident.events else ""
+    return {
+        "incident": incident.id,
+        "step": step,
+        "status": incident.status,
+        "target": incident.target_key,
+        "event": last,
+    }
