@@ -1,0 +1,127 @@
+"""The agent end to end, runbook-only, on the real engine: the real server (spawned over stdio, its
+detectors on, wired to the Dokploy stand-in), the real link, graph, checkpointer and store.
+
+An API OOM-killed under a 32 MiB limit: the agent opens one incident, raises the limit to 64 MiB
+(live, and persisted in the compose Dokploy keeps), verifies it stays up, and records it all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import docker
+import pytest
+import yaml
+
+from agent_host.incidents.model import Incident
+from agent_host.runner import running_agent
+from agent_host.settings import AgentSettings
+from standins.dokploy.server import StandIn
+from tests.conftest import OPENAPI_FILE
+from tests.mcp_server.act_fixtures import LABELS, StandInAPI
+
+pytestmark = pytest.mark.anyio
+MIB = 1024 * 1024
+
+
+def oom_compose() -> str:
+    api = {
+        "image": "ig/busybox:test",
+        # a 40 MiB buffer does not fit 32 MiB; once the limit is 64 MiB it does, then it idles
+        "command": ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=40M count=1 && sleep 3600"],
+        "mem_limit": "32m",
+        "memswap_limit": "32m",
+        "restart": "unless-stopped",
+        "init": True,
+        "labels": LABELS,
+    }
+    return yaml.safe_dump({"services": {"api": api}}, sort_keys=False)
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    made = StandIn(service_labels=LABELS)
+    made.start()
+    try:
+        yield made
+    finally:
+        made.stop()
+        made.teardown()
+
+
+def server_env(standin: StandIn, state: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DOKPLOY_URL=standin.url,
+        DOKPLOY_API_KEY=standin.api_key,
+        INFRAGUARDIAN_STATE_DIR=str(state),
+        INFRAGUARDIAN_DOKPLOY_OPENAPI_FILE=str(OPENAPI_FILE),
+    )
+    return env
+
+
+async def test_an_oom_killed_api_gets_more_memory_verified_and_recorded(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    api = StandInAPI(standin)
+    compose_id, app_name = api.deployed_compose("oomagent", oom_compose())
+    engine = docker.from_env()
+    settings = AgentSettings(
+        state_dir=tmp_path / "agent", poll_s=0.5, verify_window_max_s=8, verify_interval_s=1
+    )
+    seen: list[tuple[str, str]] = []
+    resolved: Incident | None = None
+    try:
+        async with running_agent(
+            settings,
+            env=server_env(standin, tmp_path / "server"),
+            listeners=[lambda i, s: seen.append((i.id, s))],
+        ) as agent:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(agent.monitor.run)
+                with anyio.fail_after(150):
+                    while resolved is None:
+                        await anyio.sleep(1)
+                        for incident in await agent.deps.store.recent(20):
+                            if incident.target.get("app_name") == app_name and incident.closed:
+                                resolved = incident
+                tasks.cancel_scope.cancel()
+        assert resolved.status == "resolved", resolved.events
+        assert resolved.kind in ("oom", "crash_loop")
+        assert resolved.decision is not None and resolved.decision.solution == "raise-memory-limit"
+        assert resolved.decision.mode == "runbook" and "runbook-only" in resolved.decision.mode_note
+        (action,) = [a for a in resolved.actions if ":act:" in a.key]
+        assert action.ok and action.arguments["memory"] == "64m" and action.key == f"{resolved.id}:act:0"
+        containers = engine.containers.list(
+            all=True, filters={"label": f"com.docker.compose.project={app_name}"}
+        )
+        assert containers and all(c.attrs["HostConfig"]["Memory"] == 64 * MIB for c in containers)
+        assert all(c.status == "running" for c in containers)
+        persisted = yaml.safe_load(api.compose(compose_id)["composeFile"])
+        assert persisted["services"]["api"]["mem_limit"] in ("64m", "64M", 64 * MIB, "67108864")
+        # one incident for this stack, and each of its steps was announced
+        mine = [i for i in await _all(settings) if i.target.get("app_name") == app_name]
+        assert len(mine) == 1
+        assert {s for i, s in seen if i == resolved.id} >= {
+            "detect_incident",
+            "diagnose",
+            "execute_action",
+            "learn",
+        }
+    finally:
+        api.close()
+        with contextlib.suppress(Exception):
+            engine.close()
+
+
+async def _all(settings: AgentSettings) -> list[Incident]:
+    from agent_host.incidents.store import IncidentStore
+
+    store = IncidentStore(settings.incident_path)
+    try:
+        return await store.recent(100)
+    finally:
+        store.close()
