@@ -75,20 +75,22 @@ async def test_an_oom_killed_api_gets_more_memory_verified_and_recorded(
     seen: list[tuple[str, str]] = []
     resolved: Incident | None = None
     try:
-        async with running_agent(
-            settings,
-            env=server_env(standin, tmp_path / "server"),
-            listeners=[lambda i, s: seen.append((i.id, s))],
-        ) as agent:
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(agent.monitor.run)
-                with anyio.fail_after(150):
-                    while resolved is None:
-                        await anyio.sleep(1)
-                        for incident in await agent.deps.store.recent(20):
-                            if incident.target.get("app_name") == app_name and incident.closed:
-                                resolved = incident
-                tasks.cancel_scope.cancel()
+        async with (
+            running_agent(
+                settings,
+                env=server_env(standin, tmp_path / "server"),
+                listeners=[lambda i, s: seen.append((i.id, s))],
+            ) as agent,
+            anyio.create_task_group() as tasks,
+        ):
+            tasks.start_soon(agent.monitor.run)
+            with anyio.fail_after(150):
+                while resolved is None:
+                    await anyio.sleep(1)
+                    for incident in await agent.deps.store.recent(20):
+                        if incident.target.get("app_name") == app_name and incident.closed:
+                            resolved = incident
+            tasks.cancel_scope.cancel()
         assert resolved.status == "resolved", resolved.events
         assert resolved.kind in ("oom", "crash_loop")
         assert resolved.decision is not None and resolved.decision.solution == "raise-memory-limit"
