@@ -8,21 +8,68 @@ Entry points:
 - `explain_exit(code, oom_killed)` -> meaning and next step of a container exit code
 """
 
-from .analysis import Analysis, ErrorEvent, analyse
-from .correlate import correlate_services, render_correlation
-from .digest import build_digest, digest_file, digest_log, digest_stream, read_source
-from .exit_codes import ExitExplanation, explain_exit
-from .lines import (
-    LogLines,
-    ReadLimits,
-    lines_from_bytes,
-    lines_from_file,
-    lines_from_strings,
-    lines_from_text,
-)
-from .models import Correlation, LogDigest, TemplateStat, TraceSummary
-from .render import count_tokens, render_digest
-from .templates import LogTemplateMiner, mine_templates
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Each public name and the module that defines it. The modules load on first use (PEP 562), so
+# `import mcp_server.log_analysis.cli` does not pay for drain3 or pydantic models it never uses.
+_EXPORTS = {
+    "Analysis": "analysis",
+    "ErrorEvent": "analysis",
+    "analyse": "analysis",
+    "correlate_services": "correlate",
+    "render_correlation": "correlate",
+    "build_digest": "digest",
+    "digest_file": "digest",
+    "digest_log": "digest",
+    "digest_stream": "digest",
+    "read_source": "digest",
+    "ExitExplanation": "exit_codes",
+    "explain_exit": "exit_codes",
+    "LogLines": "lines",
+    "ReadLimits": "lines",
+    "lines_from_bytes": "lines",
+    "lines_from_file": "lines",
+    "lines_from_strings": "lines",
+    "lines_from_text": "lines",
+    "Correlation": "models",
+    "LogDigest": "models",
+    "TemplateStat": "models",
+    "TraceSummary": "models",
+    "count_tokens": "render",
+    "render_digest": "render",
+    "LogTemplateMiner": "templates",
+    "mine_templates": "templates",
+}
+
+if TYPE_CHECKING:
+    from .analysis import Analysis, ErrorEvent, analyse
+    from .correlate import correlate_services, render_correlation
+    from .digest import build_digest, digest_file, digest_log, digest_stream, read_source
+    from .exit_codes import ExitExplanation, explain_exit
+    from .lines import (
+        LogLines,
+        ReadLimits,
+        lines_from_bytes,
+        lines_from_file,
+        lines_from_strings,
+        lines_from_text,
+    )
+    from .models import Correlation, LogDigest, TemplateStat, TraceSummary
+    from .render import count_tokens, render_digest
+    from .templates import LogTemplateMiner, mine_templates
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
 
 __all__ = [
     "Analysis",

@@ -6,13 +6,14 @@
     infraguardian-mcp digest --exit-code 137 --oom-killed app.log
 
 Errors (missing file, unreadable input) are one line on stderr and exit status 1 or 2.
-Secrets are masked before the log is analysed (`redact_lines`), so no part of the digest, text or
-JSON, can show one.
+Secrets are masked before the log is analysed, in every line the digest can show and the lines
+around it (`analysis.redact_shown` with `redact_lines`), so no part of the digest, text or JSON,
+can show one. The tokenizer is loaded only when the digest could exceed its budget, or for --json
+(which reports the exact token count).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 
 import click
@@ -21,15 +22,9 @@ from mcp_server.redaction import redact_lines
 
 from .analysis import analyse
 from .digest import DEFAULT_MAX_TOKENS, MIN_MAX_TOKENS, build_digest
-from .lines import LogLines, lines_from_file, lines_from_stream
+from .lines import lines_from_file, lines_from_stream
 from .models import LogDigest
 from .render import render_digest
-
-
-def _redacted(lines: LogLines) -> LogLines:
-    """The same lines with every secret masked (lines are redacted together: a secret may span
-    several, like pretty-printed JSON or a private key)."""
-    return dataclasses.replace(lines, messages=redact_lines(lines.messages))
 
 
 @click.command("digest")
@@ -60,7 +55,8 @@ def digest(file: str, as_json: bool, max_tokens: int, exit_code: int | None, oom
         raise click.ClickException(f"permission denied reading {file}") from None
     except OSError as error:
         raise click.ClickException(f"cannot read {file}: {error.strerror or error}") from None
-    result: LogDigest = build_digest(analyse(_redacted(lines)), max_tokens, exit_code, oom_killed)
+    analysis = analyse(lines, redact=redact_lines)
+    result: LogDigest = build_digest(analysis, max_tokens, exit_code, oom_killed, measure=as_json)
     if as_json:
         click.echo(result.model_dump_json(indent=2))
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .analysis import Analysis, ErrorEvent, TemplateGroup
+from .analysis import SHOWN_TAIL, Analysis, ErrorEvent, TemplateGroup
 from .models import ErrorLine, ExitInfo, LogDigest, TailLine, TemplateStat, TraceSummary
 from .render import shorten
 from .traces import trim_block
@@ -36,6 +36,8 @@ LEVELS = (
     Level(3, 4, False, 80),
     Level(0, 3, False, 60),
 )
+# The CLI redacts only what a digest can show, which includes the last SHOWN_TAIL entries.
+assert max(level.tail for level in LEVELS) <= SHOWN_TAIL
 
 
 @dataclass(eq=False)
@@ -57,8 +59,11 @@ def error_line(analysis: Analysis, event: ErrorEvent, chars: int) -> ErrorLine:
     )
 
 
-def template_stat(analysis: Analysis, group: TemplateGroup, level: Level) -> TemplateStat:
-    """Count, first/last line and time, and an example of one template."""
+def template_stat(
+    analysis: Analysis, group: TemplateGroup, level: Level, example: bool = True
+) -> TemplateStat:
+    """Count, first/last line and time, and (with `example` at a level that shows them) an
+    example line of one template; without an example it renders as one compact line."""
     first, last = group.events[0], group.events[-1]
     log = analysis.log
     return TemplateStat(
@@ -71,7 +76,7 @@ def template_stat(analysis: Analysis, group: TemplateGroup, level: Level) -> Tem
         last_line=log.line_number(last.index),
         first_time=analysis.times.near(first.index),
         last_time=analysis.times.near(last.index),
-        example=shorten(first.text, level.line_chars) if level.examples else "",
+        example=shorten(first.text, level.line_chars) if example and level.examples else "",
         kinds=list(group.kinds),
     )
 

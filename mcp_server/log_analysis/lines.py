@@ -19,6 +19,7 @@ import re
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import BinaryIO
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
@@ -36,6 +37,12 @@ _CONTROL_TABLE: dict[int, None] = dict.fromkeys(
     [*range(0, 9), 11, 12, *range(14, 32), 127, *range(0x80, 0xA0)]
 )
 _REPLACEMENT_RUN_RE = re.compile("\ufffd{2,}")
+# The same cleaning done on bytes before decoding, where it is one C-level pass (`bytes.translate`
+# deletes); UTF-8 never uses bytes below 0x80 inside a multi-byte character. C1 controls are two
+# bytes in UTF-8, so they are removed after decoding, and only when there are any.
+_ANSI_BYTES_RE = re.compile(_ANSI_RE.pattern.encode())
+_CONTROL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
+_C1_RE = re.compile("[\x80-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -107,18 +114,34 @@ class LogLines:
 
 def clean_text(text: str) -> str:
     """Remove colour codes and control characters; turn CR and CRLF into LF."""
+    return _collapse_replacements(_strip_controls(text))
+
+
+def _strip_controls(text: str) -> str:
     if "\x1b" in text:
         text = _ANSI_RE.sub("", text)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = text.translate(_CONTROL_TABLE)
+    return text.translate(_CONTROL_TABLE)
+
+
+def _collapse_replacements(text: str) -> str:
     if "\ufffd\ufffd" in text:
         text = _REPLACEMENT_RUN_RE.sub("\ufffd", text)
     return text
 
 
-def _decode(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
+def _decode(data: bytes | bytearray) -> str:
+    """Bytes as text without colour codes and control characters (`_strip_controls`), cleaned
+    before decoding where that is faster."""
+    if b"\x1b" in data:
+        data = _ANSI_BYTES_RE.sub(b"", data)
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    text = data.translate(None, _CONTROL_BYTES).decode("utf-8", errors="replace")
+    if not text.isascii() and _C1_RE.search(text):
+        text = text.translate(_CONTROL_TABLE)
+    return text
 
 
 def _split(text: str) -> list[str]:
@@ -130,6 +153,8 @@ def _split(text: str) -> list[str]:
 
 def _cut_long(lines: list[str], max_chars: int) -> int:
     """Cut lines longer than `max_chars` in place; return how many were cut."""
+    if not lines or max(map(len, lines)) <= max_chars:
+        return 0  # the common case, checked at C speed
     cut = 0
     for i, line in enumerate(lines):
         if len(line) > max_chars:
@@ -144,9 +169,16 @@ def _split_docker_stamps(lines: list[str]) -> tuple[list[str], list[str | None] 
     if not _DOCKER_TS_RE.match(first):
         return lines, None
     # Docker writes fixed-width stamps (RFC3339NanoFixed, 30 characters in UTC): slice, no search.
+    # The checks and slices run in C (map with itemgetter); a shorter line raises IndexError.
     width = first.index(" ")
-    if all(line[width : width + 1] == " " and line[10:11] == "T" for line in lines):
-        return [line[width + 1 :] for line in lines], [line[:width] for line in lines]
+    try:
+        fixed = set(map(itemgetter(width), lines)) == {" "} and set(map(itemgetter(10), lines)) == {"T"}
+    except IndexError:
+        fixed = False
+    if fixed:
+        return list(map(itemgetter(slice(width + 1, None)), lines)), list(
+            map(itemgetter(slice(width)), lines)
+        )
     messages: list[str] = []
     stamps: list[str | None] = []
     for line in lines:
@@ -162,22 +194,31 @@ def _split_docker_stamps(lines: list[str]) -> tuple[list[str], list[str | None] 
 
 
 def _build(
-    head: str,
-    tail: str | None,
+    texts: list[str],
     limits: ReadLimits,
     total_bytes: int,
     dropped_bytes: int = 0,
     dropped_lines: int = 0,
 ) -> LogLines:
-    head_lines = _split(clean_text(head))
+    """LogLines of `texts`: [whole] or [head, tail] around a dropped middle, as text without
+    control characters (`_decode` or `_strip_controls`). The texts are taken out of the list, so
+    each is freed once split (a 16 MB log is not held twice). Runs of replacement characters are
+    collapsed here, after counting them for `looks_binary`."""
+    gap = len(texts) == 2
+    replaced = chars = 0
+    lines: list[str] = []
     gap_index: int | None = None
-    lines = head_lines
-    if tail is not None:
-        gap_index = len(head_lines)
-        lines = head_lines + _split(clean_text(tail))
-    replaced = head.count("\ufffd") + (tail.count("\ufffd") if tail else 0)
+    while texts:
+        text = texts.pop(0)
+        replaced += text.count("\ufffd")
+        chars += len(text)
+        if gap and not texts:
+            gap_index = len(lines)
+        lines.extend(_split(_collapse_replacements(text)))
+        del text
     truncated = _cut_long(lines, limits.max_line_chars)
     messages, stamps = _split_docker_stamps(lines)
+    del lines
     return LogLines(
         messages=messages,
         stamps=stamps,
@@ -186,52 +227,59 @@ def _build(
         dropped_lines=dropped_lines,
         gap_index=gap_index,
         truncated_lines=truncated,
-        looks_binary=replaced > 16 and replaced * 100 > len(head) + len(tail or ""),
+        looks_binary=replaced > 16 and replaced * 100 > chars,
     )
 
 
-def _head_cut(data: bytes, size: int) -> bytes:
+def _head_cut(data: bytes | bytearray, size: int) -> bytes | bytearray:
     """The first `size` bytes, ending at a line boundary when there is one."""
     head = data[:size]
     newline = head.rfind(b"\n")
     return head[: newline + 1] if newline >= 0 else head
 
 
-def _tail_cut(data: bytes, size: int) -> bytes:
+def _tail_cut(data: bytes | bytearray, size: int) -> bytes | bytearray:
     """The last `size` bytes, starting at a line boundary when there is one."""
     tail = data[-size:] if size < len(data) else data
     newline = tail.find(b"\n")
     return tail[newline + 1 :] if 0 <= newline < len(tail) - 1 else tail
 
 
-def lines_from_bytes(data: bytes, limits: ReadLimits | None = None) -> LogLines:
+def lines_from_bytes(data: bytes | bytearray, limits: ReadLimits | None = None) -> LogLines:
     """Lines of a log given as raw bytes (any encoding; invalid UTF-8 is replaced)."""
     limits = limits or ReadLimits()
     if len(data) <= limits.max_bytes:
-        return _build(_decode(data), None, limits, len(data))
+        return _build([_decode(data)], limits, len(data))
     head = _head_cut(data, limits.head_bytes)
     tail = _tail_cut(data[len(head) :], limits.tail_bytes)
     middle_end = len(data) - len(tail)
-    return _build(
-        _decode(head),
-        _decode(tail),
-        limits,
-        len(data),
-        dropped_bytes=middle_end - len(head),
-        dropped_lines=data.count(b"\n", len(head), middle_end),
-    )
+    dropped_lines = data.count(b"\n", len(head), middle_end)
+    texts = [_decode(head), _decode(tail)]
+    del tail
+    return _build(texts, limits, len(data), middle_end - len(head), dropped_lines)
 
 
 def lines_from_text(text: str, limits: ReadLimits | None = None) -> LogLines:
     """Lines of a log given as one string."""
     limits = limits or ReadLimits()
     if len(text) <= limits.max_bytes:
-        return _build(text, None, limits, len(text))
+        return _build([_strip_controls(text)], limits, len(text))
     return lines_from_bytes(text.encode("utf-8", errors="replace"), limits)
 
 
+def _drop_front(tail: bytearray, keep: int) -> tuple[int, int]:
+    """Drop all but the last `keep` bytes of `tail` in place; (bytes, newlines) dropped."""
+    excess = len(tail) - keep
+    if excess <= 0:
+        return 0, 0
+    newlines = tail.count(b"\n", 0, excess)
+    del tail[:excess]
+    return excess, newlines
+
+
 def lines_from_stream(stream: BinaryIO, limits: ReadLimits | None = None) -> LogLines:
-    """Lines of a log read from a binary stream (stdin, a socket); memory stays within the limits."""
+    """Lines of a log read from a binary stream (stdin, a socket) in 1 MiB chunks; at most the
+    head, the tail and a few chunks are held, whatever the stream's length."""
     limits = limits or ReadLimits()
     head = bytearray()
     tail = bytearray()
@@ -243,25 +291,27 @@ def lines_from_stream(stream: BinaryIO, limits: ReadLimits | None = None) -> Log
             head += chunk[:room]
             chunk = chunk[room:]
         tail += chunk
-        if len(tail) > 2 * limits.tail_bytes:
-            excess = len(tail) - limits.tail_bytes
-            dropped_bytes += excess
-            dropped_lines += tail.count(b"\n", 0, excess)
-            del tail[:excess]
-    if len(tail) > limits.tail_bytes and len(head) + len(tail) > limits.max_bytes:
-        excess = len(tail) - limits.tail_bytes
-        dropped_bytes += excess
-        dropped_lines += tail.count(b"\n", 0, excess)
-        del tail[:excess]
+        if len(tail) > limits.tail_bytes + 4 * _CHUNK:
+            dropped = _drop_front(tail, limits.tail_bytes)
+            dropped_bytes, dropped_lines = dropped_bytes + dropped[0], dropped_lines + dropped[1]
+    if len(head) + len(tail) > limits.max_bytes:
+        dropped = _drop_front(tail, limits.tail_bytes)
+        dropped_bytes, dropped_lines = dropped_bytes + dropped[0], dropped_lines + dropped[1]
     if not dropped_bytes:
-        return lines_from_bytes(bytes(head + tail), limits)
+        head += tail
+        del tail
+        return lines_from_bytes(head, limits)
     # The head ends on a line boundary; its unfinished last line counts as dropped.
     head_bytes = _head_cut(bytes(head), len(head))
     dropped_bytes += len(head) - len(head_bytes)
+    del head
     tail_bytes = _tail_cut(bytes(tail), len(tail))
     dropped_bytes += len(tail) - len(tail_bytes)
-    dropped_lines += bytes(tail).count(b"\n", 0, len(tail) - len(tail_bytes))
-    return _build(_decode(head_bytes), _decode(tail_bytes), limits, total, dropped_bytes, dropped_lines)
+    dropped_lines += tail.count(b"\n", 0, len(tail) - len(tail_bytes))
+    del tail
+    texts = [_decode(head_bytes), _decode(tail_bytes)]
+    del head_bytes, tail_bytes
+    return _build(texts, limits, total, dropped_bytes, dropped_lines)
 
 
 def lines_from_file(path: str | os.PathLike[str], limits: ReadLimits | None = None) -> LogLines:
@@ -270,7 +320,11 @@ def lines_from_file(path: str | os.PathLike[str], limits: ReadLimits | None = No
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         if size <= limits.max_bytes:
-            return lines_from_bytes(handle.read(), limits)
+            data = handle.read()
+            total = len(data)
+            texts = [_decode(data)]
+            del data
+            return _build(texts, limits, total)
         head = _head_cut(handle.read(limits.head_bytes), limits.head_bytes)
         handle.seek(max(len(head), size - limits.tail_bytes))
         tail = _tail_cut(handle.read(), limits.tail_bytes)
@@ -285,7 +339,10 @@ def lines_from_file(path: str | os.PathLike[str], limits: ReadLimits | None = No
                 break
             dropped_lines += block.count(b"\n")
             remaining -= len(block)
-    return _build(_decode(head), _decode(tail), limits, size, middle_end - len(head), dropped_lines)
+    dropped_bytes = middle_end - len(head)
+    texts = [_decode(head), _decode(tail)]
+    del head, tail
+    return _build(texts, limits, size, dropped_bytes, dropped_lines)
 
 
 def lines_from_strings(lines: Iterable[str], limits: ReadLimits | None = None) -> LogLines:
@@ -313,5 +370,7 @@ def lines_from_strings(lines: Iterable[str], limits: ReadLimits | None = None) -
     head_text = "\n".join(head) + "\n" if head else ""
     tail_text = "\n".join(tail) + "\n" if tail else ""
     if not dropped_lines:
-        return _build(head_text + tail_text, None, limits, total)
-    return _build(head_text, tail_text, limits, total, dropped_size, dropped_lines)
+        return _build([_strip_controls(head_text + tail_text)], limits, total)
+    return _build(
+        [_strip_controls(head_text), _strip_controls(tail_text)], limits, total, dropped_size, dropped_lines
+    )

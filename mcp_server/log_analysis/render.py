@@ -7,38 +7,124 @@ the date is given once in the header, which saves many tokens.
 from __future__ import annotations
 
 import functools
+import importlib.machinery
+import importlib.util
+import os
+import sys
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from .models import ErrorLine, LogDigest, TailLine, TemplateStat, TraceSummary
 
+ENCODING = "o200k_base"
+_BINDINGS = "bpe_openai._bindings"
+
+
+class Tokenizer(Protocol):
+    """What the digest needs of a tokenizer (bpe_openai's Rust `PyTokenizer` has exactly this)."""
+
+    def count(self, text: str) -> int: ...
+    def encode(self, text: str) -> list[int]: ...
+    def decode(self, tokens: list[int]) -> str: ...
+
+
+class _PackageTokenizer:
+    """The same three calls through bpe_openai's public API (the fallback, see `tokenizer`)."""
+
+    def __init__(self, encoding: Any) -> None:
+        self._encoding = encoding
+
+    def count(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def encode(self, text: str) -> list[int]:
+        return list(self._encoding.encode(text, disallowed_special=()))
+
+    def decode(self, tokens: list[int]) -> str:
+        return str(self._encoding.decode(tokens))
+
+
+def _load_bindings() -> Any | None:
+    """bpe_openai's Rust extension module, loaded without running the package's `__init__`.
+
+    Importing the package `bpe_openai` reads all three of its vocabularies in Python (cl100k,
+    o200k, voyage3: 0.6-0.9 s, ~100 MB) only to list their special tokens. The extension module
+    builds one tokenizer when asked for it (o200k: ~60 ms). None if the package is laid out
+    differently than in bpe-openai 0.1.x."""
+    if _BINDINGS in sys.modules:
+        return sys.modules[_BINDINGS]
+    package = importlib.util.find_spec("bpe_openai")
+    if package is None or not package.submodule_search_locations:
+        return None
+    for folder in package.submodule_search_locations:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = os.path.join(folder, "_bindings" + suffix)
+            if not os.path.isfile(path):
+                continue
+            loader = importlib.machinery.ExtensionFileLoader(_BINDINGS, path)
+            spec = importlib.util.spec_from_file_location(_BINDINGS, path, loader=loader)
+            if spec is None:
+                return None
+            module = importlib.util.module_from_spec(spec)
+            loader.exec_module(module)
+            # Registered, so a later `import bpe_openai` reuses it (an extension loads once).
+            sys.modules[_BINDINGS] = module
+            return module
+    return None
+
 
 @functools.cache
-def _encoding() -> Any:
+def tokenizer() -> Tokenizer:
+    """The o200k tokenizer, loaded on first use and only that encoding."""
+    bindings = _load_bindings()
+    if bindings is not None and hasattr(bindings, "tokenizer_for_encoding"):
+        return bindings.tokenizer_for_encoding(ENCODING)
     with warnings.catch_warnings():
         # bpe_openai loads its vocabularies (at import) with a deprecated importlib.resources call.
         warnings.simplefilter("ignore", DeprecationWarning)
         import bpe_openai
 
-        return bpe_openai.get_encoding("o200k_base")
+        return _PackageTokenizer(bpe_openai.get_encoding(ENCODING))
+
+
+def _valid_utf8(text: str) -> str:
+    """`text` with lone surrogates replaced (the Rust tokenizer takes valid UTF-8 only)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def count_tokens(text: str) -> int:
-    """o200k tokens in `text` (the tokenizer of current OpenAI models; a fair proxy for others)."""
-    return len(_encoding().encode(text))
+    """o200k tokens in `text` (the tokenizer of current OpenAI models; a fair proxy for others).
+    Special-token text such as `<|endoftext|>` in a log counts as ordinary text."""
+    try:
+        return int(tokenizer().count(text))
+    except UnicodeEncodeError:
+        return int(tokenizer().count(_valid_utf8(text)))
+
+
+def tokens_at_most(text: str) -> int:
+    """An upper bound on `count_tokens(text)` without loading the tokenizer: its UTF-8 size
+    (every o200k token stands for at least one byte)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def cut_to_tokens(text: str, max_tokens: int) -> str:
     """`text` cut to at most `max_tokens` tokens (last resort when even the header is too long)."""
-    tokens = _encoding().encode(text)
+    if tokens_at_most(text) <= max_tokens:
+        return text
+    text = _valid_utf8(text)
+    tokens = tokenizer().encode(text)
     if len(tokens) <= max_tokens:
         return text
     marker = "\n…[cut to fit the token budget]"
     keep = max(0, max_tokens - count_tokens(marker) - 1)
     while keep > 0:
-        shortened = str(_encoding().decode(tokens[:keep])) + marker
+        shortened = str(tokenizer().decode(list(tokens[:keep]))) + marker
         if count_tokens(shortened) <= max_tokens:
             return shortened
         keep -= 4
@@ -109,14 +195,19 @@ def render_error_line(label: str, event: ErrorLine, style: TimeStyle, max_chars:
 
 
 def render_template(label: str, stat: TemplateStat, style: TimeStyle, max_chars: int = 600) -> str:
+    """A template with its count and line numbers; with an example line, also its times and the
+    example (the full form), else one compact line (the digest shows many distinct templates
+    compactly before it spends tokens on detail)."""
+    lines = f"lines {stat.first_line:,}"
+    if stat.count > 1:
+        lines += f"..{stat.last_line:,}"
+    if not stat.example:
+        return f"[{label}] x{stat.count:,} {lines}: {shorten(stat.template, max_chars)}"
     span = style.format(stat.first_time)
     if stat.count > 1:
         span += f" .. {style.format(stat.last_time)}"
-    text = f"[{label}] x{stat.count:,} {span} lines {stat.first_line:,}"
-    if stat.count > 1:
-        text += f"..{stat.last_line:,}"
-    text += f": {shorten(stat.template, max_chars)}"
-    if stat.example and stat.example.strip() != stat.template.strip():
+    text = f"[{label}] x{stat.count:,} {span} {lines}: {shorten(stat.template, max_chars)}"
+    if stat.example.strip() != stat.template.strip():
         text += f"\n    e.g. {shorten(stat.example, max_chars)}"
     return text
 

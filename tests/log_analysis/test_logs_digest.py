@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,102 @@ def test_structured_form_round_trips() -> None:
 def test_budget_below_minimum_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 200"):
         build_digest(analyse(lines_from_text("x")), max_tokens=50)
+
+
+# 30 distinct errors of a shop backend, each with its own words (Drain keeps them apart).
+RARE_ERRORS = (
+    "shop.mail: SMTP relay rejected message: 550 mailbox unavailable",
+    "shop.search: elasticsearch index orders_v3 is read-only, disk watermark exceeded",
+    "shop.auth: JWKS refresh failed, keeping stale signing keys",
+    "shop.inventory: negative stock for sku after reservation rollback",
+    "shop.cart: coupon service returned malformed JSON body",
+    "shop.shipping: carrier label API quota exhausted for today",
+    "shop.tax: no tax rate configured for region",
+    "shop.media: thumbnail worker crashed decoding corrupt PNG upload",
+    "shop.export: S3 multipart upload aborted: RequestTimeTooSkewed",
+    "shop.webhooks: signature mismatch on incoming Stripe event",
+    "shop.i18n: missing translation bundle for locale",
+    "shop.cache: redis cluster MOVED slot loop detected, giving up",
+    "shop.queue: dead-letter queue is full, dropping message",
+    "shop.scheduler: cron job nightly-reindex overlapped previous run",
+    "shop.db: deadlock detected while updating order_items",
+    "shop.pdf: wkhtmltopdf exited with signal 11 rendering invoice",
+    "shop.geo: GeoIP database file is older than ninety days",
+    "shop.recommend: model artifact checksum does not match manifest",
+    "shop.loyalty: points ledger out of balance by a non-zero amount",
+    "shop.fraud: scoring endpoint TLS handshake failed: certificate expired",
+    "shop.reviews: profanity filter dictionary failed to load",
+    "shop.sso: SAML assertion audience does not match this service provider",
+    "shop.metrics: statsd UDP socket send buffer overflow",
+    "shop.feature: flag provider unreachable, serving defaults",
+    "shop.returns: RMA number collision, regenerate and retry",
+    "shop.audit: append to audit journal failed: read-only file system",
+    "shop.currency: exchange rate feed stale beyond tolerance",
+    "shop.sms: Twilio rejected destination number as invalid",
+    "shop.upload: multipart boundary missing in request body",
+    "shop.gdpr: erasure request could not locate customer archive",
+)
+
+
+def rare_error_marker(error: str) -> str:
+    """The longest word of an error's message: what shows that the digest kept it."""
+    return max(re.findall(r"[A-Za-z_-]+", error.split(": ", 1)[1]), key=len)
+
+
+def loud_and_rare_log(lines: int = 100_000, seed: int = 11) -> str:
+    """Info noise with Docker stamps, one loud error (~3% of lines), each of RARE_ERRORS 1-3 times,
+    a Python traceback now and then and a Go panic at the end."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(lines):
+        roll = rng.random()
+        if roll < 0.03:
+            text = f"ERROR shop.payments: upstream gateway reset connection (order={rng.randint(1, 99999)})"
+        elif roll < 0.05:
+            text = f"WARNING shop.db: slow query {rng.randint(500, 9000)}ms on orders"
+        else:
+            text = f"INFO [worker-{rng.randint(1, 8)}] shop.jobs: processed job {rng.getrandbits(32):08x}"
+        out.append(f"{_stamp(i)} 2026-11-25 09:00:00,000 {text}")
+    for error in RARE_ERRORS:
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(100, lines - 100)
+            out[at] = f"{_stamp(at)} 2026-11-25 09:00:00,000 ERROR {error}"
+    for at in range(20_000, lines - 100, 30_000):
+        out[at : at + 6] = [f"{_stamp(at)} {line}" for line in F.PYTHON_CHAINED.splitlines()[:6]]
+    out.extend(f"{_stamp(lines)} {line}" for line in F.GO_PANIC.splitlines())
+    return "\n".join(out) + "\n"
+
+
+def test_budget_keeps_rare_distinct_errors_beside_a_loud_one() -> None:
+    """Distinct errors get a compact line each before any detail about the loud one."""
+    digest = digest_log(loud_and_rare_log(), max_tokens=2000)
+    text = render_digest(digest)
+    assert count_tokens(text) <= 2000
+    kept = [error for error in RARE_ERRORS if rare_error_marker(error) in text]
+    assert len(kept) >= 28, sorted(set(RARE_ERRORS) - set(kept))
+    assert "upstream gateway reset connection" in text
+    assert digest.last_error is not None and digest.last_error.kind == "go"
+    assert any(trace.kind == "go" for trace in digest.traces)
+
+
+def test_compact_template_lines_and_full_ones() -> None:
+    """Without an example a template is one line (count, lines, text); with one, times and the
+    example follow."""
+    digest = digest_log(loud_and_rare_log(3_000, seed=2), max_tokens=6000)
+    text = render_digest(digest)
+    loud = next(t for t in digest.error_templates if "upstream gateway" in t.template)
+    assert loud.example  # a roomy budget gives the most frequent template its example
+    assert re.search(r"\[E\d+\] x\d+ \d\d:\d\d:\d\d\.\d{3} \.\. .* lines [\d,]+\.\.[\d,]+: upstream", text)
+    tight = render_digest(digest_log(loud_and_rare_log(3_000, seed=2), max_tokens=400))
+    assert re.search(r"^\[E\d+\] x[\d,]+ lines [\d,]+(\.\.[\d,]+)?: ", tight, re.M)
+
+
+def test_small_digest_is_priced_by_its_size_without_the_tokenizer() -> None:
+    log = "INFO start\nERROR db: connection refused\nINFO stop\n"
+    unmeasured = build_digest(analyse(lines_from_text(log)), measure=False)
+    assert unmeasured.tokens == 0  # fitted by its UTF-8 size, so never counted
+    measured = digest_log(log)
+    assert measured.tokens == count_tokens(render_digest(measured)) > 0
+    assert render_digest(unmeasured) == render_digest(measured)
+    big = build_digest(analyse(lines_from_text(loud_and_rare_log(5_000))), max_tokens=500, measure=False)
+    assert big.tokens == count_tokens(render_digest(big)) <= 500  # too big for the bound: counted

@@ -134,3 +134,33 @@ def test_strings_input_keeps_head_and_tail() -> None:
     assert log.total_lines == 50_000
     gap = log.gap_index or 0
     assert log.messages[gap] == f"line {log.line_number(gap)}"
+
+
+def test_bytes_are_cleaned_as_text_is() -> None:
+    """Bytes are cleaned before decoding (faster); the lines are those of the text cleaner."""
+    samples = [
+        "plain\tline\nsecond\n",
+        "colour \x1b[1;31mred\x1b[0m and title \x1b]0;t\x07 end\r\nnext\rthird\n",
+        "controls \x00\x01\x08\x0b\x0c\x1f\x7f gone\n",
+        "c1 \u0085\u009b\u0080 gone, é and 中 stay\n",
+        "two stamps 2026-11-25T09:00:00.000000000Z and no \ufffd\ufffd\ufffd run\n",
+    ]
+    for sample in samples:
+        assert lines_from_bytes(sample.encode()).messages == lines_from_text(sample).messages, sample
+
+
+def test_docker_stamps_with_a_short_line_take_the_slow_path() -> None:
+    log = lines_from_bytes(b"2026-11-25T09:00:00.000000000Z a\nshort\n2026-11-25T09:00:01.000000000Z b\n")
+    assert log.messages == ["a", "short", "b"]
+    assert log.stamps == ["2026-11-25T09:00:00.000000000Z", None, "2026-11-25T09:00:01.000000000Z"]
+
+
+def test_stream_keeps_only_head_and_tail_of_a_long_input() -> None:
+    """A stream far longer than the limit gives the head, the tail and true line numbers."""
+    data = _numbered(400_000)
+    log = lines_from_stream(io.BytesIO(data), ReadLimits(max_bytes=300_000))
+    assert log.total_lines == 400_000 and log.total_bytes == len(data)
+    assert sum(len(m) + 1 for m in log.messages) <= 300_000
+    gap = log.gap_index or 0
+    for index in (0, gap - 1, gap, len(log.messages) - 1):
+        assert log.messages[index] == f"line {log.line_number(index)}"
