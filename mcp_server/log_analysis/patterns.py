@@ -214,7 +214,7 @@ _COUNTRY_DOMAINS = (
     r"|gr|tr|ua|vn|th|ph|ro|hu|sk|si|hr|bg|lt|lv|ee|cl|co|pe|ve|ir|pk|bd|eg|ng|ke)"
 )
 _SOURCE_FILE = r"(?:java|py|go|rb|js|ts|kt|scala|php|cs|c|cc|cpp|h|hpp|rs|ex|exs|erl|swift|m|lua|pl|sh)"
-_HOST_RE = re.compile(
+_HOST_NAME_RE = re.compile(
     r"(?<![\w.@/\\-])(?:"
     rf"(?:{_LABEL}\.)+{_TLDS}"
     rf"|(?:{_LABEL}\.){{2,}}{_COUNTRY_DOMAINS}"
@@ -222,6 +222,34 @@ _HOST_RE = re.compile(
     r"|localhost(?=:\d))"
     r"(?::\d{1,5})?(?![\w.-])"
 )
+# What every host name match holds, found fast (the pattern starts with a literal "."): the host
+# pattern itself, which could start anywhere, then runs only on the lines that have one.
+_HOST_HINT_RE = re.compile(rf"\.(?:{_TLDS}|{_COUNTRY_DOMAINS})(?![A-Za-z0-9-])|\.[A-Za-z0-9-]+:\d")
+
+
+def _mask_hosts(text: str) -> str:
+    """`text` with host names replaced by <HOST>, scanning only the lines that may hold one."""
+    hints = [hint.start() for hint in _HOST_HINT_RE.finditer(text)]
+    position = text.find("localhost:")
+    while position != -1:
+        hints.append(position)
+        position = text.find("localhost:", position + 1)
+    if not hints:
+        return text
+    parts: list[str] = []
+    done = 0
+    for hint in sorted(hints):
+        if hint < done:
+            continue
+        start = text.rfind("\n", 0, hint) + 1
+        end = text.find("\n", hint)
+        end = len(text) if end == -1 else end
+        parts += (text[done:start], _HOST_NAME_RE.sub("<HOST>", text[start:end]))
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
+
+
 _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     # ISO 8601 and friends (also 2005-06-03-15.42.50 from BGL and 2026/11/25 09:00:00 from nginx).
     (
@@ -236,7 +264,6 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:" + _DAY + r"[ \t]+)?" + _MONTH + r"[ \t]+\d{1,2}[ \t]+<TS>(?:[ \t]+\d{4})?"), "<TS>"),
     (re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"), "<UUID>"),
     (re.compile(r"(?<![\w.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?::\d{1,5})?(?![\w.])"), "<IP>"),
-    (_HOST_RE, "<HOST>"),
     (re.compile(r"\b0x[0-9a-fA-F]+\b|(?<![\w-])[0-9a-fA-F]{12,}(?![\w-])"), "<HEX>"),
     # Anything else with a digit in it, up to a delimiter: numbers, ids, versions, sizes ("12ms");
     # "|" is a delimiter too, fields are often joined with it ("20171223|Step|30002312|msg").
@@ -246,13 +273,16 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
         "<NUM>",
     ),
 )
+_HOSTS_AFTER = 4  # host names are masked after IPs (an IP:port is <IP>), before hex and numbers
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 
 def mask(text: str) -> str:
     """`text` with timestamps, uuids, IPs, host names, hex and numbers replaced by <TS>, <UUID>, <IP>,
     <HOST>, <HEX>, <NUM>."""
-    for pattern, replacement in _MASKS:
+    for index, (pattern, replacement) in enumerate(_MASKS):
+        if index == _HOSTS_AFTER:
+            text = _mask_hosts(text)
         text = pattern.sub(replacement, text)
     return text
 

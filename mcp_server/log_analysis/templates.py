@@ -117,14 +117,14 @@ class LogTemplateMiner:
             self._learn_header([m for key, m in zip(new_keys, masked_list, strict=False) if key[0] == "~"])
         header = self.header
         fresh: list[tuple[str, bytes, str, str]] = []  # (key, shape, content key, content)
+        # Many keys mask to the same text (hex ids differ in letters too): strip each text once.
+        content_of_masked: dict[str, str] = {}
         for key, shape, masked in zip(new_keys, key_shapes, masked_list, strict=False):
-            strip = self._strip_headers and key[0] == "~"
-            if strip:
-                content = header.strip(masked) if header is not None else strip_header(masked)
-            else:
-                content = masked.strip()
-            content = collapse_lists(content) or "<empty>"
-            content_key = key[0] + content
+            content_key = content_of_masked.get(key[0] + masked)
+            if content_key is None:
+                content = self._message(masked, strip=self._strip_headers and key[0] == "~", header=header)
+                content_key = content_of_masked[key[0] + masked] = key[0] + content
+            content = content_key[1:]
             if content_key not in self._cluster_of_content:
                 cluster_id = self._cluster_of_content[content_key] = self._new_cluster(content)
                 if cluster_id >= 0:
@@ -143,6 +143,15 @@ class LogTemplateMiner:
                 shape_cluster = self._cluster_of_shape[shape] = self._exact_group(key[1:].strip())
             self._cluster_of_key[key] = shape_cluster
         return [self._cluster_of_key[key] for key in keys]
+
+    @staticmethod
+    def _message(masked: str, strip: bool, header: HeaderFormat | None) -> str:
+        """The part of a masked text that is mined: without its header, lists as one value."""
+        if strip:
+            content = header.strip(masked) if header is not None else strip_header(masked)
+        else:
+            content = masked.strip()
+        return collapse_lists(content) or "<empty>"
 
     def _final_cluster(self, content_key: str, content: str, positions_of: dict[int, tuple[int, ...]]) -> int:
         """The cluster of a mined text after event-word splits; decided once per text."""

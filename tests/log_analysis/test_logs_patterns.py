@@ -11,6 +11,7 @@ from mcp_server.log_analysis.patterns import (
     find_candidates,
     line_severity,
     mask,
+    mask_many,
     parse_access,
     path_template,
     strip_header,
@@ -174,3 +175,8 @@ def test_pipes_delimit_numbers() -> None:
     assert mask("20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579") == (
         "<NUM><TS>:<NUM>|Step_LSC|<NUM>|onStandStepChanged <NUM>"
     )
+
+
+def test_hosts_are_masked_line_by_line_in_a_batch() -> None:
+    texts = ["fetch www.example.com ok", "shop.jobs: done", "to db.internal:5432 and localhost:8080", "x"]
+    assert mask_many(texts) == ["fetch <HOST> ok", "shop.jobs: done", "to <HOST> and <HOST>", "x"]
