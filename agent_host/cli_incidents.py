@@ -15,8 +15,9 @@ import click
 from mcp_server.redaction import redact, redact_text
 
 from .approvals import ApprovalBook, ApprovalError
+from .incidents.database import Database, DatabaseError
 from .incidents.model import Incident
-from .incidents.store import IncidentStore, IncidentStoreError, incident_summary
+from .incidents.store import IncidentStore, incident_summary
 from .settings import AgentSettings, AgentSettingsError, load_agent_settings
 
 
@@ -24,6 +25,13 @@ def _settings() -> AgentSettings:
     try:
         return load_agent_settings()
     except AgentSettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _database(settings: AgentSettings) -> Database:
+    try:
+        return settings.open_database()
+    except DatabaseError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -50,10 +58,8 @@ def incidents(action: str | None, incident_id: str | None, limit: int, as_json: 
     settings = _settings()
     if action == "show" and not incident_id:
         raise click.UsageError("incidents show needs an incident id (see `infraguardian-agent incidents`)")
-    try:
-        store = IncidentStore(settings.incident_path)
-    except IncidentStoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    db = _database(settings)
+    store = IncidentStore(db)
     try:
         if action == "show" and incident_id:
             found = anyio.run(store.get, incident_id)
@@ -68,7 +74,7 @@ def incidents(action: str | None, incident_id: str | None, limit: int, as_json: 
             return
         rows = anyio.run(store.recent, limit)
     finally:
-        store.close()
+        db.close()
     if as_json:
         _echo_json([incident_summary(i) for i in rows])
         return
@@ -110,12 +116,11 @@ def post_mortem(incident: Incident) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def approvals(as_json: bool) -> None:
     """Pending approval requests: the exact change, the blast radius and why."""
-    settings = _settings()
-    book = ApprovalBook(settings.incident_path)
+    db = _database(_settings())
     try:
-        pending = anyio.run(book.pending)
+        pending = anyio.run(ApprovalBook(db).pending)
     finally:
-        book.close()
+        db.close()
     if as_json:
         _echo_json([p.model_dump(mode="json") for p in pending])
         return
@@ -130,16 +135,15 @@ def approvals(as_json: bool) -> None:
 
 
 def _answer(request_id: str, approve: bool, note: str | None) -> None:
-    settings = _settings()
-    book = ApprovalBook(settings.incident_path)
+    db = _database(_settings())
     who = f"cli:{getpass.getuser()}"
     try:
-        answered = anyio.run(book.answer, request_id, approve, who, note)
+        answered = anyio.run(ApprovalBook(db).answer, request_id, approve, who, note)
     except ApprovalError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     finally:
-        book.close()
+        db.close()
     click.echo(f"{answered.status}: {answered.title} (the running agent acts on it within seconds)")
 
 

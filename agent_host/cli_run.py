@@ -95,18 +95,17 @@ def status(as_json: bool) -> None:
     from .runner import mode_note
 
     settings = _settings()
-    store = IncidentStore(settings.incident_path)
-    book = ApprovalBook(settings.incident_path)
+    db = settings.open_database()
     try:
-        open_incidents = anyio.run(store.unfinished)
-        pending = anyio.run(book.pending)
+        open_incidents = anyio.run(IncidentStore(db).unfinished)
+        pending = anyio.run(ApprovalBook(db).pending)
     finally:
-        store.close()
-        book.close()
+        db.close()
     report: dict[str, Any] = {
         "mode": mode_note(settings),
         "server": settings.server_url or "started by the agent over stdio",
         "state_dir": str(settings.state_dir),
+        "database": "postgresql" if settings.database_url else str(settings.incident_path),
         "checkpoints": "postgresql" if settings.database_url else str(settings.checkpoint_path),
         "open_incidents": [{"id": i.id, "status": i.status, "target": i.target_key, "summary": i.summary} for i in open_incidents],
         "pending_approvals": [{"id": p.id, "title": p.title, "expires_at": p.expires_at.isoformat()} for p in pending],

@@ -70,8 +70,8 @@ async def running_agent(
 ) -> AsyncIterator[Agent]:
     """Everything the agent needs, open; `agent.monitor.run()` watches until cancelled."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    store = IncidentStore(settings.incident_path)
-    book = ApprovalBook(settings.incident_path)
+    db = settings.open_database()
+    store, book = IncidentStore(db), ApprovalBook(db)
     try:
         async with ServerLink(settings.link_settings(), env=env) as link, checkpointer(settings) as saver:
             library = await server_runbooks(link)
@@ -82,8 +82,7 @@ async def running_agent(
             graph = compile_graph(deps, saver)
             yield Agent(link, deps, Monitor(deps, graph, link.active_signals))
     finally:
-        store.close()
-        book.close()
+        db.close()
 
 
 def incident_line(incident: Incident, step: str) -> dict[str, Any]:

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_host.server_link.settings import LinkSettings
+
+if TYPE_CHECKING:
+    from agent_host.incidents.database import Database
 
 
 def default_state_dir() -> Path:
@@ -88,6 +92,12 @@ class AgentSettings(BaseSettings):
     @property
     def incident_path(self) -> Path:
         return self.state_dir / "incidents.sqlite3"
+
+    def open_database(self) -> Database:
+        """The incident store's and approval book's database (PostgreSQL by URL, else SQLite)."""
+        from agent_host.incidents.database import open_database
+
+        return open_database(self.database_url, self.incident_path)
 
 
 def load_agent_settings(**overrides: object) -> AgentSettings:

@@ -10,29 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
-import anyio
 from pydantic import BaseModel, Field
 
+from agent_host.incidents.database import Database, Tx
 from agent_host.incidents.model import now
-from mcp_server.sqlite_file import SqliteFile
 
 Answer = Literal["pending", "approved", "denied", "expired"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS approvals (
-    id TEXT PRIMARY KEY,
-    incident_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    expires_at TEXT NOT NULL,
-    record TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status);
-"""
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS approvals (
+        id TEXT PRIMARY KEY,
+        incident_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        record TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status)",
+)
 
 
 class ApprovalError(ValueError):
@@ -65,24 +62,22 @@ def approval_id(incident_id: str, digest: str) -> str:
 
 
 class ApprovalBook:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = SqliteFile(path, what="approval book", error=ApprovalError)
-        self._db.run(lambda conn: conn.executescript(_SCHEMA))
+    """Approval requests in the agent's database (shared with the incident store)."""
 
-    def close(self) -> None:
-        self._db.close()
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        db.schema(SCHEMA)
 
     async def ask(self, request: ApprovalRequest) -> ApprovalRequest:
         """Record the request, or return the one already recorded under its id (asking twice —
         e.g. after a restart — never creates a second question)."""
 
-        def write(conn: sqlite3.Connection) -> str:
-            row = conn.execute("SELECT record FROM approvals WHERE id = ?", (request.id,)).fetchone()
-            if row:
-                return str(row[0])
-            conn.execute(
-                "INSERT INTO approvals VALUES (?,?,?,?,?)",
+        def write(tx: Tx) -> str:
+            rows = tx.fetchall("SELECT record FROM approvals WHERE id = ?", (request.id,))
+            if rows:
+                return str(rows[0][0])
+            tx.execute(
+                "INSERT INTO approvals VALUES (?,?,?,?,?) ON CONFLICT (id) DO NOTHING",
                 (
                     request.id,
                     request.incident_id,
@@ -93,61 +88,63 @@ class ApprovalBook:
             )
             return request.model_dump_json()
 
-        return ApprovalRequest.model_validate_json(
-            await anyio.to_thread.run_sync(self._db.transaction, write)
-        )
+        return ApprovalRequest.model_validate_json(await self._db.transaction(write))
 
     async def answer(
         self, request_id: str, approve: bool, by: str, note: str | None = None
     ) -> ApprovalRequest:
-        """Approve or deny a pending request; `ApprovalError` when that is not possible."""
+        """Approve or deny a pending request; `ApprovalError` when that is not possible. The update
+        only applies to a request still pending, so two answers at once cannot both win."""
         moment = now()
 
-        def write(conn: sqlite3.Connection) -> str:
-            row = conn.execute("SELECT record FROM approvals WHERE id = ?", (request_id,)).fetchone()
-            if row is None:
-                raise ApprovalError(
-                    f"no approval request {request_id!r}; list them with `infraguardian-agent approvals`"
+        def write(tx: Tx) -> tuple[str, str | None]:
+            rows = tx.fetchall("SELECT record FROM approvals WHERE id = ?", (request_id,))
+            if not rows:
+                return (
+                    "",
+                    f"no approval request {request_id!r}; list them with `infraguardian-agent approvals`",
                 )
-            request = ApprovalRequest.model_validate_json(row[0])
+            request = ApprovalRequest.model_validate_json(str(rows[0][0]))
             if request.status != "pending":
-                raise ApprovalError(f"request {request_id} was already {request.status}; nothing changed")
+                return "", f"request {request_id} was already {request.status}; nothing changed"
             if request.expires_at <= moment:
                 request.status = "expired"
-                _store(conn, request)
-                raise ApprovalError(
-                    f"request {request_id} expired at {request.expires_at:%H:%M:%S} UTC (expiry = deny)"
+                _store(tx, request)
+                return (
+                    "",
+                    f"request {request_id} expired at {request.expires_at:%H:%M:%S} UTC (expiry = deny)",
                 )
             request.status = "approved" if approve else "denied"
             request.answered_by = by
             request.answered_at = moment
             request.note = note
-            _store(conn, request)
-            return request.model_dump_json()
+            if not _store(tx, request):
+                return "", f"request {request_id} was answered meanwhile; nothing changed"
+            return request.model_dump_json(), None
 
-        return ApprovalRequest.model_validate_json(
-            await anyio.to_thread.run_sync(self._db.transaction, write)
-        )
+        record, problem = await self._db.transaction(write)
+        if problem:
+            raise ApprovalError(problem)
+        return ApprovalRequest.model_validate_json(record)
 
     async def expire(self, moment: datetime | None = None) -> list[ApprovalRequest]:
         """Mark every pending request past its expiry as expired; returns them."""
         moment = moment or now()
 
-        def write(conn: sqlite3.Connection) -> list[str]:
-            rows = conn.execute(
+        def write(tx: Tx) -> list[str]:
+            rows = tx.fetchall(
                 "SELECT record FROM approvals WHERE status = 'pending' AND expires_at <= ?",
                 (moment.isoformat(),),
-            ).fetchall()
+            )
             done = []
             for row in rows:
-                request = ApprovalRequest.model_validate_json(row[0])
+                request = ApprovalRequest.model_validate_json(str(row[0]))
                 request.status = "expired"
-                _store(conn, request)
-                done.append(request.model_dump_json())
+                if _store(tx, request):
+                    done.append(request.model_dump_json())
             return done
 
-        found = await anyio.to_thread.run_sync(self._db.transaction, write)
-        return [ApprovalRequest.model_validate_json(r) for r in found]
+        return [ApprovalRequest.model_validate_json(r) for r in await self._db.transaction(write)]
 
     async def get(self, request_id: str) -> ApprovalRequest | None:
         rows = await self._rows("SELECT record FROM approvals WHERE id = ?", (request_id,))
@@ -166,18 +163,17 @@ class ApprovalBook:
         return [ApprovalRequest.model_validate_json(r) for r in rows]
 
     async def _rows(self, sql: str, params: tuple[object, ...]) -> list[str]:
-        def read(conn: sqlite3.Connection) -> list[str]:
-            return [str(r[0]) for r in conn.execute(sql, params).fetchall()]
-
-        return await anyio.to_thread.run_sync(self._db.run, read)
+        return await self._db.transaction(lambda tx: [str(r[0]) for r in tx.fetchall(sql, params)])
 
 
 def expiry(created: datetime, seconds: float) -> datetime:
     return created + timedelta(seconds=seconds)
 
 
-def _store(conn: sqlite3.Connection, request: ApprovalRequest) -> None:
-    conn.execute(
-        "UPDATE approvals SET status = ?, record = ? WHERE id = ?",
+def _store(tx: Tx, request: ApprovalRequest) -> bool:
+    """Write the new state of a request that is still pending; False when it no longer is."""
+    changed = tx.execute(
+        "UPDATE approvals SET status = ?, record = ? WHERE id = ? AND status = 'pending'",
         (request.status, request.model_dump_json(), request.id),
     )
+    return changed == 1

@@ -1,49 +1,42 @@
 """The incident store: every incident and every fix, the source of truth for `incidents`, flap
-protection and (next) incident memory. SQLite in the state directory (mode 0600, WAL), written
-after every step of the loop; an incident is an upsert, so replaying a step writes the same row.
+protection and (next) incident memory. In the agent's database (SQLite in the state directory, or
+PostgreSQL), written after every step of the loop; an incident is an upsert, so replaying a step
+writes the same row.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from typing import Any
 
-import anyio
-
-from mcp_server.sqlite_file import SqliteFile
-
+from .database import Database, Tx
 from .model import Incident
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS incidents (
-    id TEXT PRIMARY KEY,
-    fingerprint TEXT NOT NULL,
-    target_key TEXT NOT NULL,
-    status TEXT NOT NULL,
-    opened_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    record TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS incidents_open ON incidents (fingerprint, status);
-CREATE INDEX IF NOT EXISTS incidents_target ON incidents (target_key, opened_at);
-CREATE TABLE IF NOT EXISTS fixes (
-    incident_id TEXT NOT NULL,
-    target_key TEXT NOT NULL,
-    solution TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    at TEXT NOT NULL,
-    PRIMARY KEY (incident_id, solution)
-);
-CREATE INDEX IF NOT EXISTS fixes_target ON fixes (target_key, at);
-"""
-
-
-class IncidentStoreError(RuntimeError):
-    """The incident store cannot be opened or written; the message names the file."""
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS incidents (
+        id TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        target_key TEXT NOT NULL,
+        status TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        record TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS incidents_open ON incidents (fingerprint, status)",
+    "CREATE INDEX IF NOT EXISTS incidents_target ON incidents (target_key, opened_at)",
+    """CREATE TABLE IF NOT EXISTS fixes (
+        incident_id TEXT NOT NULL,
+        target_key TEXT NOT NULL,
+        solution TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (incident_id, solution)
+    )""",
+    "CREATE INDEX IF NOT EXISTS fixes_target ON fixes (target_key, at)",
+)
 
 
 @dataclass(frozen=True)
@@ -55,15 +48,11 @@ class FixRecord:
 
 
 class IncidentStore:
-    """Incidents and fixes in one SQLite file; calls run off the event loop."""
+    """Incidents and fixes in the agent's database (SQLite or PostgreSQL, see database.py)."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = SqliteFile(path, what="incident store", error=IncidentStoreError)
-        self._db.run(lambda conn: conn.executescript(_SCHEMA))
-
-    def close(self) -> None:
-        self._db.close()
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        db.schema(SCHEMA)
 
     async def save(self, incident: Incident) -> None:
         """Insert or replace the incident's row (the same step replayed writes the same row)."""
@@ -77,14 +66,14 @@ class IncidentStore:
             incident.model_dump_json(),
         )
 
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO incidents VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
-                "status=excluded.status, updated_at=excluded.updated_at, record=excluded.record",
+        def write(tx: Tx) -> None:
+            tx.execute(
+                "INSERT INTO incidents VALUES (?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET "
+                "status = excluded.status, updated_at = excluded.updated_at, record = excluded.record",
                 row,
             )
 
-        await anyio.to_thread.run_sync(self._db.transaction, write)
+        await self._db.transaction(write)
 
     async def get(self, incident_id: str) -> Incident | None:
         rows = await self._query("SELECT record FROM incidents WHERE id = ?", (incident_id,))
@@ -129,13 +118,14 @@ class IncidentStore:
     async def record_fix(
         self, incident_id: str, target_key: str, solution: str, outcome: str, at: datetime
     ) -> None:
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT OR REPLACE INTO fixes VALUES (?,?,?,?,?)",
+        def write(tx: Tx) -> None:
+            tx.execute(
+                "INSERT INTO fixes VALUES (?,?,?,?,?) ON CONFLICT (incident_id, solution) DO UPDATE SET "
+                "outcome = excluded.outcome, at = excluded.at",
                 (incident_id, target_key, solution, outcome, at.isoformat()),
             )
 
-        await anyio.to_thread.run_sync(self._db.transaction, write)
+        await self._db.transaction(write)
 
     async def fixes_for(self, target_key: str, limit: int = 50) -> list[FixRecord]:
         """This target's fixes, newest first (flap protection and the next decision read them)."""
@@ -145,11 +135,8 @@ class IncidentStore:
         )
         return [FixRecord(r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in rows]
 
-    async def _query(self, sql: str, params: Sequence[object]) -> list[sqlite3.Row]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-            return list(conn.execute(sql, tuple(params)).fetchall())
-
-        return await anyio.to_thread.run_sync(self._db.run, read)
+    async def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        return await self._db.transaction(lambda tx: tx.fetchall(sql, params))
 
 
 def incident_summary(incident: Incident) -> dict[str, object]:

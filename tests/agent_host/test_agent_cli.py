@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from agent_host.approvals import ApprovalBook, ApprovalRequest
 from agent_host.cli import main
+from agent_host.incidents.database import Database
 from agent_host.incidents.model import Decision, Incident
 from agent_host.incidents.store import IncidentStore
 
@@ -25,8 +26,8 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def seed(state_dir: Path) -> None:
-    store = IncidentStore(state_dir / "incidents.sqlite3")
-    book = ApprovalBook(state_dir / "incidents.sqlite3")
+    db = Database(sqlite_path=state_dir / "incidents.sqlite3")
+    store, book = IncidentStore(db), ApprovalBook(db)
     incident = Incident(
         id="inc-1", fingerprint="service:local/shop/api", target={"app_name": "shop", "service": "api"},
         target_key="service:local/shop/api", kind="oom", severity="critical", summary="api OOM-killed",
@@ -40,8 +41,7 @@ def seed(state_dir: Path) -> None:
         plan_hash="x", expires_at=datetime.now(UTC) + timedelta(minutes=15),
     )  # fmt: skip
     anyio.run(book.ask, request)
-    store.close()
-    book.close()
+    db.close()
 
 
 def test_incidents_list_and_post_mortem_are_redacted(state_dir: Path) -> None:
@@ -79,7 +79,8 @@ def test_approvals_are_listed_and_answered_once(state_dir: Path) -> None:
 
 
 def test_an_expired_request_cannot_be_approved(state_dir: Path) -> None:
-    book = ApprovalBook(state_dir / "incidents.sqlite3")
+    db = Database(sqlite_path=state_dir / "incidents.sqlite3")
+    book = ApprovalBook(db)
     anyio.run(
         book.ask,
         ApprovalRequest(
@@ -87,7 +88,7 @@ def test_an_expired_request_cannot_be_approved(state_dir: Path) -> None:
             expires_at=datetime.now(UTC) - timedelta(seconds=1),
         ),
     )  # fmt: skip
-    book.close()
+    db.close()
     result = CliRunner().invoke(main, ["approve", "old1"])
     assert result.exit_code == 1 and "expired" in result.output and "expiry = deny" in result.output
 

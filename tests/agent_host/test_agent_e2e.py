@@ -122,8 +122,8 @@ async def test_an_oom_killed_api_gets_more_memory_verified_and_recorded(
 async def _all(settings: AgentSettings) -> list[Incident]:
     from agent_host.incidents.store import IncidentStore
 
-    store = IncidentStore(settings.incident_path)
+    db = settings.open_database()
     try:
-        return await store.recent(100)
+        return await IncidentStore(db).recent(100)
     finally:
-        store.close()
+        db.close()

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agent_host.approvals import ApprovalBook
 from agent_host.incidents.store import IncidentStore
 from agent_host.loop.deps import LoopDeps
 from agent_host.loop.graph import compile_graph
 from agent_host.monitor import Monitor
+from agent_host.runner import checkpointer
 from agent_host.settings import AgentSettings
 from mcp_server.runbooks import RunbookLibrary
 
@@ -104,23 +104,53 @@ def script_quiet_stack(server: FakeServer) -> None:
     )  # fmt: skip
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Every loop test runs on both databases the agent supports (PostgreSQL from .ci/setup)."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture
-async def loop(tmp_path: Path) -> AsyncIterator[Loop]:
-    async with make_loop(tmp_path) as made:
+async def loop(tmp_path: Path, database_url: str | None) -> AsyncIterator[Loop]:
+    async with make_loop(tmp_path, database_url=database_url) as made:
         yield made
 
 
 class make_loop:
-    """A loop on `state_dir`; a second one on the same directory is "the agent after a restart"."""
+    """A loop on `state_dir` (and `database_url`); a second one on the same place is "the agent
+    after a restart". With PostgreSQL, each loop gets its own schema-free tables in the shared test
+    database, so the tables are emptied first when `fresh`."""
 
-    def __init__(self, state_dir: Path, server: FakeServer | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        server: FakeServer | None = None,
+        *,
+        database_url: str | None = None,
+        fresh: bool = True,
+    ) -> None:
         self.state_dir = state_dir
         self.server = server or FakeServer()
+        self.database_url = database_url
+        self.fresh = fresh
 
     async def __aenter__(self) -> Loop:
-        settings = AgentSettings(state_dir=self.state_dir, verify_window_max_s=0.001, verify_interval_s=0.001)
-        self.store = IncidentStore(settings.incident_path)
-        self.book = ApprovalBook(settings.incident_path)
+        settings = AgentSettings(
+            state_dir=self.state_dir,
+            database_url=self.database_url,
+            verify_window_max_s=0.001,
+            verify_interval_s=0.001,
+        )
+        self.db = settings.open_database()
+        self.store = IncidentStore(self.db)
+        self.book = ApprovalBook(self.db)
+        if self.database_url and self.fresh:
+            await self.db.transaction(
+                lambda tx: [tx.execute(f"DELETE FROM {t}") for t in ("incidents", "fixes", "approvals")]
+            )
         sleeps: list[float] = []
 
         async def no_sleep(seconds: float) -> None:
@@ -130,8 +160,10 @@ class make_loop:
             link=self.server, library=RunbookLibrary.load(), store=self.store, settings=settings,
             approvals=self.book, sleep=no_sleep,
         )  # fmt: skip
-        self._saver_cm = AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path))
+        self._saver_cm = checkpointer(settings)
         saver = await self._saver_cm.__aenter__()
+        if self.database_url and self.fresh:
+            await _clear_checkpoints(self.database_url)
         graph = compile_graph(deps, saver)
 
         async def no_signals() -> list[dict[str, Any]]:
@@ -143,5 +175,12 @@ class make_loop:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._saver_cm.__aexit__(None, None, None)
-        self.store.close()
-        self.book.close()
+        self.db.close()
+
+
+async def _clear_checkpoints(url: str) -> None:
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        for table in ("checkpoint_writes", "checkpoint_blobs", "checkpoints"):
+            await conn.execute(f"DELETE FROM {table}")

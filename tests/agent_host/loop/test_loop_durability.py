@@ -17,17 +17,21 @@ pytestmark = pytest.mark.anyio
 OOM = {"exit_code": 137, "oom_killed": True}
 
 
-async def test_killed_right_after_the_server_acted_resumes_without_acting_again(tmp_path: Path) -> None:
+async def test_killed_right_after_the_server_acted_resumes_without_acting_again(
+    tmp_path: Path, database_url: str | None
+) -> None:
     server = FakeServer()
     script_quiet_stack(server)
     server.crash_after_executing = "set_memory_limit"
-    async with make_loop(tmp_path, server) as first:
+    async with make_loop(tmp_path, server, database_url=database_url) as first:
         (incident_id,) = await first.monitor.handle_signals([make_signal("oom", evidence=OOM)])
         with pytest.raises(Crash):
             await first.monitor.drive(incident_id)
     assert len(server.executed) == 1  # the server changed the limit; the agent never heard back
 
-    async with make_loop(tmp_path, server) as second:  # the agent after a restart
+    async with make_loop(
+        tmp_path, server, database_url=database_url, fresh=False
+    ) as second:  # after a restart
         unfinished = await second.store.unfinished()
         assert [i.id for i in unfinished] == [incident_id]
         await second.monitor.drive(incident_id)
@@ -40,14 +44,16 @@ async def test_killed_right_after_the_server_acted_resumes_without_acting_again(
     assert [c[0] for c in server.calls].count("compose_graph") == 1
 
 
-async def test_an_incident_finished_before_a_restart_is_not_run_again(tmp_path: Path) -> None:
+async def test_an_incident_finished_before_a_restart_is_not_run_again(
+    tmp_path: Path, database_url: str | None
+) -> None:
     server = FakeServer()
     script_quiet_stack(server)
-    async with make_loop(tmp_path, server) as first:
+    async with make_loop(tmp_path, server, database_url=database_url) as first:
         (incident_id,) = await first.monitor.handle_signals([make_signal("oom", evidence=OOM)])
         await first.monitor.drive(incident_id)
     calls = len(server.calls)
-    async with make_loop(tmp_path, server) as second:
+    async with make_loop(tmp_path, server, database_url=database_url, fresh=False) as second:
         assert await second.store.unfinished() == []
         # the same signal, still active on the server, opens nothing new…
         assert await second.monitor.handle_signals([make_signal("oom", evidence=OOM)]) == []
