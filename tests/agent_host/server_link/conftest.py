@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
+import docker
 import httpx
 import pytest
 
@@ -54,7 +56,11 @@ class HttpServer:
         return self.env["INFRAGUARDIAN_MCP_TOKEN"]
 
     def settings(self, **overrides: object) -> LinkSettings:
-        values: dict[str, object] = {"server_url": self.url, "server_token": self.token, "reconnect_max_s": 2.0}
+        values: dict[str, object] = {
+            "server_url": self.url,
+            "server_token": self.token,
+            "reconnect_max_s": 2.0,
+        }
         return LinkSettings.model_validate({**values, **overrides})
 
     def start(self, wait: bool = True) -> None:
@@ -86,6 +92,54 @@ class HttpServer:
 @pytest.fixture
 def http_server(server_env: dict[str, str]) -> Iterator[HttpServer]:
     server = HttpServer(server_env)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+# ignores SIGTERM, so a restart takes the whole 10 s grace: time to kill the server mid-action
+STUBBORN = "trap '' TERM; while true; do sleep 1; done"
+# budgets without waits, so a repeated restart would really run (and be counted)
+NO_BACKOFF_ENV = {"INFRAGUARDIAN_SAFETY__BUDGETS__RESTART": '{"max_actions": 3, "window_s": 1800}'}
+
+
+def engine_events(engine: docker.DockerClient, container_id: str, action: str, since: float) -> int:
+    """How many `action` events the engine logged for the container since `since` (until now)."""
+    events = engine.events(
+        since=int(since),
+        until=int(time.time()) + 1,
+        filters={"container": container_id, "event": action},
+        decode=True,
+    )
+    return sum(1 for _ in events)
+
+
+async def kill_server_during_restart(
+    server: HttpServer, engine: docker.DockerClient, container_id: str, since: float
+) -> None:
+    """SIGKILL the server once the engine has sent the container its SIGTERM (the restart runs),
+    then start it again on the same port."""
+    with anyio.fail_after(60):
+        while not await anyio.to_thread.run_sync(engine_events, engine, container_id, "kill", since):  # noqa: ASYNC110 - polls the engine
+            await anyio.sleep(0.1)
+    server.kill()
+    await anyio.sleep(0.5)
+    await anyio.to_thread.run_sync(server.start)
+
+
+async def wait_restarted(engine: docker.DockerClient, container_id: str, since: float) -> None:
+    """Until the engine finished the restart the dead server asked for (it goes on without it)."""
+    with anyio.fail_after(60):
+        while not await anyio.to_thread.run_sync(engine_events, engine, container_id, "restart", since):  # noqa: ASYNC110 - polls the engine
+            await anyio.sleep(0.5)
+
+
+@pytest.fixture
+def no_backoff_server(server_env: dict[str, str]) -> Iterator[HttpServer]:
+    """A server whose restart budget has no waits, so a repeated restart would really run."""
+    server = HttpServer({**server_env, **NO_BACKOFF_ENV})
     server.start()
     try:
         yield server
