@@ -23,12 +23,13 @@ import os
 from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
-from .analysis import Analysis, TemplateGroup, analyse
+from .analysis import Analysis, Redactor, TemplateGroup, analyse
 from .digest_parts import (
     LEVELS,
     Level,
     TraceGroup,
     base_digest,
+    shrink_to_budget,
     tail_entries,
     template_stat,
     trace_groups,
@@ -263,54 +264,6 @@ def _fit_levels(analysis: Analysis, exit_info: ExitInfo | None, max_tokens: int,
     return digest
 
 
-def _drop_error_template(digest: LogDigest) -> None:
-    """Remove the least frequent error template, keeping the first and the last one when possible."""
-    templates = digest.error_templates
-    middle = range(1, len(templates) - 1) if len(templates) > 2 else range(len(templates))
-    victim = min(middle, key=lambda i: templates[i].count)
-    templates.pop(victim)
-    digest.omitted_error_templates += 1
-
-
-def _shrink_to_budget(digest: LogDigest, max_tokens: int) -> LogDigest:
-    """Drop lowest-priority items until the rendering fits (guards against pricing drift)."""
-    while count_tokens(render_digest(digest)) > max_tokens:
-        if digest.warning_templates:
-            digest.warning_templates.pop()
-            digest.omitted_warning_templates += 1
-        elif any(t.example for t in digest.error_templates):
-            # detail about the most frequent template goes before any distinct template
-            loudest = max((t for t in digest.error_templates if t.example), key=lambda t: t.count)
-            loudest.example = ""
-        elif len(digest.tail) > 10:
-            digest.tail.pop(0)
-        elif len(digest.traces) > 1:
-            digest.traces.pop(0)  # the latest trace (the death) stays
-            digest.omitted_traces += 1
-        elif len(digest.error_templates) > 3:
-            _drop_error_template(digest)
-        elif len(digest.tail) > 3:
-            digest.tail.pop(0)
-        elif digest.traces:
-            digest.traces.pop()
-            digest.omitted_traces += 1
-        elif digest.error_templates:
-            _drop_error_template(digest)
-        elif digest.tail:
-            digest.tail.pop(0)
-        elif digest.notes or digest.last_error is not None:
-            digest.notes = [note[:80] for note in digest.notes[:1]] if len(digest.notes) > 1 else []
-            digest.last_error = None
-        elif digest.first_error is not None:
-            digest.first_error.text = digest.first_error.text[:60]
-            digest.first_error.template = ""
-            if count_tokens(render_digest(digest)) > max_tokens:
-                digest.first_error = None
-        else:
-            break
-    return digest
-
-
 def build_digest(
     analysis: Analysis,
     max_tokens: int = DEFAULT_MAX_TOKENS,
@@ -341,7 +294,7 @@ def build_digest(
         if tokens_at_most(render_digest(digest)) > max_tokens:
             raise _OverBound
     except _OverBound:
-        digest = _shrink_to_budget(_fit_levels(analysis, exit_info, max_tokens, exact=True), max_tokens)
+        digest = shrink_to_budget(_fit_levels(analysis, exit_info, max_tokens, exact=True), max_tokens)
         measure = True  # the tokenizer is loaded now: the count is cheap
     digest.tokens = count_tokens(render_digest(digest)) if measure else 0
     return digest
@@ -367,9 +320,13 @@ def digest_log(
     limits: ReadLimits | None = None,
     exit_code: int | None = None,
     oom_killed: bool | None = None,
+    redact: Redactor | None = None,
 ) -> LogDigest:
-    """Digest of a log given as bytes, text or lines (see `build_digest`)."""
-    return build_digest(analyse(read_source(source, limits)), max_tokens, exit_code, oom_killed)
+    """Digest of a log given as bytes, text or lines (see `build_digest`).
+    With `redact` (e.g. `redaction.redact_lines`), the lines it can show are redacted first."""
+    return build_digest(
+        analyse(read_source(source, limits), redact=redact), max_tokens, exit_code, oom_killed
+    )
 
 
 def digest_file(
@@ -378,9 +335,13 @@ def digest_file(
     limits: ReadLimits | None = None,
     exit_code: int | None = None,
     oom_killed: bool | None = None,
+    redact: Redactor | None = None,
 ) -> LogDigest:
-    """Digest of a log file; large files are read as head + tail only."""
-    return build_digest(analyse(lines_from_file(path, limits)), max_tokens, exit_code, oom_killed)
+    """Digest of a log file; large files are read as head + tail only.
+    With `redact` (e.g. `redaction.redact_lines`), the lines it can show are redacted first."""
+    return build_digest(
+        analyse(lines_from_file(path, limits), redact=redact), max_tokens, exit_code, oom_killed
+    )
 
 
 def digest_stream(
@@ -389,6 +350,10 @@ def digest_stream(
     limits: ReadLimits | None = None,
     exit_code: int | None = None,
     oom_killed: bool | None = None,
+    redact: Redactor | None = None,
 ) -> LogDigest:
-    """Digest of a binary stream such as stdin, read in chunks with bounded memory."""
-    return build_digest(analyse(lines_from_stream(stream, limits)), max_tokens, exit_code, oom_killed)
+    """Digest of a binary stream such as stdin, read in chunks with bounded memory.
+    With `redact` (e.g. `redaction.redact_lines`), the lines it can show are redacted first."""
+    return build_digest(
+        analyse(lines_from_stream(stream, limits), redact=redact), max_tokens, exit_code, oom_killed
+    )

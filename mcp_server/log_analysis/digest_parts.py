@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .analysis import SHOWN_TAIL, Analysis, ErrorEvent, TemplateGroup
 from .models import ErrorLine, ExitInfo, LogDigest, TailLine, TemplateStat, TraceSummary
-from .render import shorten
+from .render import count_tokens, render_digest, shorten
 from .traces import trim_block
 
 
@@ -189,3 +189,51 @@ def base_digest(analysis: Analysis, exit_info: ExitInfo | None, max_tokens: int,
         notes=log.describe_drops() + analysis.notes,
         max_tokens=max_tokens,
     )
+
+
+def _drop_error_template(digest: LogDigest) -> None:
+    """Remove the least frequent error template, keeping the first and the last one when possible."""
+    templates = digest.error_templates
+    middle = range(1, len(templates) - 1) if len(templates) > 2 else range(len(templates))
+    victim = min(middle, key=lambda i: templates[i].count)
+    templates.pop(victim)
+    digest.omitted_error_templates += 1
+
+
+def shrink_to_budget(digest: LogDigest, max_tokens: int) -> LogDigest:
+    """Drop lowest-priority items until the rendering fits (guards against pricing drift)."""
+    while count_tokens(render_digest(digest)) > max_tokens:
+        if digest.warning_templates:
+            digest.warning_templates.pop()
+            digest.omitted_warning_templates += 1
+        elif any(t.example for t in digest.error_templates):
+            # detail about the most frequent template goes before any distinct template
+            loudest = max((t for t in digest.error_templates if t.example), key=lambda t: t.count)
+            loudest.example = ""
+        elif len(digest.tail) > 10:
+            digest.tail.pop(0)
+        elif len(digest.traces) > 1:
+            digest.traces.pop(0)  # the latest trace (the death) stays
+            digest.omitted_traces += 1
+        elif len(digest.error_templates) > 3:
+            _drop_error_template(digest)
+        elif len(digest.tail) > 3:
+            digest.tail.pop(0)
+        elif digest.traces:
+            digest.traces.pop()
+            digest.omitted_traces += 1
+        elif digest.error_templates:
+            _drop_error_template(digest)
+        elif digest.tail:
+            digest.tail.pop(0)
+        elif digest.notes or digest.last_error is not None:
+            digest.notes = [note[:80] for note in digest.notes[:1]] if len(digest.notes) > 1 else []
+            digest.last_error = None
+        elif digest.first_error is not None:
+            digest.first_error.text = digest.first_error.text[:60]
+            digest.first_error.template = ""
+            if count_tokens(render_digest(digest)) > max_tokens:
+                digest.first_error = None
+        else:
+            break
+    return digest

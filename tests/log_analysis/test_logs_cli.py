@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from mcp_server.log_analysis.analysis import analyse, shown_spans
 from mcp_server.log_analysis.cli import digest
-from mcp_server.log_analysis.digest import build_digest
+from mcp_server.log_analysis.digest import build_digest, digest_log
 from mcp_server.log_analysis.lines import lines_from_text
 from mcp_server.log_analysis.render import count_tokens, render_digest
 from mcp_server.redaction import redact_lines
@@ -182,6 +182,7 @@ def test_redacting_shown_lines_gives_the_digest_of_the_redacted_log() -> None:
     for budget in (300, 2000):
         shown_only = render_digest(build_digest(analyse(log, redact=redact_lines), budget))
         assert shown_only == render_digest(build_digest(analyse(everything), budget))
+    assert "canary-" not in render_digest(digest_log(CANARY_LOG, max_tokens=4000, redact=redact_lines))
 
 
 def test_shown_spans_cover_events_their_context_and_the_tail() -> None:
