@@ -38,6 +38,10 @@ LOG_PATTERNS: dict[str, re.Pattern[str]] = {
         r"(retrying|retry) .{0,40}(again|attempt \d{3,})|infinite loop|maximum recursion"
     ),
 }
+# a probe whose own command is missing or cannot execute says nothing about the service
+PROBE_CANNOT_RUN = re.compile(
+    r"executable file not found|command not found|: not found|no such file or directory|permission denied|exec format error"
+)
 WORKER_WORDS = ("worker", "celery", "rq", "sidekiq", "consumer", "queue", "beat", "scheduler", "cron")
 
 
@@ -157,6 +161,9 @@ def _container_facts(
         facts["restart_count"] = max(int(c.get("restarts") or 0) for c in containers)
         healths = [c.get("health") for c in (running or containers)]
         facts["health"] = next((h for h in healths if h), "none")
+        probes = " ".join(str(c.get("last_probe") or "") for c in containers).lower()
+        if facts["health"] in ("unhealthy", "starting") and probes.strip():
+            facts["healthcheck_cannot_run"] = PROBE_CANNOT_RUN.search(probes) is not None
     if exit_code is not None:
         facts["exit_code"] = int(exit_code)
     if oom is not None or exit_code is not None:

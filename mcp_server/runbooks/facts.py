@@ -33,6 +33,10 @@ FACTS: dict[str, FactSpec] = {
     "running": FactSpec("bool", "a container of the service runs now"),
     "health": FactSpec("string", "healthy, unhealthy, starting or none (no health check)"),
     "process_alive": FactSpec("bool", "the main process answers (exec probe or CPU use) although unhealthy"),
+    "healthcheck_cannot_run": FactSpec(
+        "bool",
+        "the health check's own command fails to start (not found, not executable): its configuration is wrong",
+    ),
     "restart_count": FactSpec("number", "Docker's restart count of the current container"),
     "restarts_last_hour": FactSpec("number", "deaths of the service in the last hour"),
     "stack_all_stopped": FactSpec("bool", "every service of the compose is stopped"),

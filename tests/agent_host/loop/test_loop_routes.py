@@ -185,3 +185,22 @@ async def test_approval_is_asked_with_the_exact_change_and_answered_once(loop: L
     assert [m[0] for m in loop.server.mutations()] == ["rollback"]
     assert incident.status in ("resolved", "escalated")
     assert any("approved by cli:root" in e.message for e in incident.events)
+
+
+async def test_a_health_check_that_cannot_run_is_a_config_problem_not_a_restart(loop: Loop) -> None:
+    script_quiet_stack(loop.server)
+    status = healthy_service()
+    assert status.structured is not None
+    status.structured["containers"][0].update(
+        health="unhealthy",
+        last_probe='OCI runtime exec failed: exec: "curl": executable file not found in $PATH',
+    )
+    loop.server.on("service_status", status)
+    loop.server.on("restart_service", Answer(structured={"ok": True}))
+    incident_id = await open_incident(loop, make_signal("unhealthy", evidence={"failing_streak": 5}))
+    await loop.monitor.drive(incident_id)
+    incident = await loop.store.get(incident_id)
+    assert incident is not None and incident.status == "escalated"
+    assert incident.facts["healthcheck_cannot_run"] is True
+    assert "health check's own command cannot run" in (incident.outcome or "")
+    assert loop.server.mutations() == []  # a restart would not fix the check
