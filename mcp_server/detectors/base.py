@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -159,6 +160,21 @@ class ManualClock:
         return self._now
 
 
+# In the evidence of a signal raised before its evidence was gathered (event-born signals are
+# published at once; the logs and inspect results follow in an "updated" change).
+EVIDENCE_PENDING = "evidence_pending"
+
+
+@dataclass
+class FollowUp:
+    """Evidence to gather after `signal` was published: `gather` returns the complete signal (same
+    id), or None when there is nothing to add. Lets event-born signals be raised without waiting
+    for logs or `docker inspect`."""
+
+    signal: Signal
+    gather: Callable[[], Awaitable[Signal | None]]
+
+
 @dataclass
 class Findings:
     """What one detector call found.
@@ -170,6 +186,7 @@ class Findings:
     undecided: fingerprints that could not be judged this round (a source failed); the engine
         leaves them as they are even when `complete` is True.
     notes: problems worth showing in the engine status (one line each), e.g. a failing source.
+    follow_ups: evidence to gather after the firing signals are published (see FollowUp).
     """
 
     firing: list[Signal] = field(default_factory=list)
@@ -177,6 +194,13 @@ class Findings:
     complete: bool = False
     undecided: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    follow_ups: list[FollowUp] = field(default_factory=list)
+
+    @classmethod
+    def raised_first(cls, signal: Signal, gather: Callable[[], Awaitable[Signal | None]]) -> Findings:
+        """Findings that publish `signal` now (its evidence marked pending) and `gather` after."""
+        quick = signal.model_copy(update={"evidence": {**signal.evidence, EVIDENCE_PENDING: True}})
+        return cls(firing=[quick], follow_ups=[FollowUp(quick, gather)])
 
 
 @dataclass

@@ -9,7 +9,10 @@ active signals.
                 ...
 
 Events (die, oom, kill, health_status, restart, start, stop, destroy) go to the detectors that
-listen for them as they arrive; the other detectors run on their own interval. After the event
+listen for them as they arrive; the other detectors run on their own interval. An event-born
+signal is published first and its evidence (logs, inspect results) gathered after; the complete
+signal replaces it in the list and the journal (until then its evidence has `evidence_pending:
+true`), published as "updated" only when the evidence changed its severity or runbook. After the event
 stream reconnects (events may have been missed) every polled detector runs at once.
 
 With a `journal` (the watcher's signal store) every change and every silent refresh of an active
@@ -34,7 +37,17 @@ from mcp_server.docker_ops.events import ContainerEvent, ContainerEventStream, S
 from mcp_server.docker_ops.host import DockerHost, DockerOpsError
 from mcp_server.docker_ops.timeutil import parse_docker_time
 
-from .base import Clock, Detector, DetectorContext, Findings, Signal, SignalChange, SystemClock
+from .base import (
+    EVIDENCE_PENDING,
+    Clock,
+    Detector,
+    DetectorContext,
+    Findings,
+    FollowUp,
+    Signal,
+    SignalChange,
+    SystemClock,
+)
 from .book import SignalBook
 from .inputs import DeploymentProvider, DomainProvider
 from .journal import SignalJournal, UnsavedSignals
@@ -136,6 +149,10 @@ class DetectorEngine:
         self._stream_state: Literal["not started", "connected", "disconnected"] = "not started"
         self._stream_message: str | None = None
         self._task_group: TaskGroup | None = None
+        # evidence gathered after raising: runs beside the event loop while the engine runs
+        self._follow_up_group: TaskGroup | None = None
+        self._follow_up_limiter = anyio.CapacityLimiter(self.settings.concurrency)
+        self._follow_up_turn: dict[str, int] = {}
 
     def restore(self, signals: list[Signal], seen_until: datetime | None = None) -> None:
         """Start from the active signals a previous watcher saved (call before running), and replay
@@ -169,14 +186,21 @@ class DetectorEngine:
             detectors=[s.model_copy() for s in self._status.values()],
         )
 
-    async def wait_for_signal(self, predicate: Callable[[Signal], bool], timeout_s: float) -> Signal:
-        """The first active signal matching `predicate`, waiting up to `timeout_s` for it.
+    async def wait_for_signal(
+        self, predicate: Callable[[Signal], bool], timeout_s: float, *, with_evidence: bool = True
+    ) -> Signal:
+        """The first active signal matching `predicate`, waiting up to `timeout_s` for it; with
+        `with_evidence` (default) only once its evidence is gathered, else as soon as it is raised.
         Raises TimeoutError when none appears in time."""
+
+        def wanted(signal: Signal) -> bool:
+            return predicate(signal) and not (with_evidence and EVIDENCE_PENDING in signal.evidence)
+
         async with self.subscribe() as changes:
             with anyio.fail_after(timeout_s):
                 while True:
                     for signal in self.active_signals():
-                        if predicate(signal):
+                        if wanted(signal):
                             return signal
                     # wake on a change, or re-check soon: evidence refreshes are not published
                     with anyio.move_on_after(0.25):
@@ -196,13 +220,17 @@ class DetectorEngine:
         if not labels_in_scope(event.attributes, self.settings):
             return []
         changes: list[SignalChange] = []
+        follow_ups: list[FollowUp] = []
         for detector in self.detectors:
             if event.action not in detector.event_actions:
                 continue
             findings = await self._guarded(detector, detector.on_event(event, self.context))
             if findings is not None:
-                changes += self._apply(detector, self._skip_judged(findings, event))
+                findings = await self._complete_inline(self._skip_judged(findings, event))
+                changes += self._apply(detector, findings)
+                follow_ups += findings.follow_ups
         await self._save()
+        await self._gather_later(follow_ups)
         return changes
 
     async def poll(self, names: Sequence[str] | None = None) -> list[SignalChange]:
@@ -225,6 +253,7 @@ class DetectorEngine:
         await self._sync_engine_clock()
         try:
             async with anyio.create_task_group() as tg:
+                self._follow_up_group = tg
                 if any(d.event_actions for d in self.detectors):
                     tg.start_soon(self._event_loop)
                 else:
@@ -234,6 +263,7 @@ class DetectorEngine:
                         tg.start_soon(self._poll_loop, detector)
                 tg.start_soon(self._expire_loop)
         finally:
+            self._follow_up_group = None
             # what was found just before a stop is saved too (the lease is still ours then)
             with anyio.move_on_after(5, shield=True):
                 await self._save()
@@ -299,8 +329,12 @@ class DetectorEngine:
     async def _poll_one(self, detector: Detector) -> list[SignalChange]:
         async with self._poll_locks.setdefault(detector.name, anyio.Lock()):
             findings = await self._guarded(detector, detector.poll(self.context))
+        if findings is not None:
+            findings = await self._complete_inline(findings)
         changes = self._apply(detector, findings) if findings is not None else []
         await self._save()
+        if findings is not None:
+            await self._gather_later(findings.follow_ups)
         return changes
 
     async def _guarded(self, detector: Detector, call: Awaitable[Findings]) -> Findings | None:
@@ -342,6 +376,61 @@ class DetectorEngine:
         if self._unsaved is not None:
             self._unsaved.changed(changes)
         return changes
+
+    async def _complete_inline(self, findings: Findings) -> Findings:
+        """Outside `run()` (a direct `handle_event` or `poll` call) the caller waits for the
+        result anyway: gather the evidence now and publish only complete signals."""
+        if self._follow_up_group is not None or not findings.follow_ups:
+            return findings
+        complete: dict[str, Signal] = {}
+        for follow_up in findings.follow_ups:
+            complete[follow_up.signal.id] = await self._gathered(follow_up)
+        findings.firing = [complete.get(s.id, s) for s in findings.firing]
+        findings.follow_ups = []
+        return findings
+
+    async def _gather_later(self, follow_ups: list[FollowUp]) -> None:
+        """Gather, in the background, the evidence of signals already published (while the
+        engine runs, so the next event is not kept waiting for logs or an inspect)."""
+        if self._follow_up_group is None:
+            return
+        active = {s.id for s in self.book.active()}
+        for follow_up in follow_ups:
+            if follow_up.signal.id not in active:
+                continue  # not raised after all (a replay the previous watcher had judged)
+            turn = self._follow_up_turn[follow_up.signal.id] = (
+                self._follow_up_turn.get(follow_up.signal.id, 0) + 1
+            )
+            self._follow_up_group.start_soon(self._complete, follow_up, turn)
+
+    async def _gathered(self, follow_up: FollowUp) -> Signal:
+        """The complete signal of one follow-up (its evidence no longer pending)."""
+        async with self._follow_up_limiter:
+            try:
+                complete = await follow_up.gather() or follow_up.signal
+            except Exception as exc:  # the signal stands; say why its evidence is missing
+                log.warning("gathering evidence for %s failed: %s", follow_up.signal.id, exc)
+                evidence = {**follow_up.signal.evidence, "evidence_error": f"{type(exc).__name__}: {exc}"}
+                complete = follow_up.signal.model_copy(update={"evidence": evidence})
+        evidence = {k: v for k, v in complete.evidence.items() if k != EVIDENCE_PENDING}
+        return complete.model_copy(update={"evidence": evidence})
+
+    async def _complete(self, follow_up: FollowUp, turn: int) -> None:
+        """Run one follow-up and store the complete signal: published as "updated" when its
+        severity or runbook changed, else saved as a silent refresh (like any new evidence)."""
+        complete = await self._gathered(follow_up)
+        if self._follow_up_turn.get(complete.id) != turn:
+            return  # a newer occurrence of the same problem is being completed; its evidence wins
+        del self._follow_up_turn[complete.id]
+        if self.book.get(complete.id) is None:
+            return  # resolved in the meantime: evidence must not bring it back
+        change = self.book.upsert(complete)
+        if self._unsaved is not None:
+            if change is not None:
+                self._unsaved.changed([change])
+            elif (stored := self.book.get(complete.id)) is not None:
+                self._unsaved.refreshed(stored)
+        await self._save()
 
     def expire(self) -> list[SignalChange]:
         """Resolve event-born signals whose hold time passed without a new occurrence."""

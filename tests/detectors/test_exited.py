@@ -8,8 +8,9 @@ from datetime import timedelta
 import anyio
 import docker
 import pytest
+from anyio.streams.memory import MemoryObjectReceiveStream
 
-from mcp_server.detectors import DetectorEngine, ManualClock, Severity
+from mcp_server.detectors import DetectorEngine, ManualClock, Severity, SignalChange
 from mcp_server.docker_ops.host import DockerHost
 
 from .helpers import T0, fast_settings, logic_engine, make_event, start, unique
@@ -57,3 +58,47 @@ async def test_a_container_exiting_non_zero_but_not_one_that_was_stopped(
         assert f"container {failed} exited with code 3" in sig.summary and "stays down" in sig.summary
         # events are handled in order: the stop came first and was judged a requested stop
         assert not [s for s in engine.active_signals() if s.target.container_name == stopped]
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("labelled_cleanup")
+async def test_the_signal_is_published_before_its_evidence(
+    host: DockerHost, docker_client: docker.DockerClient
+) -> None:
+    failed, restarted = unique("first"), unique("again")
+    async with DetectorEngine(host, fast_settings(enabled=["exited"])) as engine:
+        await engine.wait_connected()
+        async with engine.subscribe() as changes:
+            await start(docker_client, failed, ["sh", "-c", "echo cannot open config; exit 4"])
+            raised = await next_change_of(changes, failed)
+            # published from the event alone: no logs yet, the restart policy not read yet
+            assert raised.change == "raised" and raised.signal.target.container_name == failed
+            assert raised.signal.evidence["evidence_pending"] is True
+            assert "last_log_lines" not in raised.signal.evidence and raised.signal.evidence["exit_code"] == 4
+            assert "reading its restart policy" in raised.signal.summary
+            # then completed in place: same signal, logs and restart policy added
+            done = await engine.wait_for_signal(lambda s: s.id == raised.signal.id, 30)
+            assert "evidence_pending" not in done.evidence and done.first_seen == raised.signal.first_seen
+            assert done.evidence["last_log_lines"] == ["stdout: cannot open config"]
+            assert done.severity == Severity.critical and "stays down" in done.summary
+
+            # Docker restarts this one: raised critical at once, lowered to a warning by the update
+            await start(
+                docker_client, restarted, ["sh", "-c", "sleep 1; exit 5"], restart_policy={"Name": "always"}
+            )
+            first = await next_change_of(changes, restarted)
+            second = await next_change_of(changes, restarted)
+    assert (first.change, first.signal.severity) == ("raised", Severity.critical)
+    assert first.signal.target.container_name == restarted
+    assert (second.change, second.signal.severity) == ("updated", Severity.warning)
+    assert second.signal.id == first.signal.id and "evidence_pending" not in second.signal.evidence
+    assert "restart policy always restarts it" in second.signal.summary
+
+
+async def next_change_of(changes: MemoryObjectReceiveStream[SignalChange], container: str) -> SignalChange:
+    """The next change about `container` (the engine also replays earlier tests' events)."""
+    with anyio.fail_after(30):
+        async for change in changes:
+            if change.signal.target.container_name == container:
+                return change
+    raise AssertionError(f"the change stream ended before a change about {container}")

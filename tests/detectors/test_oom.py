@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import anyio
 import docker
 import pytest
 
@@ -19,7 +20,10 @@ pytestmark = pytest.mark.anyio
 @pytest.mark.usefixtures("labelled_cleanup")
 async def test_oom_kill_under_a_32mb_limit(host: DockerHost, docker_client: docker.DockerClient) -> None:
     name = unique("oom")
-    async with DetectorEngine(host, fast_settings(enabled=["oom", "exited"])) as engine:
+    async with (
+        DetectorEngine(host, fast_settings(enabled=["oom", "exited"])) as engine,
+        engine.subscribe() as changes,
+    ):
         await engine.wait_connected()
         # dd allocates a 64 MiB buffer and fills it: the kernel kills it at 32 MiB
         await start(
@@ -41,6 +45,14 @@ async def test_oom_kill_under_a_32mb_limit(host: DockerHost, docker_client: dock
         assert not [
             s for s in engine.active_signals() if s.kind == "exited" and s.target.container_name == name
         ]
+        # it was published before its evidence was gathered (which completed it in place)
+        with anyio.fail_after(5):
+            first = await changes.receive()
+            while first.signal.id != sig.id:  # the engine also replays earlier tests' events
+                first = await changes.receive()
+    assert first.change == "raised" and first.signal.id == sig.id
+    assert first.signal.evidence["evidence_pending"] is True
+    assert "memory_limit_bytes" not in first.signal.evidence
 
 
 async def test_oom_event_then_die_137_is_one_critical_signal(offline_host: DockerHost) -> None:

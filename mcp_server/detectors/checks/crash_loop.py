@@ -2,7 +2,8 @@
 
 Counts `die` events that were not requested stops, per service (compose project + service, or
 swarm service; a container without labels counts alone), over a sliding window of event times.
-The signal resolves once a whole window passes without a new exit.
+The signal resolves once a whole window passes without a new exit. It is raised from the event at
+once; the last log lines follow in an update.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 
 from mcp_server.docker_ops.events import ContainerEvent
 
-from ..base import Detector, DetectorContext, Findings, Severity
+from ..base import Detector, DetectorContext, Findings, Severity, Signal
 from ..evidence import last_log_lines, short_exit_label
 from ..fmt import window_text
 from ..settings import DetectorSettings
@@ -73,10 +74,12 @@ class CrashLoopDetector(Detector):
                 "exit_times": [e.at for e in exits],
                 "containers": sorted({e.container for e in exits}),
                 "last_container_id": event.container_id,
-                "last_log_lines": await last_log_lines(
-                    ctx.host, event.container_id, self.settings.log_lines_in_evidence
-                ),
             },
             hold_s=self.settings.crash_loop_window_s,
         )
-        return Findings(firing=[signal])
+
+        async def logs() -> Signal:
+            lines = await last_log_lines(ctx.host, event.container_id, self.settings.log_lines_in_evidence)
+            return signal.model_copy(update={"evidence": {**signal.evidence, "last_log_lines": lines}})
+
+        return Findings.raised_first(signal, logs)

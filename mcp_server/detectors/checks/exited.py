@@ -1,6 +1,6 @@
 """Exited non-zero: a container's main process ended with an error code, and nobody asked it to stop.
 
-Event-driven on `die`: a die shortly after a `kill`/`stop` request (docker stop, compose down, a
+Event-driven on `die` (raised at once, evidence added by an update): a die shortly after a `kill`/`stop` request (docker stop, compose down, a
 redeploy) is intended and ignored; exit 137 with OOMKilled is left to the OOM detector. A poll
 re-reads containers that stay exited with an error code, in case the die event was missed.
 """
@@ -43,45 +43,77 @@ class ExitedDetector(Detector):
         return self.settings.state_poll_interval_s
 
     async def on_event(self, event: ContainerEvent, ctx: DetectorContext) -> Findings:
+        """Raised from the event at once (critical: down until known otherwise); the restart
+        policy, which may lower it to a warning, and the last log lines follow in an update. Only exit 137 waits for `docker inspect`: without an oom
+        event, it alone tells an OOM kill (the oom detector's) from a SIGKILL."""
         code = event.exit_code
         if code is None or code == 0:
             return Findings()
         if ctx.lifecycle.requested_stop(event.container_id, event.time):
             return Findings()
-        details = await ctx.containers.details_if_possible(event.container_id, max_age_s=0)
-        oom = bool(details and details.oom_killed) or ctx.lifecycle.recent_oom(event.container_id, event.time)
-        if code == 137 and oom:
-            return Findings()  # the oom detector reports this one
+        oom = ctx.lifecycle.recent_oom(event.container_id, event.time)
+        details = None
+        if code == 137:
+            if oom:
+                return Findings()  # the oom detector reports this one
+            details = await ctx.containers.details_if_possible(event.container_id, max_age_s=0)
+            if details and details.oom_killed:
+                return Findings()
         name = event.container_name or event.container_id[:12]
         target = target_from_labels(ctx.host_name, name, event.container_id, event.attributes)
-        return Findings(firing=[await self._signal(ctx, target, code, oom, details)])
+        quick = self._build(ctx, target, code, oom, details, None, policy_known=details is not None)
+
+        async def gather() -> Signal:
+            known = details or await ctx.containers.details_if_possible(event.container_id, max_age_s=0)
+            return await self._signal(ctx, target, code, oom or bool(known and known.oom_killed), known)
+
+        return Findings.raised_first(quick, gather)
 
     async def _signal(
         self, ctx: DetectorContext, target: Target, code: int, oom: bool, details: ContainerDetails | None
     ) -> Signal:
-        down = _stays_down(details)
-        policy = details.restart_policy.name if details else "unknown"
-        what = "stays down" if down else f"restart policy {policy} restarts it"
+        log_lines = await last_log_lines(
+            ctx.host,
+            target.container_id or target.container_name or "",
+            self.settings.log_lines_in_evidence,
+        )
+        return self._build(ctx, target, code, oom, details, log_lines)
+
+    def _build(
+        self,
+        ctx: DetectorContext,
+        target: Target,
+        code: int,
+        oom: bool,
+        details: ContainerDetails | None,
+        log_lines: list[str] | None,
+        *,
+        policy_known: bool = True,
+    ) -> Signal:
+        if policy_known:
+            down = _stays_down(details)
+            policy = details.restart_policy.name if details else "unknown"
+            what = "stays down" if down else f"restart policy {policy} restarts it"
+        else:  # raised before inspecting: down until the restart policy says Docker restarts it
+            down, policy, what = True, "unknown", "reading its restart policy"
+        evidence = {
+            "exit_code": code,
+            "oom_killed": oom,
+            "explanation": explain_exit_code(code, oom),
+            "restart_policy": policy,
+            "restart_count": details.restart_count if details else None,
+            "finished_at": details.finished_at if details else None,
+            "engine_error": details.error if details else None,
+        }
+        if log_lines is not None:
+            evidence["last_log_lines"] = log_lines
         return self.signal(
             ctx,
             target,
             Severity.critical if down else Severity.warning,
             f"container {target.container_name} exited with code {code} "
             f"({short_exit_label(code, oom)}); {what}",
-            {
-                "exit_code": code,
-                "oom_killed": oom,
-                "explanation": explain_exit_code(code, oom),
-                "restart_policy": policy,
-                "restart_count": details.restart_count if details else None,
-                "finished_at": details.finished_at if details else None,
-                "engine_error": details.error if details else None,
-                "last_log_lines": await last_log_lines(
-                    ctx.host,
-                    target.container_id or target.container_name or "",
-                    self.settings.log_lines_in_evidence,
-                ),
-            },
+            evidence,
             hold_s=self.settings.event_hold_s,
         )
 

@@ -2,7 +2,8 @@
 
 Event-driven on `health_status` (unhealthy raises, healthy resolves) and polled (every unhealthy
 container, so a missed event or an engine restart cannot hide one). The evidence carries the last
-probe outputs Docker kept, which usually say what is wrong.
+probe outputs Docker kept, which usually say what is wrong; on an event the signal is raised at
+once and those outputs follow in an update.
 """
 
 from __future__ import annotations
@@ -65,9 +66,19 @@ class UnhealthyDetector(Detector):
             return Findings(cleared={signal_id: f"container {name} is healthy again"})
         if event.health_status != "unhealthy":
             return Findings()
-        details = await ctx.containers.details_if_possible(event.container_id, max_age_s=0)
-        signal = self._signal(ctx, details) if details else None
-        return Findings(firing=[signal] if signal else [])
+        quick = self.signal(
+            ctx,
+            target,
+            Severity.warning,
+            f"container {name} is unhealthy; reading the last probe output",
+            {"status": "unhealthy", "event_time": event.time},
+        )
+
+        async def probes() -> Signal | None:
+            details = await ctx.containers.details_if_possible(event.container_id, max_age_s=0)
+            return self._signal(ctx, details) if details else None
+
+        return Findings.raised_first(quick, probes)
 
     async def poll(self, ctx: DetectorContext) -> Findings:
         findings = Findings(complete=True)
