@@ -34,7 +34,7 @@ MAX_ERROR_TEMPLATES = 500
 # the context lets a redactor see secrets that span lines (a JSON key on one line and its value on
 # the next, a private key or a YAML environment block that starts above the tail).
 SHOWN_TAIL = 40
-_LINE_CONTEXT = 2
+_LINE_CONTEXT = 1
 _BLOCK_CONTEXT = 4
 _TAIL_CONTEXT = 64
 _REDACT_ROUNDS = 3
@@ -246,15 +246,16 @@ def _redact_spans(messages: list[str], spans: Sequence[tuple[int, int]], redact:
 def _dirty_spans(
     events: Sequence[ErrorEvent], spans: list[tuple[int, int]], changed: list[int]
 ) -> list[tuple[int, int]]:
-    """The spans holding an event that a changed line can alter: one of its own lines, the line
-    before it (a block takes a leading error line) or the line after it (a block may go on)."""
+    """The spans holding an event that a changed line can alter: a line of the event itself, or
+    for a block also the line before (it may take a leading error line) and after (it may go on).
+    Masking a value in a plain neighbour of a one-line event does not change that event."""
     starts = [begin for begin, _ in spans]
     dirty: set[tuple[int, int]] = set()
     for event in events:
-        at = bisect.bisect_left(changed, event.index - 1)
-        if at < len(changed) and changed[at] <= event.end:
-            span = spans[bisect.bisect_right(starts, event.index) - 1]
-            dirty.add(span)
+        margin = 1 if event.end - event.index > 1 else 0
+        at = bisect.bisect_left(changed, event.index - margin)
+        if at < len(changed) and changed[at] < event.end + margin:
+            dirty.add(spans[bisect.bisect_right(starts, event.index) - 1])
     return sorted(dirty)
 
 
@@ -264,7 +265,7 @@ def redact_shown(log: LogLines, redact: Redactor) -> tuple[LogLines, list[ErrorE
     and redacting a whole 100k-line log costs seconds.
 
     Masking can change events, so the events of each range where a line of an event (or next to
-    one) changed are found again (on that range alone, so they stay inside redacted lines). If the new events reach lines not
+    a block) changed are found again (on that range alone, so they stay inside redacted lines). If the new events reach lines not
     yet redacted (the tail counted from a new block), those are redacted too, until nothing
     changes (or, after a few rounds, the whole log is)."""
     messages = list(log.messages)

@@ -192,6 +192,6 @@ def test_shown_spans_cover_events_their_context_and_the_tail() -> None:
     covered = {i for begin, end in spans for i in range(begin, end)}
     count = len(log.messages)
     for event in analysis.events:
-        assert set(range(max(0, event.index - 2), min(count, event.end + 2))) <= covered
+        assert set(range(max(0, event.index - 1), min(count, event.end + 1))) <= covered
     assert set(range(count - 40, count)) <= covered
     assert 5 not in covered and 300 not in covered  # plain info lines far from any event
