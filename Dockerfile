@@ -1,7 +1,8 @@
 # InfraGuardian images, two targets built from the one lock file (uv.lock):
 #   server (the default): the MCP server and only its dependencies ([project] dependencies)
-#   agent:                the server plus the agent host's `agent` extra (ollama, chromadb, and next
-#                         LangGraph, python-telegram-bot); it starts infraguardian-mcp as its MCP server
+#   agent:                the server plus the agent host's `agent` extra (LangGraph and its checkpointers,
+#                         psycopg, ollama, chromadb); `run` starts infraguardian-mcp over stdio as its
+#                         MCP server unless INFRAGUARDIAN_AGENT__SERVER_URL names a running one
 # Build:  docker build -t infraguardian .                      (server)
 #         docker build --target agent -t infraguardian-agent .
 # Run:    docker run --rm -i -v /var/run/docker.sock:/var/run/docker.sock \
@@ -37,6 +38,7 @@ RUN groupadd --system ig && useradd --system --gid ig --home /state ig \
     && mkdir -p /state && chown ig:ig /state
 ENV PATH=/app/.venv/bin:$PATH \
     INFRAGUARDIAN_STATE_DIR=/state \
+    INFRAGUARDIAN_AGENT__STATE_DIR=/state/agent \
     INFRAGUARDIAN_RUNBOOKS_DIR=/app/runbooks
 LABEL io.infraguardian.self=true
 WORKDIR /app
@@ -47,7 +49,7 @@ VOLUME ["/state"]
 FROM runtime AS agent
 COPY --from=build-agent /app /app
 ENTRYPOINT ["infraguardian-agent"]
-CMD ["--help"]
+CMD ["run"]
 
 # Last, so that a plain `docker build .` builds the server.
 FROM runtime AS server
