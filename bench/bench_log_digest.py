@@ -1,18 +1,34 @@
-"""Digest speed and size on synthetic but realistic container logs (10k and 100k lines).
+"""Digest speed and size on synthetic but realistic container logs.
 
 The log looks like `docker logs --timestamps` of a Python web app: uvicorn access lines, app
 log lines with request ids, JSON lines, ~2% warnings, ~0.5% errors (timeouts, DB errors, HTTP
 5xx), a Python traceback every ~20k lines, and a Go panic with a goroutine dump at the end.
 
-Run: uv run python bench/bench_log_digest.py
+Parts:
+- in-process: `build_digest(analyse(lines_from_bytes(...)))` at 10k and 100k lines;
+- from the command line, as a user runs it: `infraguardian-mcp digest FILE` at 100k and 1M
+  lines beside `sort FILE | uniq -c | sort -rn | head` (wall time, CPU time and peak RSS of each
+  process tree, from wait4), and `infraguardian-mcp --help`;
+- rare-error recall: on 100k lines with a loud error and 30 rare distinct ones, how many of the 30
+  the default 2,000-token digest keeps (tests/log_analysis/test_logs_digest.py makes the log).
+
+Run: uv run python bench/bench_log_digest.py [--cli-only]
+The machine has 2 cores shared with other work: the load average is printed beside each figure.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.log_analysis
 
 from mcp_server.log_analysis.analysis import analyse
 from mcp_server.log_analysis.digest import build_digest
@@ -143,7 +159,82 @@ def bench(lines: int, repeats: int) -> None:
     )
 
 
+def _run(command: list[str]) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + system, children included) and peak RSS in MB.
+
+    Through GNU time when there is one: a child forked from this (large) process would report
+    this process's RSS as its own peak."""
+    timer = Path("/usr/bin/time")
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        if timer.exists():
+            command = [str(timer), "-f", "%e %U %S %M", "-o", report.name, *command]
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{' '.join(command)} failed with {os.waitstatus_to_exitcode(status)}")
+        if timer.exists():
+            elapsed, user, system, peak_kb = report.read().split()[-4:]
+            return float(elapsed), float(user) + float(system), int(peak_kb) // 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
+
+
+def _best_of(command: list[str], repeats: int) -> tuple[float, float, float, int]:
+    """Best and median wall time, best CPU time and the largest peak RSS over `repeats` runs."""
+    runs = [_run(command) for _ in range(repeats)]
+    walls = [run[0] for run in runs]
+    return min(walls), statistics.median(walls), min(run[1] for run in runs), max(run[2] for run in runs)
+
+
+def _cli() -> list[str]:
+    script = Path(sys.executable).parent / "infraguardian-mcp"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "mcp_server"]
+
+
+def _load() -> str:
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
+def bench_cli(repeats: int = 5) -> None:
+    """The digest command beside `sort | uniq -c | sort -rn | head`, and `--help`."""
+    best, median, cpu, rss = _best_of([*_cli(), "--help"], 10)
+    print(
+        f"--help: best {best * 1000:.0f} ms, median {median * 1000:.0f} ms, CPU {cpu * 1000:.0f} ms, "
+        f"peak RSS {rss} MB ({_load()})"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        for lines in (10, 100_000, 1_000_000):
+            path = Path(folder) / f"{lines}.log"
+            path.write_bytes(make_log(lines))
+            size = path.stat().st_size / 1e6
+            digest = _best_of([*_cli(), "digest", str(path)], repeats)
+            sort = _best_of(["sh", "-c", f"sort {path} | uniq -c | sort -rn | head"], repeats)
+            print(
+                f"{lines:>9,} lines {size:6.1f} MB  digest best {digest[0]:.2f} s (median {digest[1]:.2f}, "
+                f"CPU {digest[2]:.2f} s, peak RSS {digest[3]} MB)  sort|uniq -c best {sort[0]:.2f} s "
+                f"(CPU {sort[2]:.2f} s)  ratio wall {digest[0] / sort[0]:.1f}x, CPU "
+                f"{digest[2] / max(sort[2], 1e-3):.1f}x  ({_load()})"
+            )
+
+
+def bench_recall(seeds: tuple[int, ...] = (11, 1, 2, 3, 4)) -> None:
+    """Rare distinct errors kept by the default budget beside a loud one."""
+    from tests.log_analysis.test_logs_digest import RARE_ERRORS, loud_and_rare_log, rare_error_marker
+
+    for seed in seeds:
+        text = render_digest(build_digest(analyse(lines_from_bytes(loud_and_rare_log(seed=seed).encode()))))
+        kept = sum(rare_error_marker(error) in text for error in RARE_ERRORS)
+        print(
+            f"rare-error recall, seed {seed}: {kept} of {len(RARE_ERRORS)} in {count_tokens(text):,} tokens"
+        )
+
+
 def main() -> None:
+    bench_cli()
+    bench_recall()
+    if "--cli-only" in sys.argv:
+        return
     count_tokens("warm up the tokenizer")
     analyse(lines_from_bytes(make_log(500)))  # warm up imports and regex caches
     bench(10_000, repeats=5)
