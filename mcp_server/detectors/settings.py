@@ -94,6 +94,14 @@ class DetectorSettings(BaseModel):
     hung_learn_window_s: float = Field(
         default=6 * 3600.0, gt=0, description="how far back logs are read the first time a container is seen"
     )
+    hung_scope: str = Field(
+        default="workers",
+        pattern="^(opted_in|workers|all)$",
+        description="which containers the hung detector checks: `opted_in` = only those labelled "
+        "infraguardian.hung.after=<age or true>; `workers` = those plus containers whose name, image, "
+        "command or compose service looks like a queue worker (worker, celery, rq, sidekiq, consumer, "
+        "queue, job); `all` = every running container (reads every container's log)",
+    )
 
     # -- disk ------------------------------------------------------------------------------------
     disk_interval_s: float = Field(default=60.0, gt=0)
@@ -134,6 +142,24 @@ class DetectorSettings(BaseModel):
         description="report certificates the system trust store rejects (e.g. Traefik's default)",
     )
     tls_ca_file: Path | None = Field(default=None, description="extra CA bundle for the trust check")
+
+    # -- our own probes of container ports (the unresponsive detector) ---------------------------
+    probe_interval_s: float = Field(
+        default=5.0, gt=0, description="how often each container port is probed (one probe per port)"
+    )
+    probe_timeout_s: float = Field(default=2.0, gt=0, description="a probe with no answer by then fails")
+    probe_failures_before_signal: int = Field(
+        default=2, ge=1, description="failed probes in a row before a container is reported"
+    )
+    probe_start_grace_s: float = Field(
+        default=30.0, ge=0, description="a container started this recently is probed but not judged"
+    )
+    probe_max_ports: int = Field(default=4, ge=1, le=64, description="ports probed per container at most")
+    probe_skip_ports: list[int] = Field(
+        default_factory=lambda: [22, 25, 53, 1433, 1521, 2181, 3306, 5432, 5672, 6379, 9092, 11211, 27017],
+        description="ports never probed unless a label asks (databases and brokers log or block "
+        "clients that connect without speaking their protocol)",
+    )
 
     # -- Dokploy deployments ---------------------------------------------------------------------
     deployment_interval_s: float = Field(default=60.0, gt=0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 import anyio.to_thread
@@ -18,11 +18,41 @@ import docker
 import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
+from docker.transport.unixconn import UnixHTTPAdapter
+
+if TYPE_CHECKING:
+    from .stats_stream import StatsStreams
 
 T = TypeVar("T")
 
 DEFAULT_BASE_URL = "unix:///var/run/docker.sock"
+POOL_SIZE = 32
+"""Connections kept open to the engine. Detector rounds run up to `concurrency` calls at once on
+top of the server's own; docker-py's default of 10 made the surplus open a new connection per call
+and throw it away afterwards."""
 _SCHEMES = ("unix", "tcp", "ssh", "http", "https", "npipe")
+
+
+class OnePoolUnixAdapter(UnixHTTPAdapter):
+    """docker-py's Unix-socket adapter keeps one connection pool per request URL (path and query
+    included) in an LRU of 25 pools. Every call about another container then opened a new
+    connection, and old pools were closed as new ones pushed them out: on a host with hundreds of
+    containers nearly every call was a new connection. One engine, one socket: one pool."""
+
+    def get_connection(self, url: str, proxies: Any = None) -> Any:
+        return super().get_connection("http+docker://localhost", proxies)
+
+
+def _pool_by_socket(client: docker.DockerClient, timeout: float) -> None:
+    """Replace a unix:// client's adapter with `OnePoolUnixAdapter` (same socket and timeout)."""
+    api = client.api
+    old = getattr(api, "_custom_adapter", None)
+    if not isinstance(old, UnixHTTPAdapter) or isinstance(old, OnePoolUnixAdapter):
+        return
+    adapter = OnePoolUnixAdapter(f"http+unix://{old.socket_path}", timeout, max_pool_size=POOL_SIZE)
+    api._custom_adapter = adapter
+    api.mount("http+docker://", adapter)
+    old.close()
 
 
 class DockerOpsError(Exception):
@@ -165,6 +195,7 @@ class DockerHost:
         self.name = name or base_url
         self._tls = tls
         self._client: docker.DockerClient | None = None
+        self._stats_streams: StatsStreams | None = None
         # client creation asks the engine for its API version, so it happens in a worker thread
         self._client_lock = threading.Lock()
 
@@ -179,15 +210,21 @@ class DockerHost:
     def new_client(self, *, timeout: float | None = None) -> docker.DockerClient:
         """A fresh SDK client (blocking; call it in a worker thread). Long streams such as events
         use their own client so closing the stream never disturbs other calls."""
-        kwargs: dict[str, Any] = {"base_url": self.base_url, "timeout": timeout or self.timeout}
+        kwargs: dict[str, Any] = {
+            "base_url": self.base_url,
+            "timeout": timeout or self.timeout,
+            "max_pool_size": POOL_SIZE,
+        }
         if self.base_url.startswith("ssh://"):
             kwargs["use_ssh_client"] = True  # the ssh binary; paramiko is not a dependency
         if self._tls is not None:
             kwargs["tls"] = self._tls
         try:
-            return docker.DockerClient(**kwargs)
+            client = docker.DockerClient(**kwargs)
         except Exception as exc:
             raise translate_error(exc, self.base_url, "connect") from exc
+        _pool_by_socket(client, kwargs["timeout"])
+        return client
 
     def _shared_client(self) -> docker.DockerClient:
         with self._client_lock:
@@ -219,10 +256,24 @@ class DockerHost:
         """The engine's `docker info` as a dict (DockerRootDir, Swarm, CgroupVersion, …)."""
         return await self.run(lambda c: c.info(), what="docker info")
 
+    def stats_streams(self) -> StatsStreams:
+        """The engine's stats streams of this host (one per followed container), made on first use
+        and closed by `close()`."""
+        from .stats_stream import StatsStreams  # httpx is only imported when streams are needed
+
+        with self._client_lock:
+            if self._stats_streams is None:
+                self._stats_streams = StatsStreams(self.base_url, tls=self._tls is not None)
+            return self._stats_streams
+
     async def close(self) -> None:
-        """Close the shared client's connections. The host can be used again afterwards."""
+        """Close the shared client's connections and the stats streams. The host can be used
+        again afterwards."""
         with self._client_lock:
             client, self._client = self._client, None
+            streams, self._stats_streams = self._stats_streams, None
+        if streams is not None:
+            await anyio.to_thread.run_sync(streams.close)
         if client is not None:
             await anyio.to_thread.run_sync(client.close)
 
