@@ -28,6 +28,7 @@ class LoopDeps:
     store: IncidentStore
     settings: AgentSettings
     approvals: ApprovalBook | None = None
+    decider: Any | None = None  # agent_host.model.ModelDecider; None: runbook-only
     mode_note: Callable[[], str] = lambda: "runbook-only: no model configured"
     clock: Callable[[], datetime] = now
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep
