@@ -44,14 +44,13 @@ from agent_host.server_link.outcome import (
     lost_outcome,
     outcome_from_result,
 )
-from agent_host.server_link.settings import LinkSettings
+from agent_host.server_link.settings import LinkSettings, public_url
 from agent_host.server_link.transports import (
     HttpStatus,
     SendRecord,
     SpawnedServer,
     current_send,
     http_transport,
-    public_url,
 )
 
 log = logging.getLogger("infraguardian.agent.link")
@@ -92,7 +91,9 @@ class ServerLink:
         self._changed = anyio.Event()
         self._annotations: dict[str, ToolAnnotations] = {}
         self._last_error = "not connected yet"
-        self._auth_error: ServerAuthError | None = None
+        # Errors no wait can cure: a refused token, a spawned server that exits before it ever answered
+        self._fatal: ServerUnavailable | None = None
+        self._ever_connected = False
         self._tg: TaskGroup | None = None
         self._token_text: str | None = None  # only to scrub it from messages, never shown
         self._closing = False
@@ -115,8 +116,12 @@ class ServerLink:
         assert self._tg is not None
         self._closing = True
         self._tg.cancel_scope.cancel()
-        await self._tg.__aexit__(None, None, None)
-        self._tg = None
+        try:
+            await self._tg.__aexit__(None, None, None)
+        except Exception as exc:  # a transport failing while it is torn down: nothing is left to do
+            log.warning("closing the link to the MCP server: %s", self._scrub(f"{type(exc).__name__}: {exc}"))
+        finally:
+            self._tg = None
 
     @property
     def connected(self) -> bool:
@@ -266,13 +271,18 @@ class ServerLink:
             while True:
                 if self._client is not None and not self._lost.is_set():
                     return self._client, self._generation
-                if self._auth_error is not None:
-                    raise self._auth_error
+                if self._fatal is not None:
+                    raise self._fatal
                 await self._changed.wait()
         raise ServerUnavailable(
             f"cannot {what}: the MCP server ({self.describe()}) is not reachable ({self._last_error}); "
-            f"waited {self.settings.connect_timeout_s:g} s. Start it, or check INFRAGUARDIAN_AGENT__SERVER_URL"
+            f"waited {self.settings.connect_timeout_s:g} s. {self._remedy()}"
         )
+
+    def _remedy(self) -> str:
+        if self._spawned is not None:
+            return "Read the server's error above, or set INFRAGUARDIAN_AGENT__SERVER_URL to a running server"
+        return "Start the server (infraguardian-mcp serve --transport streamable-http) or fix INFRAGUARDIAN_AGENT__SERVER_URL"
 
     def _notify(self) -> None:
         self._changed.set()
@@ -315,9 +325,7 @@ class ServerLink:
     def _backoff_s(self, failures: int) -> float:
         """1, 2, 4 … s up to reconnect_max_s, each ±25 % so many agents do not retry in step."""
         base = min(self.settings.reconnect_max_s, 2.0 ** min(failures - 1, 30))
-        return float(
-            min(self.settings.reconnect_max_s, base * random.uniform(0.75, 1.25))
-        )  # jitter, not a secret
+        return float(min(self.settings.reconnect_max_s, base * random.uniform(0.75, 1.25)))
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[Client]:
@@ -328,24 +336,12 @@ class ServerLink:
         if self._spawned is not None:
             transport: Any = self._spawned.transport()
         else:
-            try:
-                secret = self.settings.token()
-            except OSError as exc:
-                raise ServerAuthError(
-                    f"cannot read the token file {self.settings.server_token_file}: {exc.strerror or exc}"
-                ) from None
-            if secret is None or not secret.get_secret_value():
-                raise ServerAuthError(
-                    f"no bearer token for the MCP server at {self.describe()}: set INFRAGUARDIAN_AGENT__SERVER_TOKEN "
-                    "or INFRAGUARDIAN_AGENT__SERVER_TOKEN_FILE (the server's <state_dir>/mcp-token)"
-                )
-            self._token_text = secret.get_secret_value()
+            self._token_text = self.settings.bearer_token()
             transport = http_transport(
                 self.settings.server_url or "",
                 self._token_text,
                 self._http,
                 connect_timeout_s=self.settings.connect_timeout_s,
-                read_timeout_s=self.settings.call_timeout_s + 30.0,
             )
         async with Client(transport, client_info=info, cache=None) as client:
             yield client
@@ -363,7 +359,8 @@ class ServerLink:
                 break
         self._annotations = annotations
         self._client = client
-        self._auth_error = None
+        self._ever_connected = True
+        self._fatal = None
         self._last_error = ""
         log.info("connected to the MCP server (%s), %d tools", self.describe(), len(annotations))
         self._notify()
@@ -371,20 +368,24 @@ class ServerLink:
     def _note_failure(self, exc: BaseException) -> None:
         """Remember why the last attempt failed, as one line without secrets."""
         if isinstance(exc, ServerAuthError):
-            self._auth_error = ServerAuthError(self._scrub(str(exc)))
+            self._fatal = ServerAuthError(self._scrub(str(exc)))
         elif self._http.refused_token is not None:
-            self._auth_error = ServerAuthError(
+            self._fatal = ServerAuthError(
                 f"the MCP server at {self.describe()} refused the bearer token ({self._http.refused_token}, "
                 f"HTTP 401); the link sent the one from {self.settings.token_source()}: set "
                 "INFRAGUARDIAN_AGENT__SERVER_TOKEN to the server's token (its INFRAGUARDIAN_MCP_TOKEN or "
                 "<state_dir>/mcp-token)"
             )
         else:
-            self._auth_error = None
+            self._fatal = None
         leaf: BaseException = exc
         while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
             leaf = leaf.exceptions[0]
-        text = str(self._auth_error) if self._auth_error else f"{type(leaf).__name__}: {leaf}".rstrip(": ")
+        text = str(self._fatal) if self._fatal else f"{type(leaf).__name__}: {leaf}".rstrip(": ")
+        if self._spawned is not None and self._spawned.last_exit not in (None, 0):
+            text = f"the spawned server exited with status {self._spawned.last_exit} (its error is on stderr)"
+            if not self._ever_connected:  # a settings or install problem: say it now, not after the wait
+                self._fatal = ServerUnavailable(f"cannot start the MCP server: {text}. {self._remedy()}")
         self._last_error = self._scrub(" ".join(text.split()))[:500]
         log.debug("connecting to the MCP server failed: %s", self._last_error)
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from agent_host.server_link.outcome import ServerAuthError
+
 # Where `infraguardian-mcp serve` keeps its generated token when INFRAGUARDIAN_MCP_TOKEN is unset
 # (mcp_server/server/transports.py TOKEN_FILE_NAME; not imported: that module loads the server).
 SERVER_TOKEN_FILE_NAME = "mcp-token"  # noqa: S105 - a file name, not a secret
@@ -71,6 +73,21 @@ class LinkSettings(BaseModel):
         except OSError:
             return None
 
+    def bearer_token(self) -> str:
+        """The token to send over HTTP, or ServerAuthError saying how to provide one."""
+        try:
+            secret = self.token()
+        except OSError as exc:
+            raise ServerAuthError(
+                f"cannot read the token file {self.server_token_file}: {exc.strerror or exc}"
+            ) from None
+        if secret is None or not secret.get_secret_value():
+            raise ServerAuthError(
+                f"no bearer token for the MCP server at {public_url(self.server_url or '')}: set INFRAGUARDIAN_AGENT__SERVER_TOKEN "
+                "or INFRAGUARDIAN_AGENT__SERVER_TOKEN_FILE (the server's <state_dir>/mcp-token)"
+            )
+        return secret.get_secret_value()
+
     def token_source(self) -> str:
         """Where the token comes from, for messages (never the token itself)."""
         if self.server_token is not None:
@@ -94,3 +111,12 @@ def server_state_dir() -> Path:
         return Path(configured).expanduser()
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "infraguardian"
+
+
+def public_url(url: str) -> str:
+    """`url` without user:password@ (safe to show)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"

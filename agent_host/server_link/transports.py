@@ -89,10 +89,12 @@ class WatchedTransport(httpx2.AsyncBaseTransport):
 
 @contextlib.asynccontextmanager
 async def http_transport(
-    url: str, token: str, status: HttpStatus, *, connect_timeout_s: float, read_timeout_s: float
+    url: str, token: str, status: HttpStatus, *, connect_timeout_s: float
 ) -> AsyncIterator[TransportStreams]:
-    """Streamable HTTP to `url` with `Authorization: Bearer <token>` on every request."""
-    timeout = httpx2.Timeout(30.0, connect=min(connect_timeout_s, 10.0), read=read_timeout_s)
+    """Streamable HTTP to `url` with `Authorization: Bearer <token>` on every request. No read
+    timeout at the socket: an action may stream nothing for minutes; each MCP request has its own
+    (the link's `call_timeout_s`)."""
+    timeout = httpx2.Timeout(30.0, connect=min(connect_timeout_s, 10.0), read=None)
     transport = WatchedTransport(httpx2.AsyncHTTPTransport(), status)
     headers = {"Authorization": f"Bearer {token}"}
     async with (
@@ -100,15 +102,6 @@ async def http_transport(
         streamable_http_client(url, http_client=http) as streams,
     ):
         yield streams
-
-
-def public_url(url: str) -> str:
-    """`url` without user:password@ (safe to show)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    authority, slash, path = rest.partition("/")
-    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
 
 
 # -- stdio -------------------------------------------------------------------------------------------
@@ -123,6 +116,7 @@ class SpawnedServer:
         self.env = dict(env)
         self.on_exit = on_exit
         self.pid: int | None = None
+        self.last_exit: int | None = None  # the exit status of the last child that ended
 
     @contextlib.asynccontextmanager
     async def transport(self) -> AsyncIterator[TransportStreams]:
@@ -145,6 +139,7 @@ class SpawnedServer:
                     tg.cancel_scope.cancel()
         finally:
             self.pid = None
+            self.last_exit = process.returncode
             for stream in (read_stream, write_stream, read_writer, write_reader):
                 stream.close()
 

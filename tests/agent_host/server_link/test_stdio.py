@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_host.server_link import LinkSettings, ServerLink
+from agent_host.server_link import LinkSettings, ServerLink, ServerUnavailable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
@@ -53,3 +53,15 @@ async def test_spawned_server_over_stdio_is_spawned_again_after_it_dies(server_e
     assert second_pid != first_pid
     assert not alive(second_pid)  # closing the link stopped its child
     assert link.describe() == "stdio: infraguardian-mcp (not running)" and not link.connected
+
+
+async def test_a_spawned_server_that_cannot_start_is_one_clear_error(server_env: dict[str, str]) -> None:
+    env = {**server_env, "INFRAGUARDIAN_MCP_PORT": "not-a-port"}  # the server's settings refuse it
+    settings = LinkSettings(spawn_args=SPAWN_ARGS, reconnect_max_s=1, connect_timeout_s=300)
+    with pytest.raises(ServerUnavailable) as unavailable:
+        async with ServerLink(settings, env=env):
+            pass
+    message = str(unavailable.value)
+    # at once, not after the 300 s wait: a server that cannot start will not start by waiting
+    assert message.startswith("cannot start the MCP server: the spawned server exited with status 2")
+    assert "(its error is on stderr)" in message and "INFRAGUARDIAN_AGENT__SERVER_URL" in message
