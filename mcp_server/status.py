@@ -10,24 +10,34 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import click
 
-from mcp_server.detectors import DetectorEngine, Signal
 from mcp_server.docker_ops.host import DockerHost, DockerOpsError
 from mcp_server.docker_ops.inventory import inventory
 from mcp_server.docker_ops.models import DokployRef, Inventory, InventoryGroup, refs_from_overview
-from mcp_server.dokploy import DokployClient, DokployError
 from mcp_server.redaction import redact, redact_text
 from mcp_server.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from mcp_server.detectors import Signal
+    from mcp_server.docker_ops.events import ContainerEvent
+
+ONE_PASS_DETECTORS = frozenset({"crash_loop", "restart_storm", "exited", "oom", "unhealthy", "disk_pressure"})
+"""Detectors that can judge from one look: recent events and current state. The others need a
+history a one-shot command does not have (CPU, memory and silence over minutes; repeated probe
+failures; Dokploy deployments), so `status` does not pay for their samples."""
 
 
 async def dokploy_refs(settings: Settings) -> tuple[dict[str, DokployRef], str | None]:
     """appName → Dokploy object, or ({}, reason) when Dokploy is not configured or not answering."""
     if not settings.dokploy_configured:
         return {}, "Dokploy not configured (set DOKPLOY_URL and DOKPLOY_API_KEY to map groups to it)"
+    from mcp_server.dokploy import DokployClient, DokployError  # only paid for when configured
+
     try:
         async with await DokployClient.from_settings(settings) as client:
             rows = await client.call("overview.services")
@@ -36,15 +46,36 @@ async def dokploy_refs(settings: Settings) -> tuple[dict[str, DokployRef], str |
     return refs_from_overview(list(rows or [])), None
 
 
+async def recent_events(host: DockerHost, lookback_s: float) -> list[ContainerEvent]:
+    """Container events of the last `lookback_s` seconds as one finite list (`until` = now, so
+    the engine answers at once instead of streaming)."""
+    from mcp_server.docker_ops.events import parse_event
+
+    now = time.time()
+
+    def read(client: Any) -> list[dict[str, Any]]:
+        events = client.api.events(
+            since=now - lookback_s, until=now, decode=True, filters={"type": "container"}
+        )
+        return list(events)
+
+    return [parse_event(raw) for raw in await host.run(read, what="read recent events")]
+
+
 async def current_signals(settings: Settings, host: DockerHost) -> list[Signal]:
-    """One pass of the detectors: replayed recent events (OOM kills, crashes in the last
-    `event_lookback_s`) and the polled checks (unhealthy, disks). Window-based detectors
-    (hung, pressure) need a running server to build their history."""
-    engine = DetectorEngine(host, settings.detectors)
-    async with engine:
-        await anyio.sleep(1.0)  # the replayed events arrive on the engine's own task
-        await engine.poll()
-        return engine.active_signals()
+    """One pass of the detectors that can judge from one look (`ONE_PASS_DETECTORS`): recent
+    events replayed (OOM kills, crashes in the last `event_lookback_s`) and the polled state
+    checks (exited, unhealthy, disks). Window-based detectors (hung, CPU and memory pressure,
+    probes) need a running watcher to build their history; `status` takes no stats samples."""
+    from mcp_server.detectors import DetectorEngine
+    from mcp_server.detectors.registry import build_detectors
+
+    detectors = [d for d in build_detectors(settings.detectors) if d.name in ONE_PASS_DETECTORS]
+    engine = DetectorEngine(host, settings.detectors, detectors=detectors)
+    for event in await recent_events(host, settings.detectors.event_lookback_s):
+        await engine.handle_event(event)
+    await engine.poll()
+    return engine.active_signals()
 
 
 async def collect(
@@ -53,7 +84,7 @@ async def collect(
     refs, note = await dokploy_refs(settings)
     host = DockerHost(settings.docker_host)
     try:
-        inv = await inventory(host, refs)
+        inv = await inventory(host, refs, inspect_all=False)
         signals = await current_signals(settings, host) if with_signals else None
     finally:
         await host.close()
@@ -112,7 +143,7 @@ def render(inv: Inventory, signals: list[Signal] | None, notes: list[str]) -> st
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON.")
-@click.option("--no-signals", is_flag=True, help="Skip the detector pass (about a second).")
+@click.option("--no-signals", is_flag=True, help="Skip the detector pass (recent events, state checks).")
 def status(as_json: bool, no_signals: bool) -> None:
     """Show what runs on the Docker engine, grouped by Dokploy appName, with health and the
     problems the detectors see (recent OOM kills and crashes, unhealthy containers, disks)."""

@@ -7,11 +7,40 @@ Public API:
 The concrete detectors live in `checks/`, one module each, listed in `checks.ALL` (see registry.py).
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .base import Detector, DetectorContext, Findings, ManualClock, Severity, Signal, SignalChange, Target
-from .engine import DetectorEngine, DetectorStatus, EngineStatus
-from .inputs import DeploymentWatch, DomainSpec, dokploy_deployment_watches, dokploy_domain_specs
-from .registry import build_detectors, detector_classes
 from .settings import DetectorSettings
+
+if TYPE_CHECKING:
+    from .engine import DetectorEngine, DetectorStatus, EngineStatus
+    from .inputs import DeploymentWatch, DomainSpec, dokploy_deployment_watches, dokploy_domain_specs
+    from .registry import build_detectors, detector_classes
+
+# Imported on first use: the engine pulls in the Dokploy client (httpx, jsonschema, ~0.8 s), and
+# `mcp_server.settings` imports this package for DetectorSettings on every command.
+_LAZY = {
+    "DetectorEngine": ".engine",
+    "DetectorStatus": ".engine",
+    "EngineStatus": ".engine",
+    "DeploymentWatch": ".inputs",
+    "DomainSpec": ".inputs",
+    "dokploy_deployment_watches": ".inputs",
+    "dokploy_domain_specs": ".inputs",
+    "build_detectors": ".registry",
+    "detector_classes": ".registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DeploymentWatch",

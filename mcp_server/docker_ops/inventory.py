@@ -59,8 +59,61 @@ def collect_raw(client: docker.DockerClient) -> RawInventory:
     """Read containers (inspected), and swarm services and tasks when this node is a manager."""
     # list() inspects each container; ignore_removed skips ones deleted between list and inspect
     containers = [c.attrs for c in client.containers.list(all=True, ignore_removed=True)]
+    return _with_swarm(client, RawInventory(containers=containers, swarm_active=False))
+
+
+_HEALTH_IN_STATUS = (
+    ("(unhealthy)", "unhealthy"),
+    ("(healthy)", "healthy"),
+    ("(health: starting)", "starting"),
+)
+LISTED_NOTE = (
+    "running containers were read from the container list, not inspected: their restart counts "
+    "and start times are not shown (the inventory tool inspects each; the detectors report crash loops)"
+)
+
+
+def attrs_from_list_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """An inspect-shaped dict from one `GET /containers/json` entry (what the list tells: name,
+    image, state, health, labels; no start time, restart count or exit code)."""
+    status_text = str(entry.get("Status") or "")
+    health = next((value for marker, value in _HEALTH_IN_STATUS if marker in status_text), None)
+    names = entry.get("Names") or []
+    return {
+        "Id": entry.get("Id", ""),
+        "Name": str(names[0]) if names else str(entry.get("Id", ""))[:12],
+        "Image": entry.get("ImageID", ""),
+        "Config": {"Image": entry.get("Image", ""), "Labels": entry.get("Labels") or {}},
+        "State": {"Status": entry.get("State", "unknown"), "Health": {"Status": health} if health else None},
+        "RestartCount": 0,
+    }
+
+
+def collect_raw_listed(client: docker.DockerClient) -> RawInventory:
+    """Like `collect_raw`, for hosts with many containers: one list call, and an inspect only of
+    the containers that are not running (for their exit code and OOM flag). On 200 running
+    containers this is 1 request instead of 201."""
+    entries = client.api.containers(all=True)
+    containers: list[dict[str, Any]] = []
+    listed_only = 0
+    for entry in entries:
+        if entry.get("State") != "running":
+            try:
+                containers.append(client.api.inspect_container(entry["Id"]))
+                continue
+            except docker.errors.NotFound:
+                continue  # removed between list and inspect
+        containers.append(attrs_from_list_entry(entry))
+        listed_only += 1
+    raw = _with_swarm(client, RawInventory(containers=containers, swarm_active=False))
+    if listed_only:
+        raw.notes.append(LISTED_NOTE)
+    return raw
+
+
+def _with_swarm(client: docker.DockerClient, raw: RawInventory) -> RawInventory:
     swarm = client.info().get("Swarm") or {}
-    raw = RawInventory(containers=containers, swarm_active=swarm.get("LocalNodeState") == "active")
+    raw.swarm_active = swarm.get("LocalNodeState") == "active"
     if not raw.swarm_active:
         return raw
     if not swarm.get("ControlAvailable"):
@@ -76,15 +129,20 @@ def collect_raw(client: docker.DockerClient) -> RawInventory:
     return raw
 
 
-async def inventory(host: DockerHost, dokploy_refs: Mapping[str, DokployRef] | None = None) -> Inventory:
+async def inventory(
+    host: DockerHost, dokploy_refs: Mapping[str, DokployRef] | None = None, *, inspect_all: bool = True
+) -> Inventory:
     """Inventory of `host`, grouped by Dokploy appName.
 
     Args:
         host: the engine to read.
         dokploy_refs: optional appName → DokployRef (build it with `refs_from_overview` from
             Dokploy's `overview.services`); each group whose appName matches gets its `dokploy`.
+        inspect_all: True inspects every container (exact restart counts and times); False reads
+            long-running containers from the list only (`collect_raw_listed`: fast on big hosts).
     """
-    raw = await host.run(collect_raw, what="collect inventory")
+    collect = collect_raw if inspect_all else collect_raw_listed
+    raw = await host.run(collect, what="collect inventory")
     return build_inventory(host.base_url, raw, dokploy_refs)
 
 
