@@ -118,12 +118,13 @@ class LogTemplateMiner:
         header = self.header
         fresh: list[tuple[str, bytes, str, str]] = []  # (key, shape, content key, content)
         # Many keys mask to the same text (hex ids differ in letters too): strip each text once.
-        content_of_masked: dict[str, str] = {}
+        content_key_of: dict[str, dict[str, str]] = {"~": {}, "=": {}}  # mode -> masked -> content key
         for key, shape, masked in zip(new_keys, key_shapes, masked_list, strict=False):
-            content_key = content_of_masked.get(key[0] + masked)
+            mode = key[0]
+            content_key = content_key_of[mode].get(masked)
             if content_key is None:
-                content = self._message(masked, strip=self._strip_headers and key[0] == "~", header=header)
-                content_key = content_of_masked[key[0] + masked] = key[0] + content
+                content = self._message(masked, strip=self._strip_headers and mode == "~", header=header)
+                content_key = content_key_of[mode][masked] = mode + content
             content = content_key[1:]
             if content_key not in self._cluster_of_content:
                 cluster_id = self._cluster_of_content[content_key] = self._new_cluster(content)
@@ -132,8 +133,11 @@ class LogTemplateMiner:
             fresh.append((key, shape, content_key, content))
         # Event words are judged once all of the batch is in Drain (its templates are final).
         positions_of: dict[int, tuple[int, ...]] = {}
+        final_of_content = self._final_of_content
         for key, shape, content_key, content in fresh:
-            final_id = self._final_cluster(content_key, content, positions_of)
+            final_id = final_of_content.get(content_key)
+            if final_id is None:
+                final_id = self._final_cluster(content_key, content, positions_of)
             self._cluster_of_key[key] = final_id
             self._cluster_of_shape.setdefault(shape, final_id)
         for key, shape in zip(new_keys[room:], key_shapes[room:], strict=True):
