@@ -78,6 +78,7 @@ class ModelDecider:
         self._down_since: datetime | None = None
         self._down_reason = ""
         self._next_check: datetime | None = None
+        self._thinks = True  # False once the model said it cannot reason (a non-gpt-oss model)
 
     # -- mode ------------------------------------------------------------------------------------
     def available(self) -> bool:
@@ -152,7 +153,7 @@ class ModelDecider:
         s = self.settings
         ids = [c.id for c in candidates]
         schema = decision_schema(ids)
-        level = think_level(incident)
+        level: str | None = think_level(incident) if self._thinks else None
         selection = (
             select_tools(read_tools.definitions, s.max_tools, s.max_tool_tokens)
             if read_tools is not None
@@ -175,6 +176,10 @@ class ModelDecider:
                     options=options, stream=False,
                 )  # fmt: skip
             except ollama.ResponseError as exc:
+                if level is not None and "does not support thinking" in str(exc.error):
+                    level = run.think = None  # a model without reasoning: ask it plainly
+                    self._thinks = False
+                    continue
                 if "error parsing tool call" in str(exc.error) and run.retried_because is None:
                     run.retried_because = f"Ollama could not parse the tool call: {exc.error}"[:300]
                     messages.append({"role": "user", "content": _retry_text(run.retried_because)})
@@ -270,7 +275,7 @@ class ModelDecider:
 class _Run:
     """What one conversation produced besides the answer."""
 
-    def __init__(self, model: str, think: str) -> None:
+    def __init__(self, model: str, think: str | None) -> None:
         self.model = model
         self.think = think
         self.tool_calls: list[str] = []
@@ -288,7 +293,7 @@ class _Run:
     ) -> ModelDecision:
         return ModelDecision(
             root_cause=root_cause, confidence=confidence, solution=solution, reasons=list(reasons),
-            model=self.model, think=self.think, tool_calls=list(self.tool_calls),
+            model=self.model, think=self.think or "off", tool_calls=list(self.tool_calls),
             refusals=list(self.refusals), retried_because=self.retried_because,
             prompt_tokens=self.prompt_tokens, output_tokens=self.output_tokens,
         )  # fmt: skip

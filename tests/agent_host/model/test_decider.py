@@ -252,3 +252,19 @@ async def test_check_looks_for_the_model_in_the_tags(
     missing = make_decider(clock=clock, model="llama9:70b")
     assert not await missing.check()
     assert "model llama9:70b is not pulled there (ollama pull llama9:70b)" in missing.mode_note()
+
+
+async def test_a_model_that_cannot_reason_is_asked_without_think() -> None:
+    from agent_host.model import ModelDecider
+    from standins.ollama import ModelCard
+
+    plain = ModelCard(name="llama3.1:8b", capabilities=("completion", "tools"))
+    async with OllamaStandIn(models=[plain], script=[answer(model="llama3.1:8b")]) as standin:
+        decider = ModelDecider(ModelSettings(ollama_host=standin.url, model="llama3.1:8b"))
+        incident = make_incident()
+        decision = await decider.decide(incident, oom_candidates(incident), None)
+        await decider.aclose()
+        assert [c.think for c in standin.chats] == ["high", None]
+        assert standin.chats[0].status == 400
+        assert decision is not None and decision.think == "off"
+        assert not standin.problems()
