@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
 import ollama
 
@@ -148,8 +149,21 @@ class ModelDecider:
         read_tools: ReadTools | None,
         past_outcomes: Sequence[Mapping[str, Any]] = (),
     ) -> ModelDecision | None:
-        """The model's checked decision, or None (`last_failure` says why: unreachable, malformed)."""
+        """The model's checked decision, or None (`last_failure` says why: unreachable, malformed,
+        too slow)."""
         self.last_failure = None
+        with anyio.move_on_after(self.settings.decision_timeout_s):
+            return await self._decide(incident, candidates, read_tools, past_outcomes)
+        self.last_failure = f"model took longer than {self.settings.decision_timeout_s:g} s for one decision"
+        return None
+
+    async def _decide(
+        self,
+        incident: Incident,
+        candidates: Sequence[Candidate],
+        read_tools: ReadTools | None,
+        past_outcomes: Sequence[Mapping[str, Any]],
+    ) -> ModelDecision | None:
         s = self.settings
         ids = [c.id for c in candidates]
         schema = decision_schema(ids)

@@ -36,6 +36,9 @@ class ModelSettings(BaseModel):
         default=False, description="accept num_ctx below 32768 (tests and labs only)"
     )
     timeout_s: float = Field(default=180.0, gt=0, description="one request to Ollama, thinking included")
+    decision_timeout_s: float = Field(
+        default=600.0, gt=0, description="one whole decision (all its turns); then the runbook decides"
+    )
     max_calls_per_tool: int = Field(
         default=10, ge=0, description="read-only tool calls per tool per incident"
     )

@@ -268,3 +268,14 @@ async def test_a_model_that_cannot_reason_is_asked_without_think() -> None:
         assert standin.chats[0].status == 400
         assert decision is not None and decision.think == "off"
         assert not standin.problems()
+
+
+async def test_a_decision_that_takes_too_long_is_given_up(
+    ollama_standin: OllamaStandIn, make_decider: MakeDecider
+) -> None:
+    ollama_standin.script([answer(delay=3)])
+    decider = make_decider(decision_timeout_s=0.5)
+    incident = make_incident()
+    assert await decider.decide(incident, oom_candidates(incident), None) is None
+    assert decider.last_failure == "model took longer than 0.5 s for one decision"
+    assert decider.available()  # slow is not gone: the next incident asks again
