@@ -265,9 +265,9 @@ def redact_shown(log: LogLines, redact: Redactor) -> tuple[LogLines, list[ErrorE
     and redacting a whole 100k-line log costs seconds.
 
     Masking can change events, so the events of each range where a line of an event (or next to
-    a block) changed are found again (on that range alone, so they stay inside redacted lines). If the new events reach lines not
-    yet redacted (the tail counted from a new block), those are redacted too, until nothing
-    changes (or, after a few rounds, the whole log is)."""
+    a block) changed are found again, on that range alone, so they stay inside redacted lines. If
+    the new events reach lines not yet redacted (the tail counted back over a new block), those are
+    redacted too, until nothing changes (or, after a few rounds, the whole log is)."""
     messages = list(log.messages)
     current = dataclasses.replace(log, messages=messages)
     redacted = bytearray(len(messages))  # 1 for each line that went through `redact`
