@@ -243,10 +243,14 @@ class ServerLink:
         return ToolOutcome(tool=name, arguments=arguments, ok=False, error=error, duration_ms=took_ms)
 
     async def _read(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
-        """A read-only request: waits for a connection, is sent again once if the connection dies."""
+        """A read-only request: waits for a connection, is sent again once if the connection dies
+        after it was sent (and as often as needed while it cannot be delivered, until the wait ends)."""
         deadline = anyio.current_time() + self.settings.connect_timeout_s
-        for _attempt in (1, 2):
+        lost_after_sending = 0
+        while lost_after_sending < 2:
             client, generation = await self._wait_client(deadline, what)
+            record = SendRecord()
+            token = current_send.set(record)
             try:
                 with anyio.fail_after(self.settings.call_timeout_s):
                     return await send(client)
@@ -258,9 +262,12 @@ class ServerLink:
                 if exc.error.code != CONNECTION_CLOSED:
                     raise ServerRequestError(f"{what}: {self._scrub(exc.error.message)}") from None
                 self._connection_lost(generation, f"the connection closed during {what}")
+                lost_after_sending += 0 if record.not_delivered else 1
             except RuntimeError:
                 if generation == self._generation and self._client is not None:
                     raise
+            finally:
+                current_send.reset(token)
         raise ServerUnavailable(
             f"the connection to the MCP server ({self.describe()}) was lost twice during {what}"
         )
