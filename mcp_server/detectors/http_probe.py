@@ -1,5 +1,6 @@
 """Probes of one public domain: an HTTP GET (status, latency, first bytes) and its TLS certificate
-(expiry, subject, issuer, whether the trust store accepts it).
+(expiry, subject, issuer, whether the trust store accepts it). And probes of a container's own
+ports (TCP connect, or one GET and its status line), with the choice of an address that reaches it.
 
 The HTTP probe does not verify the certificate (the TLS probe judges it), so a bad certificate
 never hides the status code. With `DomainSpec.connect_to` the connection goes to that address
@@ -9,12 +10,19 @@ while the Host header and the TLS server name (SNI) stay the public host name.
 from __future__ import annotations
 
 import contextlib
+import functools
+import ipaddress
+import re
+import socket
 import ssl
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import anyio
+import anyio.abc
 import httpx
 from anyio.streams.tls import TLSAttribute
 from cryptography import x509
@@ -141,3 +149,118 @@ async def probe_tls(spec: DomainSpec, timeout_s: float, ca_file: Path | None = N
     except (OSError, TimeoutError, anyio.BrokenResourceError, ssl.SSLError) as exc:
         result.trust_error = f"trust check failed: {_short_error(exc)}"
     return result
+
+
+# -- probes of a container's own ports (the unresponsive detector) ---------------------------------
+
+PortOutcome = Literal["ok", "no_answer", "refused", "error", "not_http"]
+_HTTP_STATUS = re.compile(rb"^HTTP/\d(?:\.\d)? (\d{3})")
+
+
+class PortProbe(BaseModel):
+    """One probe of one container port: a TCP connect, or a connect + `GET path` (no body read)."""
+
+    address: str
+    port: int
+    kind: Literal["http", "tcp"]
+    outcome: PortOutcome
+    status_code: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+async def probe_port(address: str, port: int, *, http_path: str | None, timeout_s: float) -> PortProbe:
+    """Connect to `address:port` and, with `http_path`, send one GET and read the status line.
+
+    outcome: ok (connected / any HTTP status), no_answer (no connection or no status line within
+    `timeout_s`: the process is hung or the host drops packets), refused (nothing listens),
+    error (reset, unreachable network), not_http (answered, but not with HTTP).
+    """
+    kind: Literal["http", "tcp"] = "tcp" if http_path is None else "http"
+    result = PortProbe(address=address, port=port, kind=kind, outcome="ok")
+    started = time.monotonic()
+    try:
+        with anyio.fail_after(timeout_s):
+            stream = await anyio.connect_tcp(address, port)
+            async with stream:
+                if http_path is not None:
+                    head = await _http_status_line(stream, address, port, http_path)
+                    match = _HTTP_STATUS.match(head)
+                    if match:
+                        result.status_code = int(match.group(1))
+                    elif head:
+                        result.outcome, result.error = "not_http", f"answered {head[:40]!r}"
+                    else:
+                        result.outcome, result.error = "error", "closed the connection without answering"
+    except TimeoutError:
+        result.outcome = "no_answer"
+        result.error = f"no answer within {timeout_s:g} s"
+    except (OSError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
+        # anyio wraps the refusal: "All connection attempts failed" from ConnectionRefusedError
+        cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+        if isinstance(cause, ConnectionRefusedError):
+            result.outcome, result.error = "refused", "connection refused (nothing listens)"
+        else:
+            result.outcome, result.error = "error", _short_error(cause)
+    result.latency_ms = round((time.monotonic() - started) * 1000, 1)
+    return result
+
+
+async def _http_status_line(stream: anyio.abc.SocketStream, address: str, port: int, path: str) -> bytes:
+    host = f"[{address}]" if ":" in address else address
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: infraguardian-probe\r\n"
+        "Accept: */*\r\nConnection: close\r\n\r\n"
+    )
+    await stream.send(request.encode("ascii", "replace"))
+    head = b""
+    while b"\n" not in head and len(head) < 64:
+        try:
+            head += await stream.receive(64)
+        except anyio.EndOfStream:
+            break
+    return head.split(b"\r\n", 1)[0]
+
+
+def reaches_directly(ip: str, prefix_len: int) -> bool:
+    """True when this process sends to `ip` from an address inside `ip/prefix_len`: it has an
+    interface on that network (the server runs on the Docker host, whose bridges are local, or in
+    a container attached to the same network). No packet is sent."""
+    try:
+        network = ipaddress.ip_network(f"{ip}/{prefix_len}", strict=False)
+        family = socket.AF_INET6 if network.version == 6 else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect((ip, 9))  # UDP connect only picks the route and source address
+            source = sock.getsockname()[0]
+        return ipaddress.ip_address(source) in network
+    except (OSError, ValueError):
+        return False
+
+
+@functools.lru_cache(maxsize=256)
+def is_local_address(ip: str) -> bool:
+    """True when `ip` is an address of this machine (binding to it works)."""
+    try:
+        family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.bind((ip, 0))
+        return True
+    except OSError:
+        return False
+
+
+def docker_host_address(network_gateways: Iterable[str] = ()) -> str:
+    """Where ports published on the Docker host are reached from here. When a Docker network's
+    gateway is a local address, this process runs on the Docker host: loopback. Otherwise (the
+    server in a container) the default gateway, the host's side of its own network."""
+    if any(gateway and is_local_address(gateway) for gateway in network_gateways):
+        return "127.0.0.1"
+    try:
+        routes = Path("/proc/net/route").read_text().splitlines()[1:]
+    except OSError:
+        routes = []
+    for line in routes:
+        fields = line.split()
+        if len(fields) > 2 and fields[1] == "00000000" and len(fields[2]) == 8:
+            return socket.inet_ntoa(int(fields[2], 16).to_bytes(4, "little"))
+    return "host.docker.internal"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -93,10 +93,16 @@ class ContainerRef:
     state: str
     status_text: str
     labels: dict[str, str]
+    # the list's `Ports` rows (PrivatePort, PublicPort, IP, Type), exposed and published
+    ports: tuple[dict[str, Any], ...] = ()
+    # network name -> (IP address, prefix length, gateway) for each network the container is on
+    networks: dict[str, tuple[str, int, str]] = field(default_factory=dict)
+    network_mode: str = ""
 
     @classmethod
     def from_list_entry(cls, entry: dict[str, Any]) -> ContainerRef:
         names = entry.get("Names") or []
+        networks = (entry.get("NetworkSettings") or {}).get("Networks") or {}
         return cls(
             id=str(entry.get("Id", "")),
             name=str(names[0]).lstrip("/") if names else str(entry.get("Id", ""))[:12],
@@ -104,6 +110,17 @@ class ContainerRef:
             state=str(entry.get("State", "")),
             status_text=str(entry.get("Status", "")),
             labels=dict(entry.get("Labels") or {}),
+            ports=tuple(p for p in entry.get("Ports") or [] if isinstance(p, dict)),
+            networks={
+                str(name): (
+                    str(n.get("IPAddress") or ""),
+                    int(n.get("IPPrefixLen") or 0),
+                    str(n.get("Gateway") or ""),
+                )
+                for name, n in networks.items()
+                if isinstance(n, dict)
+            },
+            network_mode=str((entry.get("HostConfig") or {}).get("NetworkMode") or ""),
         )
 
     def target(self, host_name: str) -> Target:

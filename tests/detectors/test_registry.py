@@ -33,6 +33,7 @@ def test_registry_finds_every_detector_module() -> None:
         "restart_storm",
         "domain_down",
         "failed_deployment",
+        "unresponsive",
     }
     for cls in detector_classes().values():
         assert cls.runbook and cls.description

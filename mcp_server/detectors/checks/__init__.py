@@ -19,6 +19,7 @@ from .memory_pressure import MemoryPressureDetector
 from .oom import OomDetector
 from .restart_storm import RestartStormDetector
 from .unhealthy import UnhealthyDetector
+from .unresponsive import UnresponsiveDetector
 
 # Sorted by detector name: the engine runs them in this order.
 ALL: tuple[type[Detector], ...] = (
@@ -33,6 +34,7 @@ ALL: tuple[type[Detector], ...] = (
     OomDetector,
     RestartStormDetector,
     UnhealthyDetector,
+    UnresponsiveDetector,
 )
 
 __all__ = [
@@ -48,4 +50,5 @@ __all__ = [
     "OomDetector",
     "RestartStormDetector",
     "UnhealthyDetector",
+    "UnresponsiveDetector",
 ]
