@@ -5,7 +5,7 @@ Drain merges messages that differ in one token out of many: `VM Paused (Lifecycl
 `stored as values`. After masking, values (numbers, ids, IPs, hosts) are no longer what differs;
 a wildcard position that holds only 2..`max_words` different plain words across all messages of
 a template names different events, while one holding many (user names, file names) is a
-parameter. So a template is split by the words at such positions.
+parameter. So a template is split by the words at such positions (and always by HTTP methods).
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from collections import defaultdict
 
 # A plain word, maybe with one trailing punctuation mark ("Paused", "bytes,", "GET").
 _WORD_RE = re.compile(r"[\"'(]?[A-Za-z][A-Za-z_-]*[\"'.,;:!)]?")
+# HTTP methods name different requests (the digest's access-log groups keep them apart too),
+# however many of them a position holds.
+_HTTP_METHOD_RE = re.compile(r"\"?(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|CONNECT|TRACE)")
 WILDCARD = "<*>"
 SPLIT_ID_BASE = 1 << 30  # ids of split templates; Drain's own ids are small positive numbers
 
@@ -42,7 +45,10 @@ class EventWordSplitter:
             if token != WILDCARD:
                 continue
             values = {tokens[position] for tokens in messages}
-            if 2 <= len(values) <= self.max_words and all(_WORD_RE.fullmatch(value) for value in values):
+            if len(values) < 2:
+                continue
+            few_words = len(values) <= self.max_words and all(_WORD_RE.fullmatch(value) for value in values)
+            if few_words or all(_HTTP_METHOD_RE.fullmatch(value) for value in values):
                 positions.append(position)
         return tuple(positions)
 

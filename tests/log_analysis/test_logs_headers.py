@@ -169,3 +169,16 @@ def test_event_words_split_a_template_but_many_values_stay_a_parameter() -> None
     assert miner.template(vm_paused) == "VM Paused (Lifecycle Event)"  # "[instance: ...]" is a header part
     assert len({ids[i] for i in range(1, 80, 2)}) == 1  # five user names: a parameter
     assert miner.template(ids[1]) == "session opened for user <*> by uid=<NUM>"
+
+
+def test_http_methods_always_split_a_template() -> None:
+    methods = ["GET", "POST", "DELETE", "PUT"]
+    lines = [
+        f'10.0.0.{i} "{methods[i % 4]} /v2/{i:032x}/servers HTTP/1.1" status: 200 len: {i * 7} time: 0.{i:03d}'
+        for i in range(40)
+    ]
+    miner = LogTemplateMiner()
+    ids = miner.add_many(lines)
+    assert len(set(ids)) == 4
+    assert [ids[i] for i in range(4)] == [ids[i] for i in range(4, 8)]
+    assert miner.template(ids[1]).startswith('"POST ')  # the client IP starts every line: a header
