@@ -34,6 +34,12 @@ from mcp.types import Implementation, TextResourceContents, ToolAnnotations
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, RequestParamsMeta
 
 from agent_host import __version__
+from agent_host.server_link.confirmation import (
+    NOT_APPROVED,
+    CallConfirmation,
+    answer_confirmation,
+    current_confirmation,
+)
 from agent_host.server_link.outcome import (
     IDEMPOTENCY_KEY_META,
     LinkError,
@@ -42,6 +48,7 @@ from agent_host.server_link.outcome import (
     ServerUnavailable,
     ToolOutcome,
     lost_outcome,
+    needs_approval,
     outcome_from_result,
 )
 from agent_host.server_link.settings import LinkSettings, public_url
@@ -147,11 +154,14 @@ class ServerLink:
         *,
         idempotency_key: str | None = None,
         timeout_s: float | None = None,
+        confirmed: bool = False,
     ) -> ToolOutcome:
         """Call tool `name` and say how it went (see `ToolOutcome`). `idempotency_key` (1-128 of
         letters, digits, `. _ : -`, e.g. `inc-42:step-3`) lets the server answer a repeat of a
-        changing call from its record instead of acting twice. Raises `ServerUnavailable` only
-        when nothing could be sent (or a read-only call lost its connection twice)."""
+        changing call from its record instead of acting twice. `confirmed=True` only for a call a
+        human approved: it answers the server's confirmation question (confirmation.py). Raises
+        `ServerUnavailable` only when nothing could be sent (or a read-only call lost its
+        connection twice)."""
         arguments = dict(arguments)
         timeout = timeout_s or self.settings.call_timeout_s
         # The key travels in the request's _meta, where the server reads it (idempotent_calls.py).
@@ -166,11 +176,13 @@ class ServerLink:
         while True:
             client, generation = await self._wait_client(deadline, f"call {name}")
             mutating = self._is_mutating(name)
-            record = SendRecord()
-            token = current_send.set(record)
+            record, approval = SendRecord(), CallConfirmation(confirmed)
+            token, asked = current_send.set(record), current_confirmation.set(approval)
             try:
                 result = await client.call_tool(name, arguments, read_timeout_seconds=timeout, meta=meta)
             except MCPError as exc:
+                if exc.error.code == NOT_APPROVED:
+                    return needs_approval(name, arguments, approval.question, took_ms())
                 if exc.error.code == REQUEST_TIMEOUT:
                     why = f"no answer within {timeout:g} s"
                     if mutating:
@@ -205,6 +217,7 @@ class ServerLink:
                 raise
             finally:
                 current_send.reset(token)
+                current_confirmation.reset(asked)
             return outcome_from_result(
                 name, arguments, result, idempotency_key=idempotency_key, duration_ms=took_ms()
             )
@@ -283,13 +296,8 @@ class ServerLink:
                 await self._changed.wait()
         raise ServerUnavailable(
             f"cannot {what}: the MCP server ({self.describe()}) is not reachable ({self._last_error}); "
-            f"waited {self.settings.connect_timeout_s:g} s. {self._remedy()}"
+            f"waited {self.settings.connect_timeout_s:g} s. {self.settings.remedy()}"
         )
-
-    def _remedy(self) -> str:
-        if self._spawned is not None:
-            return "Read the server's error above, or set INFRAGUARDIAN_AGENT__SERVER_URL to a running server"
-        return "Start the server (infraguardian-mcp serve --transport streamable-http) or fix INFRAGUARDIAN_AGENT__SERVER_URL"
 
     def _notify(self) -> None:
         self._changed.set()
@@ -350,7 +358,9 @@ class ServerLink:
                 self._http,
                 connect_timeout_s=self.settings.connect_timeout_s,
             )
-        async with Client(transport, client_info=info, cache=None) as client:
+        async with Client(
+            transport, client_info=info, cache=None, elicitation_callback=answer_confirmation
+        ) as client:
             yield client
 
     async def _opened(self, client: Client) -> None:
@@ -377,12 +387,7 @@ class ServerLink:
         if isinstance(exc, ServerAuthError):
             self._fatal = ServerAuthError(self._scrub(str(exc)))
         elif self._http.refused_token is not None:
-            self._fatal = ServerAuthError(
-                f"the MCP server at {self.describe()} refused the bearer token ({self._http.refused_token}, "
-                f"HTTP 401); the link sent the one from {self.settings.token_source()}: set "
-                "INFRAGUARDIAN_AGENT__SERVER_TOKEN to the server's token (its INFRAGUARDIAN_MCP_TOKEN or "
-                "<state_dir>/mcp-token)"
-            )
+            self._fatal = ServerAuthError(self.settings.token_refused(self._http.refused_token))
         else:
             self._fatal = None
         leaf: BaseException = exc
@@ -392,7 +397,9 @@ class ServerLink:
         if self._spawned is not None and self._spawned.last_exit not in (None, 0):
             text = f"the spawned server exited with status {self._spawned.last_exit} (its error is on stderr)"
             if not self._ever_connected:  # a settings or install problem: say it now, not after the wait
-                self._fatal = ServerUnavailable(f"cannot start the MCP server: {text}. {self._remedy()}")
+                self._fatal = ServerUnavailable(
+                    f"cannot start the MCP server: {text}. {self.settings.remedy()}"
+                )
         self._last_error = self._scrub(" ".join(text.split()))[:500]
         log.debug("connecting to the MCP server failed: %s", self._last_error)
 

@@ -135,3 +135,19 @@ def lost_outcome(
         idempotency_key=idempotency_key,
         duration_ms=duration_ms,
     )
+
+
+def needs_approval(
+    tool: str, arguments: dict[str, Any], question: str | None, duration_ms: int
+) -> ToolOutcome:
+    """The outcome of a change the server would make only with a human's yes, which the call did
+    not carry: nothing ran. `error` is the server's question (what would change)."""
+    return ToolOutcome(
+        tool=tool,
+        arguments=arguments,
+        ok=False,
+        error=f"needs a human's approval, nothing was done; the server asks: {question or '(no question text)'}",
+        refused=True,
+        needs_confirmation=True,
+        duration_ms=duration_ms,
+    )

@@ -98,6 +98,20 @@ class LinkSettings(BaseModel):
             return f"the variable {SERVER_TOKEN_ENV}"
         return f"the file {server_state_dir() / SERVER_TOKEN_FILE_NAME}"
 
+    def token_refused(self, why: str) -> str:
+        """The one-line error for a 401 (`why`: no or wrong bearer token), naming no token."""
+        return (
+            f"the MCP server at {public_url(self.server_url or '')} refused the bearer token ({why}, HTTP 401); "
+            f"the link sent the one from {self.token_source()}: set INFRAGUARDIAN_AGENT__SERVER_TOKEN to the "
+            "server's token (its INFRAGUARDIAN_MCP_TOKEN or <state_dir>/mcp-token)"
+        )
+
+    def remedy(self) -> str:
+        """What to do when the server cannot be reached."""
+        if not self.server_url:
+            return "Read the server's error above, or set INFRAGUARDIAN_AGENT__SERVER_URL to a running server"
+        return "Start the server (infraguardian-mcp serve --transport streamable-http) or fix INFRAGUARDIAN_AGENT__SERVER_URL"
+
     def spawn_command(self) -> list[str]:
         """The command that starts a server over stdio (this interpreter, so the same install)."""
         return [sys.executable, "-m", "mcp_server", "serve", "--transport", "stdio", *self.spawn_args]

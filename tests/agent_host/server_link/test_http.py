@@ -88,16 +88,24 @@ async def test_policy_refusal_is_detected_exactly(
     assert not not_refused.ok and not not_refused.refused and "not found" in (not_refused.error or "")
 
 
-async def test_needs_confirmation_is_a_refusal_the_link_reports(
+async def test_a_change_that_needs_a_human_runs_only_when_confirmed(
     http_server: HttpServer, engine: docker.DockerClient, make_container: Callable[..., Any]
 ) -> None:
     project = "linkstop-" + make_container().name.rsplit("-", 1)[1]
     labels = {"com.docker.compose.project": project, "com.docker.compose.service": "web"}
     web = make_container(f"{project}-web-1", labels=labels)
     async with ServerLink(http_server.settings()) as link:
-        stop = await link.call_tool("stop_compose", {"app_name": project})
-    assert stop.refused and stop.needs_confirmation and not stop.ok
-    assert state(engine, web.name) == "running"
+        unapproved = await link.call_tool("stop_compose", {"app_name": project})
+        still_running = state(engine, web.name)
+        approved = await link.call_tool("stop_compose", {"app_name": project}, confirmed=True)
+    # the server asked; the link had no human's yes, so it did not answer and nothing ran
+    assert unapproved.refused and unapproved.needs_confirmation and not unapproved.ok
+    assert (
+        unapproved.error is not None and project in unapproved.error and "the server asks" in unapproved.error
+    )
+    assert still_running == "running"
+    assert approved.ok and not approved.refused, approved.error
+    assert state(engine, web.name) == "exited"
 
 
 async def test_restart_service_restarts_a_real_container(
