@@ -4,8 +4,9 @@
   the whole text; everything else is only looked at again for the tail of the log);
 - `line_severity`: "error", "warning" or None for one line, from its log level (many formats)
   or, for lines without a level, from well-known failure phrases;
-- `mask` / `strip_header`: replace variable parts (timestamps, uuids, IPs, hex, numbers) and the
-  leading header (time, level, pid, logger) so that lines of one event look the same;
+- `mask` / `strip_header`: replace variable parts (timestamps, uuids, IPs, host names, paths with
+  numbers, hex, numbers) and the leading header (time, level, pid, logger) so that lines of one
+  event look the same (headers.py learns a log's own header format; this is the fallback);
 - `parse_access`: method, path template and status of an HTTP access-log line.
 """
 
@@ -250,6 +251,23 @@ def _mask_hosts(text: str) -> str:
     return "".join(parts)
 
 
+# File and URL paths that hold a number or id ("/var/lib/x/8a3f/data.db", "C:\\Windows\\x_6.1") are
+# one value; paths without digits stay as they are ("/health", "/etc/nginx/nginx.conf"). The Unix
+# pattern starts with a literal "/" (fast to search); Windows paths are looked for only after ":\\".
+_UNIX_PATH_RE = re.compile(
+    r"/(?<![^\s=:,;()\[\]{}\"'<>|]/)(?=[^\s,;()\[\]{}\"'<>|]*\d)[\w.@%+~-]+(?:/[\w.@%+~-]+)+/?"
+)
+_WINDOWS_PATH_RE = re.compile(
+    r"(?<![^\s=:,;()\[\]{}\"'<>|])(?=[^\s,;()\[\]{}\"'<>|]*\d)[A-Za-z]:\\[^\s,;()\[\]{}\"'<>|]+"
+)
+
+
+def _mask_paths(text: str) -> str:
+    """`text` with paths that hold a digit replaced by <PATH>."""
+    text = _UNIX_PATH_RE.sub("<PATH>", text)
+    return _WINDOWS_PATH_RE.sub("<PATH>", text) if ":\\" in text else text
+
+
 _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     # ISO 8601 and friends (also 2005-06-03-15.42.50 from BGL and 2026/11/25 09:00:00 from nginx).
     (
@@ -273,16 +291,17 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
         "<NUM>",
     ),
 )
-_HOSTS_AFTER = 4  # host names are masked after IPs (an IP:port is <IP>), before hex and numbers
+# Host names and paths are masked after IPs (an IP:port is <IP>), before hex and numbers.
+_HOSTS_AFTER = 4
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 
 def mask(text: str) -> str:
-    """`text` with timestamps, uuids, IPs, host names, hex and numbers replaced by <TS>, <UUID>, <IP>,
-    <HOST>, <HEX>, <NUM>."""
+    """`text` with timestamps, uuids, IPs, host names, paths holding a number, hex and numbers
+    replaced by <TS>, <UUID>, <IP>, <HOST>, <PATH>, <HEX>, <NUM>."""
     for index, (pattern, replacement) in enumerate(_MASKS):
         if index == _HOSTS_AFTER:
-            text = _mask_hosts(text)
+            text = _mask_paths(_mask_hosts(text))
         text = pattern.sub(replacement, text)
     return text
 

@@ -180,3 +180,17 @@ def test_pipes_delimit_numbers() -> None:
 def test_hosts_are_masked_line_by_line_in_a_batch() -> None:
     texts = ["fetch www.example.com ok", "shop.jobs: done", "to db.internal:5432 and localhost:8080", "x"]
     assert mask_many(texts) == ["fetch <HOST> ok", "shop.jobs: done", "to <HOST> and <HOST>", "x"]
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("GET /v2/54fadb412c4e40cdbaed9335e4c35a9e/servers/detail", "GET <PATH>"),
+        ("opened file=/var/lib/app/8/data.db, ok", "opened file=<PATH>, ok"),
+        (r"Core: C:\Windows\winsxs\amd64_6.1.7601\cbscore.dll", "Core: <PATH>"),
+        ("read /etc/nginx/nginx.conf", "read /etc/nginx/nginx.conf"),  # no number: kept
+        ("GET /health", "GET /health"),
+    ],
+)
+def test_paths_with_numbers_are_one_value(text: str, masked: str) -> None:
+    assert mask(text) == masked
