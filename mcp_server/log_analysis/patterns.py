@@ -343,7 +343,7 @@ _LEVEL_WORDS = (
     r"|CRIT|PANIC|SEVERE|EMERG|ALERT|FAILURE)"
 )
 _HEADER_PART_RE = re.compile(
-    r"[ \t]*(?:<TS>|<NUM>:[XCSM]|<(?:NUM|IP|HEX|UUID|HOST)>(?:[:/-]<(?:NUM|IP|HEX|UUID|HOST)>)*:?"
+    r"[ \t]*(?:<TS>|<NUM>:[XCSM]|<(?:NUM|IP|HEX|UUID|HOST)>(?:[:/-]?<(?:NUM|IP|HEX|UUID|HOST|TS)>)*:?"
     r"|\[[^\[\]]{0,120}(?:\[[^\[\]]{0,120}\][^\[\]]{0,120})*\]:?"
     r"|\([^()]{0,60}\):?|[-|:#*.]{1,3}|[\w.()/-]+\[<NUM>\]:|kernel:"
     r"|" + _LEVEL_WORDS + r":?|(?:level|lvl)=\S+)(?=[ \t]|$)"

@@ -93,6 +93,11 @@ def test_mask_syslog_dates_with_month_names() -> None:
         ("1:M 25 Nov 2026 09:00:10.000 # Background saving error", "Background saving error"),
         ("2026-11-25 09:00:05.000 UTC [59] ERROR:  relation does not exist", "relation does not exist"),
         ("plain message without header", "plain message without header"),
+        # A file name glued to a time (masks to "<NUM><TS>"), then a time, a pid and a level.
+        (
+            "api.log.1.2017-05-16_13:53:08 2017-05-16 00:00:00.008 25746 INFO nova.api [-] GET",
+            "nova.api [-] GET",
+        ),
     ],
 )
 def test_strip_header(line: str, content: str) -> None:
