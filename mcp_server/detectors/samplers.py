@@ -103,6 +103,7 @@ class StatsSampler:
         self._refs: dict[str, ContainerRef] = {}
         self._raw_cpu: dict[str, dict[str, Any]] = {}
         self._cgroup_prev: dict[str, CgroupSample] = {}
+        self._cgroup_misses: dict[str, int] = {}  # rounds in a row without cgroup files
         self._streaming = False
         self._last_round: float | None = None
         self._lock = anyio.Lock()
@@ -118,10 +119,18 @@ class StatsSampler:
             refs = await self.directory.find()
             readings = await anyio.to_thread.run_sync(self._read_cgroups, [r.id for r in refs])
             at = self.clock.now()
+            missed: list[ContainerRef] = []
             for ref in refs:
                 if (reading := readings.get(ref.id)) is not None:
                     self._record_cgroup(ref, reading, at)
-            rest = [r for r in refs if r.id not in readings]
+                    self._cgroup_misses.pop(ref.id, None)
+                else:
+                    self._cgroup_misses[ref.id] = self._cgroup_misses.get(ref.id, 0) + 1
+                    missed.append(ref)
+            # where the files are visible, a container missing once is starting or stopping: it is
+            # read next round rather than given a stream for a passing moment (a custom cgroup
+            # parent misses every round and goes to the engine from its second round)
+            rest = [r for r in missed if not readings or self._cgroup_misses[r.id] >= 2]
             await self._sample_from_engine(rest)
             self.last_round_sources = {"cgroup": len(readings), "engine": len(rest)}
             alive = {r.id for r in refs}
@@ -132,6 +141,7 @@ class StatsSampler:
             for gone in set(self._cgroup_prev) - alive:
                 self._cgroup_prev.pop(gone, None)
                 self.cgroups.forget(gone)
+            self._cgroup_misses = {cid: n for cid, n in self._cgroup_misses.items() if cid in alive}
             self._last_round = time.monotonic()
 
     def _read_cgroups(self, container_ids: list[str]) -> dict[str, CgroupSample]:

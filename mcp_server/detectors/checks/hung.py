@@ -23,6 +23,7 @@ from ..base import Detector, DetectorContext, Findings, Severity, Signal
 from ..fmt import window_text
 from ..log_files import HUNG_LABEL, HungOptIn, hung_opt_in, looks_like_worker
 from ..samplers import LogActivity
+from ..settings import DetectorSettings
 from ..state import ContainerRef, label_filters, labels_in_scope
 
 
@@ -31,6 +32,10 @@ class HungDetector(Detector):
     runbook = "hung-worker"
     description = "a running container is silent for far longer than usual and uses no CPU"
 
+    def __init__(self, settings: DetectorSettings) -> None:
+        super().__init__(settings)
+        self._worker_like: dict[str, bool] = {}  # container id -> looks like a worker
+
     def poll_interval_s(self) -> float | None:
         return self.settings.hung_interval_s
 
@@ -38,7 +43,8 @@ class HungDetector(Detector):
         self, ctx: DetectorContext
     ) -> tuple[list[tuple[ContainerRef, HungOptIn]], set[str]]:
         """(running containers this detector checks, ids of every running watched container).
-        One list call: the command is in the list entry, so no container is inspected to decide."""
+        One list call: the command is in the list entry, so no container is inspected to decide;
+        the worker test runs once per container (its name, image and command never change)."""
         filters: dict[str, Any] = {"status": "running"}
         if labels := label_filters(self.settings):
             filters["label"] = labels
@@ -46,14 +52,22 @@ class HungDetector(Detector):
         chosen: list[tuple[ContainerRef, HungOptIn]] = []
         running: set[str] = set()
         for entry in entries:
-            ref = ContainerRef.from_list_entry(entry)
-            if not labels_in_scope(ref.labels, self.settings):
+            entry_labels = entry.get("Labels") or {}
+            if not labels_in_scope(entry_labels, self.settings):
                 continue
-            running.add(ref.id)
-            worker = looks_like_worker(ref.name, ref.image, str(entry.get("Command") or ""), ref.labels)
-            opt_in = hung_opt_in(ref.labels, self.settings.hung_scope, worker_like=worker)
+            cid = str(entry.get("Id", ""))
+            running.add(cid)
+            worker = self._worker_like.get(cid)
+            if worker is None:
+                names = entry.get("Names") or [""]
+                worker = self._worker_like[cid] = looks_like_worker(
+                    str(names[0]), str(entry.get("Image", "")), str(entry.get("Command") or ""), entry_labels
+                )
+            opt_in = hung_opt_in(entry_labels, self.settings.hung_scope, worker_like=worker)
             if opt_in.checked:
-                chosen.append((ref, opt_in))
+                chosen.append((ContainerRef.from_list_entry(entry), opt_in))
+        for gone in set(self._worker_like) - running:
+            del self._worker_like[gone]
         return chosen, running
 
     async def poll(self, ctx: DetectorContext) -> Findings:
