@@ -20,17 +20,9 @@ from drain3.template_miner_config import TemplateMinerConfig
 from .event_words import EventWordSplitter
 from .headers import MIN_SAMPLE, HeaderFormat, learn_header
 from .lines import LogLines, lines_from_strings
+from .masks import collapse_lists, digit_keys, mask_many
 from .models import TemplateStat
-from .patterns import (
-    Severity,
-    collapse_lists,
-    digit_keys,
-    find_candidates,
-    line_severity,
-    mask_many,
-    shapes,
-    strip_header,
-)
+from .patterns import Severity, find_candidates, line_severity, shapes, strip_header
 from .timestamps import time_of_line
 
 # drain3 logs every start at INFO; that is noise inside a server.

@@ -6,7 +6,7 @@ import random
 from collections import defaultdict
 
 from mcp_server.log_analysis.headers import HeaderFormat, learn_header
-from mcp_server.log_analysis.patterns import mask, mask_many
+from mcp_server.log_analysis.masks import mask, mask_many
 from mcp_server.log_analysis.templates import LogTemplateMiner
 
 
