@@ -1,7 +1,8 @@
 """Dokploy: the async client (every operation by name, typed methods), errors, snapshots."""
 
-from mcp_server.dokploy.client import DokployClient
-from mcp_server.dokploy.deploy_wait import DeployProgress, DeployResult, deploy_and_wait
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from mcp_server.dokploy.errors import (
     ConflictError,
     DokployError,
@@ -13,8 +14,36 @@ from mcp_server.dokploy.errors import (
     UnreachableError,
     ValidationError,
 )
-from mcp_server.dokploy.openapi import Operation, OperationTable
-from mcp_server.dokploy.snapshots import ComposeSnapshot, SnapshotStore, snapshot_compose
+
+if TYPE_CHECKING:
+    from mcp_server.dokploy.client import DokployClient
+    from mcp_server.dokploy.deploy_wait import DeployProgress, DeployResult, deploy_and_wait
+    from mcp_server.dokploy.openapi import Operation, OperationTable
+    from mcp_server.dokploy.snapshots import ComposeSnapshot, SnapshotStore, snapshot_compose
+
+# Imported on first use: the client pulls in httpx, jsonschema and the OpenAPI table (~0.2 s), and
+# modules that only need the errors or the models (the detectors, `status`) should not pay for it.
+_LAZY = {
+    "DokployClient": "client",
+    "DeployProgress": "deploy_wait",
+    "DeployResult": "deploy_wait",
+    "deploy_and_wait": "deploy_wait",
+    "Operation": "openapi",
+    "OperationTable": "openapi",
+    "ComposeSnapshot": "snapshots",
+    "SnapshotStore": "snapshots",
+    "snapshot_compose": "snapshots",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ComposeSnapshot",
