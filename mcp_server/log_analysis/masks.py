@@ -117,8 +117,9 @@ def mask(text: str) -> str:
 
 
 # A list of masked values ("blk_1 blk_2 blk_3", "10.0.0.1,10.0.0.2"): its length varies with the
-# data, not with the event, so it counts as one value.
-_REPEATED_MASK_RE = re.compile(r"(<(?:NUM|HEX|IP|HOST|UUID)>)(?:,? ?\1)+")
+# data, not with the event, so it counts as one value. The list starts a token: in
+# `?since=<NUM> <NUM>"` (a query value, then "HTTP/1.1") the two values are not a list.
+_REPEATED_MASK_RE = re.compile(r"(?<![^\s,;|(\[])(<(?:NUM|HEX|IP|HOST|UUID)>)(?:,? ?\1)+")
 
 
 def collapse_lists(masked: str) -> str:

@@ -170,6 +170,8 @@ def test_every_format_fixture_yields_its_errors() -> None:
         ('<IP>,<IP> "GET /"', '<IP> "GET /"'),
         ("from <NUM> to <NUM>", "from <NUM> to <NUM>"),  # not a list: words between
         ("<NUM> <HEX>", "<NUM> <HEX>"),  # different kinds of value
+        # a value at the end of a query, then "HTTP/1.1": the list must start a token
+        ('"GET <PATH>?since=<NUM> <NUM>" status', '"GET <PATH>?since=<NUM> <NUM>" status'),
     ],
 )
 def test_lists_of_one_kind_of_value_count_as_one(masked: str, collapsed: str) -> None:
