@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-# A plain word, maybe with one trailing punctuation mark ("Paused", "bytes,", "GET").
-_WORD_RE = re.compile(r"[\"'(]?[A-Za-z][A-Za-z_-]*[\"'.,;:!)]?")
+# A plain word, maybe with one trailing punctuation mark ("Paused", "bytes,", "GET"), or a name
+# with a digit that masking kept as a word ("SOCKS5").
+_WORD_RE = re.compile(r"[\"'(]?(?:[A-Za-z][A-Za-z_-]*|[A-Z]{2,}\d{1,2})[\"'.,;:!)]?")
 # HTTP methods name different requests (the digest's access-log groups keep them apart too),
 # however many of them a position holds.
 _HTTP_METHOD_RE = re.compile(r"\"?(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|CONNECT|TRACE)")

@@ -96,11 +96,20 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Anything else with a digit in it, up to a delimiter: numbers, ids, versions, sizes ("12ms");
     # "|" is a delimiter too, fields are often joined with it ("20171223|Step|30002312|msg").
     # The look-behind starts a match only at a segment start, which avoids quadratic backtracking.
+    # A name with a digit (see NAME_WITH_DIGIT_RE) is a word, not a number.
     (
-        re.compile(r"(?<![^\s=:,;()\[\]{}\"'<>|])[^\s=:,;()\[\]{}\"'<>|\d]*\d[^\s=:,;()\[\]{}\"'<>|]*"),
+        re.compile(
+            r"(?<![^\s=:,;()\[\]{}\"'<>|])(?![A-Z]{2,}\d{1,2}(?:[\s=:,;()\[\]{}\"'<>|]|$))"
+            r"[^\s=:,;()\[\]{}\"'<>|\d]*\d[^\s=:,;()\[\]{}\"'<>|]*"
+        ),
         "<NUM>",
     ),
 )
+# Protocol, codec and algorithm names hold a digit but name a kind of thing ("SOCKS5", "HTTP2",
+# "MD5", "SHA1", "UTF8"): capital letters then one or two digits, the whole token. They stay
+# words, so `through proxy SOCKS5` and `through proxy HTTPS` are two events. Versions ("v1.2",
+# "HTTP/1.1") and ids ("blk_12", "node12", "R02", "job00042") are still numbers.
+NAME_WITH_DIGIT_RE = re.compile(r"(?<![^\s=:,;()\[\]{}\"'<>|])[A-Z]{2,}\d{1,2}(?=[\s=:,;()\[\]{}\"'<>|]|$)")
 # Host names and paths are masked after IPs (an IP:port is <IP>), before hex and numbers.
 _HOSTS_AFTER = 4
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
@@ -125,6 +134,31 @@ _REPEATED_MASK_RE = re.compile(r"(?<![^\s,;|(\[])(<(?:NUM|HEX|IP|HOST|UUID)>)(?:
 def collapse_lists(masked: str) -> str:
     """`masked` with runs of the same placeholder ("<NUM> <NUM> <NUM>", "<IP>,<IP>") as one."""
     return _REPEATED_MASK_RE.sub(r"\1", masked) if "> <" in masked or ">,<" in masked else masked
+
+
+# One value written in parts: a number and its unit ("12 ms", "1.16 KB": the same as "12ms"), a
+# comparison glued to a number ("<1 sec"), and a restatement of a value in parentheses after it
+# ("1190 bytes (1.16 KB)", present only for large values). Each is one value, so that the lines of
+# one event keep one token count.
+_UNIT_RE = re.compile(
+    r"<NUM> (ns|us|ms|s|sec|secs|seconds?|mins?|minutes?|h|hrs?|hours?|days?|[KMGT]i?B|B)(?=[\s,;)\]]|$)"
+)
+_COMPARED_NUM_RE = re.compile(r"(?<![^\s(\[=:])[<>~]=?<NUM>")
+_RESTATED_VALUE_RE = re.compile(r"(<NUM>[A-Za-z]*(?: [A-Za-z]+)?) \(<NUM>[A-Za-z]*\)")
+
+
+def join_value_parts(masked: str) -> str:
+    """`masked` with a number and its unit ("<NUM> ms" -> "<NUM>ms"), a compared number ("<<NUM>")
+    and a value restated in parentheses after a value ("<NUM> bytes (<NUM> KB)") each as one value."""
+    if "<NUM>" not in masked:
+        return masked
+    if "<NUM> " in masked:
+        masked = _UNIT_RE.sub(r"<NUM>\1", masked)
+    if "<<NUM>" in masked or "><NUM>" in masked or "~<NUM>" in masked:
+        masked = _COMPARED_NUM_RE.sub("<NUM>", masked)
+    if " (<NUM>" in masked:
+        masked = _RESTATED_VALUE_RE.sub(r"\1", masked)
+    return masked
 
 
 def mask_many(texts: Sequence[str]) -> list[str]:

@@ -20,7 +20,7 @@ from drain3.template_miner_config import TemplateMinerConfig
 from .event_words import EventWordSplitter
 from .headers import MIN_SAMPLE, HeaderFormat, learn_header
 from .lines import LogLines, lines_from_strings
-from .masks import collapse_lists, digit_keys, mask_many
+from .masks import NAME_WITH_DIGIT_RE, collapse_lists, digit_keys, join_value_parts, mask_many
 from .models import TemplateStat
 from .patterns import Severity, find_candidates, line_severity, shapes, strip_header
 from .timestamps import time_of_line
@@ -105,6 +105,7 @@ class LogTemplateMiner:
         # text with the same shape (hex ids and numbers erased), or an exact group.
         room = max(0, MAX_MASKED_KEYS - len(self._cluster_of_key))
         masked_list = mask_many([key[1:] for key in new_keys[:room]])
+        self._restore_name_digits(texts, keys, new_keys[:room], masked_list)
         if self._strip_headers and not self._header_learned:
             self._learn_header([m for key, m in zip(new_keys, masked_list, strict=False) if key[0] == "~"])
         header = self.header
@@ -141,13 +142,37 @@ class LogTemplateMiner:
         return [self._cluster_of_key[key] for key in keys]
 
     @staticmethod
+    def _restore_name_digits(
+        texts: Sequence[str], keys: Sequence[str], new_keys: Sequence[str], masked_list: list[str]
+    ) -> None:
+        """Mask the first text of a key instead of the key where it holds a name with a digit.
+
+        Keys have every digit as 0, so "SOCKS5" would be "SOCKS0" in its template; such keys are
+        rare, and only then are their texts looked up (one pass over the batch).
+        """
+        wanted = {
+            index: key
+            for index, key in enumerate(new_keys)
+            if "0" in key and NAME_WITH_DIGIT_RE.search(key, 1) is not None
+        }
+        if not wanted:
+            return
+        first_text: dict[str, str] = {}
+        needed = set(wanted.values())
+        for key, text in zip(keys, texts, strict=True):
+            if key in needed and key not in first_text:
+                first_text[key] = text
+        for index, key in wanted.items():
+            masked_list[index] = mask_many([first_text[key]])[0]
+
+    @staticmethod
     def _message(masked: str, strip: bool, header: HeaderFormat | None) -> str:
         """The part of a masked text that is mined: without its header, lists as one value."""
         if strip:
             content = header.strip(masked) if header is not None else strip_header(masked)
         else:
             content = masked.strip()
-        return collapse_lists(content) or "<empty>"
+        return collapse_lists(join_value_parts(content)) or "<empty>"
 
     def _final_cluster(self, content_key: str, content: str, positions_of: dict[int, tuple[int, ...]]) -> int:
         """The cluster of a mined text after event-word splits; decided once per text."""

@@ -84,7 +84,7 @@ def test_the_event_word_after_a_learned_header_stays_in_the_message() -> None:
     assert _grouping_accuracy([label for label, _ in labelled], ids) == 1.0
     assert {miner.template(i) for i in ids} >= {
         "PSU status ( on <NUM> )",
-        "boot command completed in <NUM> ms",
+        "boot command completed in <NUM>ms",
     }
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from mcp_server.log_analysis.analysis import analyse
 from mcp_server.log_analysis.lines import lines_from_text
+from mcp_server.log_analysis.masks import join_value_parts
 from mcp_server.log_analysis.patterns import (
     collapse_lists,
     find_candidates,
@@ -201,3 +202,28 @@ def test_hosts_are_masked_line_by_line_in_a_batch() -> None:
 )
 def test_paths_with_numbers_are_one_value(text: str, masked: str) -> None:
     assert mask(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("through proxy SOCKS5", "through proxy SOCKS5"),  # names with a digit stay words
+        ("HTTP2 MD5 (UTF8) x=SOCKS4", "HTTP2 MD5 (UTF8) x=SOCKS4"),
+        ("HTTP/1.1 v1.2 blk_12 node12 R02 job00042 ABC123", "<NUM> <NUM> <NUM> <NUM> <NUM> <NUM> <NUM>"),
+    ],
+)
+def test_names_with_a_digit_are_words_but_versions_and_ids_are_numbers(text: str, masked: str) -> None:
+    assert mask(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("masked", "joined"),
+    [
+        ("done in <NUM> ms", "done in <NUM>ms"),  # as if written "12ms"
+        ("lifetime <<NUM> sec", "lifetime <NUM>sec"),
+        ("<NUM> bytes (<NUM> KB) sent", "<NUM> bytes sent"),  # the restated size is dropped
+        ("f(<NUM>) <NUM> items (<NUM> new)", "f(<NUM>) <NUM> items (<NUM> new)"),  # not a restatement
+    ],
+)
+def test_a_value_written_in_parts_is_one_value(masked: str, joined: str) -> None:
+    assert join_value_parts(masked) == joined

@@ -148,3 +148,30 @@ def test_past_drain_capacity_messages_are_grouped_exactly() -> None:
     assert miner.overflow_keys > 0
     assert any(cluster_id < 0 for cluster_id in ids)
     assert all(miner.template(cluster_id) != "<unknown>" for cluster_id in ids)
+
+
+def test_a_protocol_name_with_a_digit_stays_a_word_and_names_its_event() -> None:
+    # "SOCKS5" holds a digit but names a protocol: it must not be masked as a number and merged
+    # with "HTTPS"; ids and versions with digits are still values.
+    lines = [f"app{i % 7}.exe - open through proxy 10.0.0.{i}:8080 HTTPS" for i in range(30)]
+    lines += [f"app{i}.exe - open through proxy 10.0.1.{i}:1080 SOCKS5" for i in range(3)]
+    miner = LogTemplateMiner(strip_headers=False)
+    ids = miner.add_many(lines)
+    assert len(set(ids[:30])) == 1 and len(set(ids[30:])) == 1 and ids[0] != ids[30]
+    assert miner.template(ids[30]) == "<NUM> - open through proxy <IP> SOCKS5"  # not "SOCKS0"
+
+
+def test_an_optional_parenthesised_size_or_unit_does_not_split_an_event() -> None:
+    # The size is restated in KB only for large values, and the lifetime is a time or "<1 sec":
+    # token counts differ but it is one event.
+    sizes = ["0 bytes", "946 bytes", "1190 bytes (1.16 KB)", "82166 bytes (80.2 KB)"]
+    lifetimes = ["00:01", "<1 sec", "02:02"]
+    lines = [
+        f"close, {sizes[i % 4]} sent, {sizes[(i // 4) % 4]} received, lifetime {lifetimes[i % 3]}"
+        for i in range(48)
+    ]
+    lines += [f"open through proxy 10.0.0.{i}:8080 HTTPS" for i in range(10)]
+    miner = LogTemplateMiner(strip_headers=False)
+    ids = miner.add_many(lines)
+    assert len(set(ids[:48])) == 1 and len(set(ids[48:])) == 1 and ids[0] != ids[48]
+    assert miner.template(ids[0]) == "close, <NUM> bytes sent, <NUM> bytes received, lifetime <*>"
