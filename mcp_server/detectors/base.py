@@ -242,6 +242,9 @@ class Detector:
     runbook: ClassVar[str] = ""
     description: ClassVar[str] = ""
     event_actions: ClassVar[frozenset[str]] = frozenset()
+    # True: the interval runs from the start of one poll to the next (a slow round does not push
+    # the next one back); False: it is the pause after each poll
+    fixed_rate: ClassVar[bool] = False
 
     def __init__(self, settings: DetectorSettings) -> None:
         self.settings = settings

@@ -315,9 +315,12 @@ class DetectorEngine:
     async def _poll_loop(self, detector: Detector) -> None:
         interval = detector.poll_interval_s() or 60.0
         while True:
+            started = anyio.current_time()
             await self._poll_one(detector)
             wake = self._wake[detector.name] = anyio.Event()
-            with anyio.move_on_after(interval):
+            # fixed-rate detectors (probes) keep their pace however long a round took
+            pause = interval - (anyio.current_time() - started) if detector.fixed_rate else interval
+            with anyio.move_on_after(max(0.0, pause)):
                 await wake.wait()
 
     async def _expire_loop(self) -> None:

@@ -151,6 +151,11 @@ class DetectorSettings(BaseModel):
     probe_failures_before_signal: int = Field(
         default=2, ge=1, description="failed probes in a row before a container is reported"
     )
+    probe_retry_delay_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="a port that just failed is probed again after this pause, not a whole interval later",
+    )
     probe_start_grace_s: float = Field(
         default=30.0, ge=0, description="a container started this recently is probed but not judged"
     )

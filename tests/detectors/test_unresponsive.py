@@ -30,6 +30,7 @@ def probe_settings(**overrides: Any) -> Any:
         "probe_interval_s": 0.5,
         "probe_timeout_s": 0.5,
         "probe_failures_before_signal": 2,
+        "probe_retry_delay_s": 0.1,
         "probe_start_grace_s": 0,
     }
     return fast_settings(**{**base, **overrides})

@@ -76,6 +76,7 @@ class UnresponsiveDetector(Detector):
     runbook = "unhealthy"
     description = "a container's port stops answering our own HTTP or TCP probe"
     event_actions = frozenset({"start", "die", "destroy"})
+    fixed_rate = True  # a round slowed by timeouts must not delay the next probe of healthy ports
 
     def __init__(self, settings: DetectorSettings) -> None:
         super().__init__(settings)
@@ -109,30 +110,45 @@ class UnresponsiveDetector(Detector):
         plans: list[PortPlan] = []
         for ref in refs:
             plans += self._plan(ref, findings)
-        limiter = anyio.CapacityLimiter(self.settings.concurrency)
-        results: dict[tuple[str, int], PortProbe] = {}
-
-        async def run(plan: PortPlan) -> None:
-            async with limiter:
-                results[(plan.container.id, plan.port)] = await probe_port(
-                    plan.address,
-                    plan.address_port,
-                    http_path=plan.http_path,
-                    timeout_s=self.settings.probe_timeout_s,
-                )
-
-        async with anyio.create_task_group() as tg:
-            for plan in plans:
-                tg.start_soon(run, plan)
+        await self._probe(plans)
+        # a port that just failed is confirmed at once (one short pause per retry) rather than a
+        # whole interval later; only failing ports are probed again, never more than the threshold
+        for _ in range(self.settings.probe_failures_before_signal - 1):
+            retry = [p for p in plans if self._failures(p) > 0]
+            if not retry:
+                break
+            await anyio.sleep(self.settings.probe_retry_delay_s)
+            await self._probe(retry)
         by_container: dict[str, list[PortPlan]] = {}
         for plan in plans:
-            self._note(plan, results[(plan.container.id, plan.port)])
             by_container.setdefault(plan.container.id, []).append(plan)
         for plans_of_one in by_container.values():
             signal = self._judge(ctx, plans_of_one[0].container, findings)
             if signal is not None:
                 findings.firing.append(signal)
         return findings
+
+    async def _probe(self, plans: list[PortPlan]) -> None:
+        """Probe each planned port once (at most `concurrency` at a time) and note the results."""
+        limiter = anyio.CapacityLimiter(self.settings.concurrency)
+
+        async def run(plan: PortPlan) -> None:
+            async with limiter:
+                probe = await probe_port(
+                    plan.address,
+                    plan.address_port,
+                    http_path=plan.http_path,
+                    timeout_s=self.settings.probe_timeout_s,
+                )
+            self._note(plan, probe)
+
+        async with anyio.create_task_group() as tg:
+            for plan in plans:
+                tg.start_soon(run, plan)
+
+    def _failures(self, plan: PortPlan) -> int:
+        state = self._ports.get(plan.container.id, {}).get(plan.port)
+        return state.failures if state is not None and state.kind in ("http", "tcp") else 0
 
     # -- what to probe ---------------------------------------------------------------------------
     def _plan(self, ref: ContainerRef, findings: Findings) -> list[PortPlan]:
