@@ -19,6 +19,11 @@ _WORD_RE = re.compile(r"[\"'(]?(?:[A-Za-z][A-Za-z_-]*|[A-Z]{2,}\d{1,2})[\"'.,;:!
 # HTTP methods name different requests (the digest's access-log groups keep them apart too),
 # however many of them a position holds.
 _HTTP_METHOD_RE = re.compile(r"\"?(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|CONNECT|TRACE)")
+# 3..MAX_STATE_WORDS capitalised words in one position are the states or actions a program
+# names in its own vocabulary (`VM Paused/Resumed/Started/Stopped`, `RUNNING/FAILED/KILLED`);
+# user-given names (users, hosts, files) are rarely capitalised, so there only 2 words split.
+MAX_STATE_WORDS = 5
+_CAPITALISED_RE = re.compile(r"[\"'(]?(?:[A-Z][a-z]{2,}|[A-Z]{3,})[\"'.,;:!)]?")
 WILDCARD = "<*>"
 SPLIT_ID_BASE = 1 << 30  # ids of split templates; Drain's own ids are small positive numbers
 
@@ -49,7 +54,10 @@ class EventWordSplitter:
             if len(values) < 2:
                 continue
             few_words = len(values) <= self.max_words and all(_WORD_RE.fullmatch(value) for value in values)
-            if few_words or all(_HTTP_METHOD_RE.fullmatch(value) for value in values):
+            states = len(values) <= MAX_STATE_WORDS and all(
+                _CAPITALISED_RE.fullmatch(value) for value in values
+            )
+            if few_words or states or all(_HTTP_METHOD_RE.fullmatch(value) for value in values):
                 positions.append(position)
         return tuple(positions)
 

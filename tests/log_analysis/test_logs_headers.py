@@ -171,6 +171,22 @@ def test_event_words_split_a_template_but_many_values_stay_a_parameter() -> None
     assert miner.template(ids[1]) == "session opened for user <*> by uid=<NUM>"
 
 
+def test_a_slot_with_a_few_capitalised_words_splits_but_a_few_user_names_do_not() -> None:
+    states = ["Paused", "Resumed", "Started", "Stopped"]
+    users = ["cyrus", "news", "test", "root"]  # as few and as repeated, but lowercase names
+    lines = []
+    for i in range(80):
+        lines.append(f"[instance: {i:08x}-0000-4000-8000-{i:012x}] VM {states[i % 4]} (Lifecycle Event)")
+        lines.append(f"session opened for user {users[i % 4]} by uid={i}")
+    miner = LogTemplateMiner()
+    ids = miner.add_many(lines)
+    vm_ids = [ids[i] for i in range(0, 160, 2)]
+    assert vm_ids[:4] == vm_ids[4:8] and len(set(vm_ids)) == 4
+    assert miner.template(vm_ids[3]) == "VM Stopped (Lifecycle Event)"
+    assert len({ids[i] for i in range(1, 160, 2)}) == 1
+    assert miner.template(ids[1]) == "session opened for user <*> by uid=<NUM>"
+
+
 def test_http_methods_always_split_a_template() -> None:
     methods = ["GET", "POST", "DELETE", "PUT"]
     lines = [
