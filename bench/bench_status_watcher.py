@@ -14,8 +14,11 @@ Measured:
    The watcher watches only the benchmark's containers (`include_labels`), so containers other
    work creates on a shared machine do not count; `--all-containers` watches everything.
 
+4. with `--engine-requests`: the detector engine run in this process (every container), its CPU and
+   the requests it sends to dockerd per window, by method and path.
+
 Run: uv run --frozen python bench/bench_status_watcher.py [--containers 200] [--seconds 60]
-     [--warmup 30] [--skip-watcher] [--skip-status]
+     [--warmup 30] [--skip-watcher] [--skip-status] [--engine-requests] [--all-containers]
 """
 
 from __future__ import annotations
@@ -162,6 +165,47 @@ def bench_watcher(env: dict[str, str], seconds: float, warmup: float) -> None:
             proc.wait()
 
 
+def count_engine_requests(seconds: float, warmup: float) -> None:
+    """Run the detector engine in this process (default settings, every container) and count the
+    requests it sends to dockerd after the warm-up, by method and path (ids replaced)."""
+    import collections
+    import re
+
+    import anyio
+    import requests
+
+    sys.path.insert(0, str(REPO))
+    from mcp_server.detectors import DetectorEngine, DetectorSettings
+    from mcp_server.docker_ops.host import DockerHost
+
+    counts: collections.Counter[str] = collections.Counter()
+    send = requests.Session.send
+
+    def counting_send(self: requests.Session, request: requests.PreparedRequest, **kwargs: object) -> object:
+        path = re.sub(r"[0-9a-f]{64}", "<id>", (request.path_url or "").split("?")[0])
+        path = re.sub(r"^/v1\.[0-9]+", "", path)
+        counts[f"{request.method} {path}"] += 1
+        return send(self, request, **kwargs)  # type: ignore[arg-type]
+
+    requests.Session.send = counting_send  # type: ignore[method-assign,assignment]
+
+    async def run() -> None:
+        async with DockerHost() as host, DetectorEngine(host, DetectorSettings()):
+            await anyio.sleep(warmup)
+            counts.clear()
+            before, start = os.times(), time.monotonic()
+            await anyio.sleep(seconds)
+            after, elapsed = os.times(), time.monotonic() - start
+            cpu = (after.user - before.user + after.system - before.system) / elapsed * 100
+            print(
+                f"in-process engine: {cpu:.2f} % of a core, {sum(counts.values())} engine requests in {elapsed:.0f} s"
+            )
+            for key, count in counts.most_common():
+                print(f"  {count:5d} {key}")
+
+    anyio.run(run)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--containers", type=int, default=200)
@@ -169,6 +213,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=30.0)
     parser.add_argument("--skip-watcher", action="store_true")
     parser.add_argument("--skip-status", action="store_true")
+    parser.add_argument(
+        "--engine-requests",
+        action="store_true",
+        help="also run the detector engine in this process and count its requests to dockerd",
+    )
     parser.add_argument(
         "--all-containers",
         action="store_true",
@@ -200,6 +249,8 @@ def main() -> None:
             bench_status(env)
         if not args.skip_watcher:
             bench_watcher(watch_env, args.seconds, args.warmup)
+        if args.engine_requests:
+            count_engine_requests(args.seconds, min(args.warmup, 20.0))
     finally:
         print(f"removed {teardown(client)} benchmark containers")
         client.close()
