@@ -147,13 +147,14 @@ class LogTemplateMiner:
     ) -> None:
         """Mask the first text of a key instead of the key where it holds a name with a digit.
 
-        Keys have every digit as 0, so "SOCKS5" would be "SOCKS0" in its template; such keys are
-        rare, and only then are their texts looked up (one pass over the batch).
+        Keys have every digit as 0, so "SOCKS5" would be "SOCKS0" in its template. Masking leaves
+        a digit only in such names, so a "0" in a masked key finds them; they are rare, and only
+        then are their texts looked up (one pass over the batch).
         """
         wanted = {
-            index: key
-            for index, key in enumerate(new_keys)
-            if "0" in key and NAME_WITH_DIGIT_RE.search(key, 1) is not None
+            index: new_keys[index]
+            for index, masked in enumerate(masked_list)
+            if "0" in masked and NAME_WITH_DIGIT_RE.search(masked) is not None
         }
         if not wanted:
             return
