@@ -2,6 +2,8 @@
 `follow` to another runbook, at most `max_follow_depth` times), then the agent's own policy above
 the server's: act alone only when the risk is low, the confidence reaches the threshold, the
 solution does not demand a human, and flap protection allows it; otherwise ask a human.
+With a model, `apply_model` turns its pick among the same candidates into the choice, under the
+same rule.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_host.incidents.model import Decision
+from agent_host.model.decision import NONE, ModelDecision
 from agent_host.settings import AgentSettings
 from mcp_server.runbooks import Runbook, RunbookLibrary, Solution, Verify, all_hold
 
@@ -22,6 +25,7 @@ class Choice:
     decision: Decision
     solution: Solution | None = None
     runbook: Runbook | None = None
+    retarget: str | None = None  # the dependency to blame instead (its runbook is `runbook`)
 
     @property
     def verify(self) -> Verify | None:
@@ -76,6 +80,13 @@ def choose(
         followed = library.get(solution.follow)
         if followed is None:  # the library checks follows at load; kept for a library built by hand
             return Choice(decision, runbook=book)
+        upstream = list(facts.get("upstream_down") or [])
+        if solution.apply_to == "upstream" and upstream:
+            decision.runbook = followed.name
+            decision.reasons.append(
+                f"the root cause is the dependency {upstream[0]}: {followed.name} applies to it"
+            )
+            return Choice(decision, runbook=followed, retarget=upstream[0])
         book = followed
         seen.append(book.name)
     decision.runbook = book.name
@@ -102,6 +113,103 @@ def choose(
         decision.reasons.append(
             f"acts alone: risk low, confidence {solution.confidence:g} ≥ threshold {solution.threshold:g}"
         )
+    return Choice(decision, solution=solution, runbook=book)
+
+
+def apply_model(
+    runbook_name: str | None,
+    choice: Choice,
+    model: ModelDecision,
+    library: RunbookLibrary,
+    facts: Mapping[str, Any],
+    flap: FlapVerdict,
+    settings: AgentSettings,
+    mode_note: str,
+) -> Choice:
+    """The model's decision as the Choice, under the same policy as the runbook's (`choice`, what
+    `choose` made of the incident's runbook `runbook_name`).
+
+    The model picks among the runbook's candidates only; its confidence replaces the runbook's, the
+    rule does not change: act alone only when the risk is low, the confidence reaches the threshold,
+    the solution does not demand a human, flap protection allows it AND the solution's own `when`
+    conditions hold. A candidate whose conditions do not hold can only be proposed to a human.
+    What code settles stands: an escalation by flap protection or a runbook rule is kept; a model
+    that tried to act outside the candidates (an answer or a tool call) escalates; "none" escalates.
+    """
+    book = library.get(runbook_name or "")  # the incident's runbook: its solutions were the candidates
+    decision = Decision(mode="model", mode_note=mode_note, runbook=runbook_name)
+    decision.reasons.append(f"model {model.model} (think {model.think}): root cause: {model.root_cause}")
+    decision.reasons += [f"model: {reason}" for reason in model.reasons]
+    if model.tool_calls:
+        decision.reasons.append("model read: " + ", ".join(model.tool_calls))
+    runbook_pick = choice.decision.solution or "no fix"
+    decision.reasons.append(f"runbook alone: {runbook_pick} → {choice.decision.route}")
+    decision.reasons += flap.reasons
+    if model.refusals:
+        decision.escalation += [f"refused: {r}" for r in model.refusals]
+        decision.reasons += [f"refused (possible prompt injection): {r}" for r in model.refusals]
+        return Choice(decision, runbook=book)
+    if book is None or choice.decision.escalation:
+        decision.escalation += choice.decision.escalation
+        decision.reasons += choice.decision.reasons
+        return Choice(decision, runbook=choice.runbook)
+    solution = next((s for s in book.solutions if s.id == model.solution), None)
+    if solution is None:
+        why = (
+            "the model found no candidate that fits: a human decides"
+            if model.solution == NONE
+            else f"the model chose {model.solution!r}, not a candidate of {book.name}: refused"
+        )
+        decision.escalation.append(why)
+        decision.reasons.append(why)
+        return Choice(decision, runbook=book)
+    holds = all_hold(solution.when, facts)
+    decision.reasons += [f"{book.name}/{solution.id}: " + c.explain(facts) for c in solution.when]
+    seen = [book.name]
+    while solution.follow is not None:
+        followed = library.get(solution.follow)
+        if followed is None or len(seen) > settings.max_follow_depth or followed.name in seen:
+            decision.escalation.append(f"follow {solution.follow!r} not taken ({' → '.join(seen)})")
+            decision.reasons.append(decision.escalation[-1])
+            return Choice(decision, runbook=book)
+        held = [r.reason for r in followed.escalate_when if r.when and all_hold(r.when, facts)]
+        nxt = next((s for s in followed.solutions if all_hold(s.when, facts)), None)
+        if held or nxt is None:
+            why = held[0] if held else "no solution's conditions hold"
+            decision.escalation.append(f"{solution.id} follows {followed.name}: {why}")
+            decision.reasons.append(decision.escalation[-1])
+            return Choice(decision, runbook=followed)
+        decision.reasons.append(f"{book.name}/{solution.id}: follows runbook {followed.name} → {nxt.id}")
+        book, solution = followed, nxt
+        seen.append(book.name)
+    decision.runbook = book.name
+    decision.solution = solution.id
+    decision.solution_title = solution.title
+    decision.confidence = model.confidence
+    decision.threshold = solution.threshold
+    decision.risk = solution.risk
+    decision.reasons.append(_flap_settings(settings))
+    blocked = [
+        why
+        for why, bad in (
+            (f"risk {solution.risk}", solution.risk != "low"),
+            (
+                f"confidence {model.confidence:g} < threshold {solution.threshold:g}",
+                model.confidence < solution.threshold,
+            ),
+            ("approval always", solution.approval == "always"),
+            ("flap protection does not allow acting now", not flap.may_act),
+            ("failed here before", solution.id in flap.needs_human),
+            ("its conditions do not hold", not holds),
+        )
+        if bad
+    ]
+    decision.route = "approval" if blocked else "auto"
+    decision.reasons.append(
+        "asks a human: " + ", ".join(blocked)
+        if blocked
+        else f"acts alone: risk low, model confidence {model.confidence:g} ≥ threshold {solution.threshold:g}"
+    )
     return Choice(decision, solution=solution, runbook=book)
 
 

@@ -275,7 +275,9 @@ def _graph_facts(
             "storage",
         )
         if health:
-            facts["upstream_down"] = sorted(upstream & down)
+            order = list(graph.get("start_order") or []) if graph else []
+            rank = {name: index for index, name in enumerate(order)}
+            facts["upstream_down"] = sorted(upstream & down, key=lambda n: (rank.get(n, len(rank)), n))
     elif health and not (down - {service}):
         facts["upstream_down"] = []  # nothing else in the stack is down, so no upstream is
 

@@ -19,8 +19,9 @@ IncidentStatus = Literal[
     "verifying",  # the fix ran; its effect is being checked
     "resolved",  # verified healthy
     "escalated",  # handed to a human (no safe fix, refused, denied, expired, or made worse)
+    "merged",  # its root cause is another incident's target: its signals moved there
 ]
-CLOSED: frozenset[str] = frozenset({"resolved", "escalated"})
+CLOSED: frozenset[str] = frozenset({"resolved", "escalated", "merged"})
 
 
 def now() -> datetime:
@@ -87,12 +88,15 @@ class Incident(BaseModel):
     updated_at: datetime = Field(default_factory=now)
     closed_at: datetime | None = None
     events: list[IncidentEvent] = Field(default_factory=list)
+    affected: list[str] = Field(default_factory=list, description="target keys of the victims grouped into it")
+    approved_by: str | None = Field(default=None, description="who approved the plan (its actions carry that yes)")
+    retargets: int = Field(default=0, description="times the blame moved to a dependency")
 
     def note(self, step: str, message: str) -> None:
         self.events.append(IncidentEvent(step=step, message=message))
         self.updated_at = now()
 
-    def close(self, status: Literal["resolved", "escalated"], outcome: str, step: str) -> None:
+    def close(self, status: Literal["resolved", "escalated", "merged"], outcome: str, step: str) -> None:
         self.status = status
         self.outcome = outcome
         self.closed_at = now()

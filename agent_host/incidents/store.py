@@ -82,7 +82,7 @@ class IncidentStore:
     async def open_for(self, fingerprint: str) -> Incident | None:
         """The open incident with this root-cause fingerprint, if any (signals are attached to it)."""
         rows = await self._query(
-            "SELECT record FROM incidents WHERE fingerprint = ? AND status NOT IN ('resolved', 'escalated') "
+            "SELECT record FROM incidents WHERE fingerprint = ? AND status NOT IN ('resolved', 'escalated', 'merged') "
             "ORDER BY opened_at DESC LIMIT 1",
             (fingerprint,),
         )
@@ -99,7 +99,7 @@ class IncidentStore:
     async def unfinished(self) -> list[Incident]:
         """Incidents not closed yet, oldest first: a restarted agent resumes each of them."""
         rows = await self._query(
-            "SELECT record FROM incidents WHERE status NOT IN ('resolved', 'escalated') ORDER BY opened_at",
+            "SELECT record FROM incidents WHERE status NOT IN ('resolved', 'escalated', 'merged') ORDER BY opened_at",
             (),
         )
         return [Incident.model_validate_json(r[0]) for r in rows]

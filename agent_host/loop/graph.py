@@ -2,7 +2,9 @@
 node, so a killed agent resumes each incident at the node it was in:
 
     detect_incident → gather_context → analyze_compose → diagnose
-    diagnose      ── auto | approval → plan_solution;  escalate → escalate
+    diagnose      ── auto | approval → plan_solution;  escalate → escalate;
+                     retarget → gather_context (a down dependency is the root cause: blame it);
+                     done → END (merged into the dependency's open incident)
     plan_solution ── auto → execute_action;  approval | escalate → escalate
     escalate      ── approved → execute_action;  otherwise → END
     execute_action── success → verify_fix;  failure → rollback
@@ -75,7 +77,15 @@ def build_graph(deps: LoopDeps | None) -> StateGraph[LoopState]:
     graph.add_edge("gather_context", "analyze_compose")
     graph.add_edge("analyze_compose", "diagnose")
     graph.add_conditional_edges(
-        "diagnose", _route, {"auto": "plan_solution", "approval": "plan_solution", "escalate": "escalate"}
+        "diagnose",
+        _route,
+        {
+            "auto": "plan_solution",
+            "approval": "plan_solution",
+            "escalate": "escalate",
+            "retarget": "gather_context",
+            "done": END,
+        },
     )
     graph.add_conditional_edges(
         "plan_solution", _route, {"auto": "execute_action", "approval": "escalate", "escalate": "escalate"}

@@ -15,6 +15,7 @@ class ToolAnswer(Protocol):
     text: str
     error: str | None
     refused: bool
+    needs_confirmation: bool
     replayed: bool
     outcome_unknown: bool
 
@@ -27,4 +28,5 @@ class ToolCaller(Protocol):
         *,
         idempotency_key: str | None = None,
         timeout_s: float | None = None,
+        confirmed: bool = False,
     ) -> ToolAnswer: ...

@@ -15,6 +15,7 @@ Route = Literal[
     "unhealthy",
     "unknown",
     "approved",
+    "retarget",
     "done",
 ]
 

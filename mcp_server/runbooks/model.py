@@ -116,12 +116,19 @@ class Solution(BaseModel):
     actions: list[Action] = Field(default_factory=list)
     undo: list[Action] = Field(default_factory=list, description="restore the state before the fix")
     follow: str | None = Field(default=None, pattern=_ID, description="another runbook to apply instead")
+    apply_to: Literal["target", "upstream"] = Field(
+        default="target",
+        description="with follow: upstream = the followed runbook is about the first down dependency, "
+        "which becomes the incident's target (its root cause)",
+    )
     verify: Verify | None = None
 
     @model_validator(mode="after")
     def _actions_or_follow(self) -> Solution:
         if bool(self.actions) == bool(self.follow):
             raise ValueError("a solution has either actions or follow (another runbook), not both or neither")
+        if self.apply_to == "upstream" and not self.follow:
+            raise ValueError("apply_to: upstream needs follow (the runbook to apply to the dependency)")
         return self
 
 

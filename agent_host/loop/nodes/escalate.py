@@ -50,6 +50,7 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
     status = answered.status if answered else "expired"
     if status == "approved" and answered is not None:
         incident.status = "acting"
+        incident.approved_by = answered.answered_by
         incident.note("escalate", f"approval {request.id} approved by {answered.answered_by}")
         return await deps.save(incident, "approved", "escalate")
     who = f" by {answered.answered_by}" if answered and answered.answered_by else ""

@@ -1,7 +1,9 @@
 """execute_action: the plan's tool calls, in order, each with the idempotency key `<incident>:act:<n>`.
 Killed halfway and restarted, this node runs again and the server answers the calls it already
 made from its record (`replayed`) instead of acting twice. A refusal, an error or an unknown outcome
-ends the step with the reason recorded (→ rollback), never a half-applied change left unexplained."""
+ends the step with the reason recorded (→ rollback), never a half-applied change left unexplained.
+A lost answer is asked for once more with the same key: the server answers from its record (or says
+the outcome is unknown because it stopped mid-action), it never acts twice."""
 
 from __future__ import annotations
 
@@ -21,7 +23,11 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
         key = action_key(incident.id, "act", int(step["index"]))
         if any(a.key == key and a.ok for a in incident.actions):
             continue
-        answer = await deps.link.call_tool(step["tool"], dict(step["arguments"]), idempotency_key=key)
+        # a plan a human approved answers the server's own confirmation question with that yes
+        confirmed = incident.approved_by is not None
+        answer = await deps.link.call_tool(step["tool"], dict(step["arguments"]), idempotency_key=key, confirmed=confirmed)
+        if answer.outcome_unknown:  # the answer was lost: the same key gets the server's record
+            answer = await deps.link.call_tool(step["tool"], dict(step["arguments"]), idempotency_key=key, confirmed=confirmed)
         record = ActionRecord(
             key=key,
             tool=step["tool"],

@@ -17,6 +17,7 @@ class Answer:
     text: str = ""
     error: str | None = None
     refused: bool = False
+    needs_confirmation: bool = False
     replayed: bool = False
     outcome_unknown: bool = False
 
@@ -34,7 +35,9 @@ class FakeServer:
     calls: list[tuple[str, dict[str, Any], str | None]] = field(default_factory=list)
     executed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     record: dict[str, Answer] = field(default_factory=dict)
+    confirmed: list[str] = field(default_factory=list)  # tools called with a human's approval
     crash_after_executing: str | None = None  # tool name: the agent "dies" right after the server acted
+    lose_answer_of: str | None = None  # tool name: the server acts, the answer is lost on the way back
 
     def on(self, tool: str, answer: Answer | Responder) -> None:
         self.answers[tool] = answer if callable(answer) else (lambda _args, a=answer: a)
@@ -46,8 +49,11 @@ class FakeServer:
         *,
         idempotency_key: str | None = None,
         timeout_s: float | None = None,
+        confirmed: bool = False,
     ) -> Answer:
         self.calls.append((name, dict(arguments), idempotency_key))
+        if confirmed:
+            self.confirmed.append(name)
         if idempotency_key and idempotency_key in self.record:
             kept = self.record[idempotency_key]
             return Answer(**{**kept.__dict__, "replayed": True})
@@ -61,6 +67,9 @@ class FakeServer:
             if self.crash_after_executing == name:
                 self.crash_after_executing = None
                 raise Crash(name)
+            if self.lose_answer_of == name:
+                self.lose_answer_of = None
+                return Answer(ok=False, outcome_unknown=True, error="connection lost after sending")
         return answer
 
     def mutations(self) -> list[tuple[str, dict[str, Any]]]:

@@ -147,4 +147,18 @@ async def test_signals_are_grouped_by_root_cause(loop: Loop) -> None:
 
 
 def test_the_store_queries_name_exactly_the_closed_statuses() -> None:
-    assert {"resolved", "escalated"} == CLOSED
+    assert {"resolved", "escalated", "merged"} == CLOSED
+
+
+async def test_a_lost_answer_is_asked_for_again_with_the_same_key_not_redone(loop: Loop) -> None:
+    script_quiet_stack(loop.server)
+    loop.server.lose_answer_of = "set_memory_limit"
+    (incident_id,) = await loop.monitor.handle_signals([make_signal("oom", evidence=OOM)])
+    await loop.monitor.drive(incident_id)
+    incident = await loop.store.get(incident_id)
+    assert incident is not None and incident.status == "resolved", incident.events
+    assert len(loop.server.executed) == 1
+    (action,) = incident.actions
+    assert action.ok and action.replayed
+    keys = [c[2] for c in loop.server.calls if c[0] == "set_memory_limit" and c[2]]
+    assert keys == [f"{incident_id}:act:0", f"{incident_id}:act:0"]

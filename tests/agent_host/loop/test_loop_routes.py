@@ -183,6 +183,7 @@ async def test_approval_is_asked_with_the_exact_change_and_answered_once(loop: L
     incident = await loop.store.get(incident_id)
     assert incident is not None
     assert [m[0] for m in loop.server.mutations()] == ["rollback"]
+    assert loop.server.confirmed == ["rollback"]  # the human's yes answers the server's question too
     assert incident.status in ("resolved", "escalated")
     assert any("approved by cli:root" in e.message for e in incident.events)
 
@@ -204,3 +205,89 @@ async def test_a_health_check_that_cannot_run_is_a_config_problem_not_a_restart(
     assert incident.facts["healthcheck_cannot_run"] is True
     assert "health check's own command cannot run" in (incident.outcome or "")
     assert loop.server.mutations() == []  # a restart would not fix the check
+
+
+async def test_a_crash_loop_caused_by_a_down_database_blames_the_database(loop: Loop) -> None:
+    script_quiet_stack(loop.server)
+    loop.server.on(
+        "compose_health",
+        Answer(structured={"verdict": "degraded", "services": [
+            {"service": "api", "verdict": "down", "containers": []},
+            {"service": "db", "verdict": "down", "containers": []},
+        ]}),
+    )  # fmt: skip
+    loop.server.on("service_status", healthy_service(running=False))
+    loop.server.on("deployment_history", Answer(structured={"deployments": [], "snapshots": 0}))
+    loop.server.on("restart_service", Answer(structured={"ok": True}))
+    incident_id = await open_incident(loop, make_signal("crash_loop", "api", evidence={"exit_codes": [1, 1, 1]}))
+    await loop.monitor.drive(incident_id)
+    incident = await loop.store.get(incident_id)
+    assert incident is not None
+    assert incident.target_key == "service:local/shop/db" and incident.runbook == "dependency-down"
+    assert incident.affected == ["service:local/shop/api"]
+    assert any("blames the dependency db" in e.message for e in incident.events), [e.message for e in incident.events]
+    # the dependency is what gets restarted first; the victim only once it is fixed and still broken
+    mutations = loop.server.mutations()
+    assert mutations[0] == ("restart_service", {"app_name": "shop", "service": "db"}), incident.events
+    assert incident.status == "resolved" or all(m[1].get("service") != "api" for m in mutations)
+
+
+async def test_a_victim_joins_the_open_incident_of_its_dependency(loop: Loop) -> None:
+    script_quiet_stack(loop.server)
+    db_incident = await open_incident(loop, make_signal("exited", "db", evidence={"exit_code": 1}))
+    loop.server.on(
+        "compose_health",
+        Answer(structured={"verdict": "degraded", "services": [
+            {"service": "api", "verdict": "down", "containers": []},
+            {"service": "db", "verdict": "down", "containers": []},
+        ]}),
+    )  # fmt: skip
+    loop.server.on("deployment_history", Answer(structured={"deployments": [], "snapshots": 0}))
+    api_incident = await open_incident(loop, make_signal("crash_loop", "api", evidence={"exit_codes": [1, 1, 1]}))
+    await loop.monitor.drive(api_incident)
+    merged = await loop.store.get(api_incident)
+    assert merged is not None and merged.status == "merged" and db_incident in (merged.outcome or "")
+    parent = await loop.store.get(db_incident)
+    assert parent is not None and [s["kind"] for s in parent.signals] == ["exited", "crash_loop"]
+    assert parent.affected == ["service:local/shop/api"]
+    assert loop.server.mutations() == []
+
+
+async def test_after_the_dependency_is_fixed_broken_dependants_restart_in_start_order(loop: Loop) -> None:
+    script_quiet_stack(loop.server)
+    down = Answer(structured={"verdict": "degraded", "services": [
+        {"service": "web", "verdict": "down", "containers": []},
+        {"service": "api", "verdict": "down", "containers": []},
+        {"service": "db", "verdict": "down", "containers": []},
+    ]})  # fmt: skip
+    fixed_db = Answer(structured={"verdict": "degraded", "services": [
+        {"service": "web", "verdict": "down", "containers": []},
+        {"service": "api", "verdict": "down", "containers": []},
+        {"service": "db", "verdict": "ok", "containers": []},
+    ]})  # fmt: skip
+    restarted: list[str] = []
+    loop.server.on("compose_health", lambda _a: fixed_db if restarted else down)
+    loop.server.on(
+        "compose_graph",
+        Answer(structured={"start_order": ["db", "api", "web"], "services": [
+            {"name": "db", "kind": "database", "depends_on": [], "upstream": [], "blast_radius": ["api", "web"]},
+        ]}),
+    )  # fmt: skip
+    loop.server.on("service_status", healthy_service(running=False))
+
+    def restart(args: dict) -> Answer:
+        restarted.append(args["service"])
+        return Answer(structured={"ok": True})
+
+    loop.server.on("restart_service", restart)
+    db_id = await open_incident(loop, make_signal("exited", "db", evidence={"exit_code": 1}))
+    incident = await loop.store.get(db_id)
+    assert incident is not None
+    incident.affected = ["service:local/shop/web", "service:local/shop/api"]
+    await loop.store.save(incident)
+    loop.server.on("service_status", lambda _a: healthy_service(running=bool(restarted)))
+    await loop.monitor.drive(db_id)
+    incident = await loop.store.get(db_id)
+    assert incident is not None and incident.status == "resolved", incident.events
+    assert restarted == ["db", "api", "web"]  # the dependency, then its victims in start order
+    assert [a.key for a in incident.actions][-2:] == [f"{db_id}:dependant:0", f"{db_id}:dependant:1"]
