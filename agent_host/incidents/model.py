@@ -88,8 +88,12 @@ class Incident(BaseModel):
     updated_at: datetime = Field(default_factory=now)
     closed_at: datetime | None = None
     events: list[IncidentEvent] = Field(default_factory=list)
-    affected: list[str] = Field(default_factory=list, description="target keys of the victims grouped into it")
-    approved_by: str | None = Field(default=None, description="who approved the plan (its actions carry that yes)")
+    affected: list[str] = Field(
+        default_factory=list, description="target keys of the victims grouped into it"
+    )
+    approved_by: str | None = Field(
+        default=None, description="who approved the plan (its actions carry that yes)"
+    )
     retargets: int = Field(default=0, description="times the blame moved to a dependency")
 
     def note(self, step: str, message: str) -> None:

@@ -23,9 +23,7 @@ from typing import Literal
 
 import anyio
 import anyio.abc
-import httpx
 from anyio.streams.tls import TLSAttribute
-from cryptography import x509
 from pydantic import BaseModel
 
 from .inputs import DomainSpec
@@ -79,6 +77,8 @@ def _short_error(exc: BaseException) -> str:
 
 async def probe_http(spec: DomainSpec, timeout_s: float) -> HttpResult:
     """GET the domain once (no redirects followed, body mostly not read)."""
+    import httpx  # here, not at the top: `status` loads the detectors and never probes (~60 ms)
+
     url, headers, extensions = _request_url(spec)
     address, port = spec.connect_address()
     result = HttpResult(url=spec.url, connected_to=f"{address}:{port}")
@@ -134,6 +134,8 @@ async def probe_tls(spec: DomainSpec, timeout_s: float, ca_file: Path | None = N
     if not der:
         result.error = "the server presented no certificate"
         return result
+    from cryptography import x509  # only a TLS check needs it (~30 ms to load)
+
     cert = x509.load_der_x509_certificate(der)
     result.not_after = cert.not_valid_after_utc
     result.days_left = round((cert.not_valid_after_utc - datetime.now(UTC)).total_seconds() / 86400, 2)

@@ -10,14 +10,16 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from pydantic import BaseModel, Field, field_validator
 
 from mcp_server.dokploy.errors import NotFoundError as DokployNotFoundError
 from mcp_server.dokploy.errors import ValidationError as DokployValidationError
-from mcp_server.dokploy.models import Deployment, Domain
+
+if TYPE_CHECKING:  # the Dokploy models load on first use (~70 ms): `status` never needs them
+    from mcp_server.dokploy.models import Deployment, Domain
 
 T = TypeVar("T")
 
@@ -95,7 +97,7 @@ class DomainSpec(BaseModel):
         )
 
 
-DeploymentRows = Sequence[Deployment | Mapping[str, Any]]
+DeploymentRows = Sequence["Deployment | Mapping[str, Any]"]
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,7 @@ async def dokploy_domain_specs(
         service = owners[owner_id]
         names = await routing.service_names(client, owner_id, rows) if service.type == "compose" else {}
         for row in rows:
-            domain = Domain.model_validate(
+            domain = _domain_model().model_validate(
                 {
                     **{k: row.get(k) for k in ("domainId", "host", "https", "port", "path", "enabled")},
                     "serviceName": names.get(str(row.get("domainId"))),
@@ -253,6 +255,12 @@ async def _domain_specs_per_service(client: Any, services: Sequence[Any]) -> lis
             rows = await client.domains_by_application(service.id)
         domains += [(row, service.app_name) for row in rows]
     return _merge_specs(domains)
+
+
+def _domain_model() -> type[Domain]:
+    from mcp_server.dokploy.models import Domain
+
+    return Domain
 
 
 def _merge_specs(domains: Sequence[tuple[Domain, str]]) -> list[DomainSpec]:

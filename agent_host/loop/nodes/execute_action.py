@@ -25,9 +25,13 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
             continue
         # a plan a human approved answers the server's own confirmation question with that yes
         confirmed = incident.approved_by is not None
-        answer = await deps.link.call_tool(step["tool"], dict(step["arguments"]), idempotency_key=key, confirmed=confirmed)
+        answer = await deps.link.call_tool(
+            step["tool"], dict(step["arguments"]), idempotency_key=key, confirmed=confirmed
+        )
         if answer.outcome_unknown:  # the answer was lost: the same key gets the server's record
-            answer = await deps.link.call_tool(step["tool"], dict(step["arguments"]), idempotency_key=key, confirmed=confirmed)
+            answer = await deps.link.call_tool(
+                step["tool"], dict(step["arguments"]), idempotency_key=key, confirmed=confirmed
+            )
         record = ActionRecord(
             key=key,
             tool=step["tool"],

@@ -16,7 +16,9 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
     await _restart_broken_dependants(deps, incident)
     decision = incident.decision
     if decision and decision.solution:
-        await deps.store.record_fix(incident.id, incident.target_key, decision.solution, "worked", deps.clock())
+        await deps.store.record_fix(
+            incident.id, incident.target_key, decision.solution, "worked", deps.clock()
+        )
     recovered_s = (deps.clock() - incident.opened_at).total_seconds()
     what = decision.solution if decision else "nothing"
     incident.close("resolved", f"resolved by {what} in {recovered_s:.0f} s", "learn")
@@ -34,7 +36,9 @@ async def _restart_broken_dependants(deps: LoopDeps, incident: Incident) -> None
     broken = {r.get("service") for r in reports if r.get("verdict") != "ok"}
     graph = (incident.context.get("_graph") or {}).get("structured") or {}
     order = {name: n for n, name in enumerate(graph.get("start_order") or [])}
-    for index, service in enumerate(sorted((v for v in victims if v in broken), key=lambda s: order.get(s, len(order)))):
+    for index, service in enumerate(
+        sorted((v for v in victims if v in broken), key=lambda s: order.get(s, len(order)))
+    ):
         key = action_key(incident.id, "dependant", index)
         if any(a.key == key for a in incident.actions):
             continue
@@ -47,5 +51,8 @@ async def _restart_broken_dependants(deps: LoopDeps, incident: Incident) -> None
                 summary=(answer.text or "")[:500],
             )
         )  # fmt: skip
-        incident.note("learn", f"dependant {service} still broken after the fix: restarted ({'ok' if answer.ok else answer.error})")
+        incident.note(
+            "learn",
+            f"dependant {service} still broken after the fix: restarted ({'ok' if answer.ok else answer.error})",
+        )
         await deps.store.save(incident)

@@ -11,16 +11,17 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from pydantic import ValidationError
 
-from mcp_server.dokploy.models import Deployment
-
 from ..base import Detector, DetectorContext, Findings, Severity, Signal, Target
 from ..inputs import DeploymentWatch, resolve_provider
 from ..settings import DetectorSettings
+
+if TYPE_CHECKING:  # loaded when a deployment is judged (~70 ms): `status` never needs the models
+    from mcp_server.dokploy.models import Deployment
 
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 
@@ -89,6 +90,8 @@ class FailedDeploymentDetector(Detector):
 
     @staticmethod
     def _row(row: Deployment | Mapping[str, Any]) -> Deployment:
+        from mcp_server.dokploy.models import Deployment
+
         if isinstance(row, Deployment):
             return row
         try:

@@ -219,13 +219,17 @@ async def test_a_crash_loop_caused_by_a_down_database_blames_the_database(loop: 
     loop.server.on("service_status", healthy_service(running=False))
     loop.server.on("deployment_history", Answer(structured={"deployments": [], "snapshots": 0}))
     loop.server.on("restart_service", Answer(structured={"ok": True}))
-    incident_id = await open_incident(loop, make_signal("crash_loop", "api", evidence={"exit_codes": [1, 1, 1]}))
+    incident_id = await open_incident(
+        loop, make_signal("crash_loop", "api", evidence={"exit_codes": [1, 1, 1]})
+    )
     await loop.monitor.drive(incident_id)
     incident = await loop.store.get(incident_id)
     assert incident is not None
     assert incident.target_key == "service:local/shop/db" and incident.runbook == "dependency-down"
     assert incident.affected == ["service:local/shop/api"]
-    assert any("blames the dependency db" in e.message for e in incident.events), [e.message for e in incident.events]
+    assert any("blames the dependency db" in e.message for e in incident.events), [
+        e.message for e in incident.events
+    ]
     # the dependency is what gets restarted first; the victim only once it is fixed and still broken
     mutations = loop.server.mutations()
     assert mutations[0] == ("restart_service", {"app_name": "shop", "service": "db"}), incident.events
@@ -243,7 +247,9 @@ async def test_a_victim_joins_the_open_incident_of_its_dependency(loop: Loop) ->
         ]}),
     )  # fmt: skip
     loop.server.on("deployment_history", Answer(structured={"deployments": [], "snapshots": 0}))
-    api_incident = await open_incident(loop, make_signal("crash_loop", "api", evidence={"exit_codes": [1, 1, 1]}))
+    api_incident = await open_incident(
+        loop, make_signal("crash_loop", "api", evidence={"exit_codes": [1, 1, 1]})
+    )
     await loop.monitor.drive(api_incident)
     merged = await loop.store.get(api_incident)
     assert merged is not None and merged.status == "merged" and db_incident in (merged.outcome or "")
