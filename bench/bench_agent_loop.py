@@ -27,10 +27,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent_host.incidents.model import Incident  # noqa: E402
-from agent_host.runner import running_agent  # noqa: E402
-from agent_host.settings import AgentSettings  # noqa: E402
-from standins.dokploy.server import StandIn  # noqa: E402
+from agent_host.incidents.model import Incident
+from agent_host.runner import running_agent
+from agent_host.settings import AgentSettings
+from standins.dokploy.server import StandIn
 
 LABELS = {"ig.bench": "agent-loop"}
 OPENAPI = Path(__file__).resolve().parents[2] / "shared" / "dokploy" / "openapi.json"
@@ -56,8 +56,9 @@ def pct(values: list[float], q: float) -> float:
 
 async def main(rounds: int, verify_s: float) -> None:
     standin = StandIn(service_labels=LABELS).start()
-    http = httpx.Client(base_url=standin.url, headers=standin.headers, timeout=120)
-    env_id = http.post("/api/project.create", json={"name": "bench-agent"}).json()["environment"]["environmentId"]
+    http = httpx.AsyncClient(base_url=standin.url, headers=standin.headers, timeout=120)
+    created = await http.post("/api/project.create", json={"name": "bench-agent"})
+    env_id = created.json()["environment"]["environmentId"]
     state = Path(tempfile.mkdtemp(prefix="ig-bench-agent-"))
     env = dict(os.environ)
     env.update(
@@ -66,10 +67,13 @@ async def main(rounds: int, verify_s: float) -> None:
         INFRAGUARDIAN_STATE_DIR=str(state / "server"),
         INFRAGUARDIAN_DOKPLOY_OPENAPI_FILE=str(OPENAPI),
     )
-    settings = AgentSettings(state_dir=state / "agent", poll_s=0.5, verify_window_max_s=verify_s, verify_interval_s=1)
+    settings = AgentSettings(
+        state_dir=state / "agent", poll_s=0.5, verify_window_max_s=verify_s, verify_interval_s=1
+    )
     opened: dict[str, float] = {}
     event_to_open: list[float] = []
     closed: dict[str, Incident] = {}
+    done: dict[str, anyio.Event] = {}
 
     def listen(incident: Incident, step: str) -> None:
         app = str(incident.target.get("app_name"))
@@ -79,33 +83,38 @@ async def main(rounds: int, verify_s: float) -> None:
             event_to_open.append(datetime.now(UTC).timestamp() - first.timestamp())
         if incident.closed:
             closed[app] = incident
+            done.setdefault(app, anyio.Event()).set()
 
     to_open: list[float] = []
     to_recover: list[float] = []
     try:
-        async with running_agent(settings, env=env, listeners=[listen]) as agent, anyio.create_task_group() as tasks:
+        async with (
+            running_agent(settings, env=env, listeners=[listen]) as agent,
+            anyio.create_task_group() as tasks,
+        ):
             tasks.start_soon(agent.monitor.run)
             await anyio.sleep(3)  # the spawned server's detectors connect to the engine's events
             for n in range(rounds):
-                row = http.post(
+                row = (await http.post(
                     "/api/compose.create",
                     json={"name": f"oom{n}", "appName": f"bench-oom{n}", "environmentId": env_id,
                           "sourceType": "raw", "composeType": "docker-compose", "composeFile": compose_text()},
-                ).json()  # fmt: skip
+                )).json()  # fmt: skip
                 app = row["appName"]
                 fault = time.monotonic()  # the deploy starts the container that is OOM-killed at once
-                http.post("/api/compose.deploy", json={"composeId": row["composeId"]})
+                await http.post("/api/compose.deploy", json={"composeId": row["composeId"]})
                 with anyio.fail_after(240):
-                    while app not in closed:
-                        await anyio.sleep(0.2)
+                    await done.setdefault(app, anyio.Event()).wait()
                 incident = closed[app]
                 status = "resolved" if incident.status == "resolved" else f"NOT resolved ({incident.outcome})"
                 to_open.append(opened[app] - fault)
                 to_recover.append(time.monotonic() - fault)
-                print(f"round {n}: opened {to_open[-1]:.1f} s, {status} {to_recover[-1]:.1f} s after the fault")
+                print(
+                    f"round {n}: opened {to_open[-1]:.1f} s, {status} {to_recover[-1]:.1f} s after the fault"
+                )
             tasks.cancel_scope.cancel()
     finally:
-        http.close()
+        await http.aclose()
         standin.stop()
         await standin.ateardown()
         client = docker.from_env()
@@ -115,7 +124,9 @@ async def main(rounds: int, verify_s: float) -> None:
         f"\nDocker's OOM event (the signal's first_seen) → incident opened: p50 {statistics.median(event_to_open):.2f} s, "
         f"p95 {pct(event_to_open, 0.95):.2f} s"
     )
-    print(f"deploy started → incident opened: p50 {statistics.median(to_open):.2f} s, p95 {pct(to_open, 0.95):.2f} s")
+    print(
+        f"deploy started → incident opened: p50 {statistics.median(to_open):.2f} s, p95 {pct(to_open, 0.95):.2f} s"
+    )
     print(
         f"deploy started → verified recovery (verify window capped at {verify_s:g} s): "
         f"p50 {statistics.median(to_recover):.1f} s, p95 {pct(to_recover, 0.95):.1f} s"

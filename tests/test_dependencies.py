@@ -30,7 +30,15 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 # Heavy libraries of the agent host that the server must never load or install.
 AGENT_ONLY_MODULES = ("chromadb", "ollama", "onnxruntime", "kubernetes", "grpc", "langgraph", "psycopg")
-AGENT_ONLY_DISTRIBUTIONS = ("chromadb", "ollama", "onnxruntime", "kubernetes", "grpcio", "langgraph", "psycopg")
+AGENT_ONLY_DISTRIBUTIONS = (
+    "chromadb",
+    "ollama",
+    "onnxruntime",
+    "kubernetes",
+    "grpcio",
+    "langgraph",
+    "psycopg",
+)
 
 
 def _uv() -> str:

@@ -35,7 +35,9 @@ async def test_runbooks_call_real_tools_with_real_arguments(mcp_client: Client) 
             calls += 1
             assert call.tool in schemas, f"{name}: unknown tool {call.tool}"
             properties = set(schemas[call.tool].get("properties", {}))
-            assert set(call.arguments) <= properties, f"{name}: {call.tool} takes no {set(call.arguments) - properties}"
+            assert set(call.arguments) <= properties, (
+                f"{name}: {call.tool} takes no {set(call.arguments) - properties}"
+            )
             missing = set(schemas[call.tool].get("required", [])) - set(call.arguments)
             assert not missing, f"{name}: {call.tool} needs {missing}"
     assert calls >= 30
