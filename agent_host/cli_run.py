@@ -52,7 +52,7 @@ def run(as_json: bool, once: bool) -> None:
 
     Connects to INFRAGUARDIAN_AGENT__SERVER_URL (with its token) or starts a server over stdio.
     Stop it with Ctrl-C: nothing is lost, a restart resumes every unfinished incident."""
-    from .runner import mode_note, running_agent
+    from .runner import running_agent
 
     settings = _settings()
     say = _printer(as_json)
@@ -62,7 +62,7 @@ def run(as_json: bool, once: bool) -> None:
             announce = {
                 "agent": "watching",
                 "server": agent.link.describe(),
-                "mode": mode_note(settings),
+                "mode": agent.deps.mode_note(),
                 "state": str(settings.state_dir),
                 "checkpoints": "postgresql" if settings.database_url else str(settings.checkpoint_path),
             }
@@ -92,7 +92,6 @@ def status(as_json: bool) -> None:
     """Mode (model or runbook-only), state, open incidents and pending approvals."""
     from .approvals import ApprovalBook
     from .incidents.store import IncidentStore
-    from .runner import mode_note
 
     settings = _settings()
     db = settings.open_database()
@@ -102,7 +101,7 @@ def status(as_json: bool) -> None:
     finally:
         db.close()
     report: dict[str, Any] = {
-        "mode": mode_note(settings),
+        "mode": anyio.run(_current_mode, settings),
         "server": settings.server_url or "started by the agent over stdio",
         "state_dir": str(settings.state_dir),
         "database": "postgresql" if settings.database_url else str(settings.incident_path),
@@ -123,3 +122,19 @@ def status(as_json: bool) -> None:
         *[f"  {p['id']} {p['title']} (expires {p['expires_at']})" for p in report["pending_approvals"]],
     ]
     click.echo("\n".join(redact_text(line) for line in lines))
+
+
+async def _current_mode(settings: AgentSettings) -> str:
+    """runbook-only, or the model and whether it answers right now (one GET /api/tags)."""
+    from .runner import mode_note
+
+    if not settings.model.enabled:
+        return mode_note(settings)
+    from .model import ModelDecider
+
+    decider = ModelDecider(settings.model)
+    try:
+        await decider.check()
+        return decider.mode_note()
+    finally:
+        await decider.aclose()

@@ -17,6 +17,8 @@ from agent_host.incidents.model import Incident
 from agent_host.incidents.store import IncidentStore
 from agent_host.loop.deps import LoopDeps
 from agent_host.loop.graph import compile_graph
+from agent_host.model import ModelDecider
+from agent_host.model.tools import LinkReadTools, definitions_from_mcp
 from agent_host.monitor import Monitor
 from agent_host.server_link import ServerLink
 from agent_host.settings import AgentSettings
@@ -26,8 +28,8 @@ RUNBOOK_INDEX = "runbook://index"
 
 
 def mode_note(settings: AgentSettings) -> str:
-    """How this agent decides, as every incident record and `status` say it."""
-    return "runbook-only: no model is used (decisions come from the runbooks alone)"
+    """How this agent decides when no model is configured (a configured one says it itself)."""
+    return "runbook-only: no model configured (set OLLAMA_HOST or INFRAGUARDIAN_AGENT__MODEL__OLLAMA_HOST)"
 
 
 async def server_runbooks(link: ServerLink) -> RunbookLibrary:
@@ -35,6 +37,17 @@ async def server_runbooks(link: ServerLink) -> RunbookLibrary:
     index = json.loads(await link.read_resource(RUNBOOK_INDEX))
     texts = {entry["name"]: await link.read_resource(f"runbook://{entry['name']}") for entry in index}
     return RunbookLibrary.from_texts(texts)
+
+
+async def model_decider(settings: AgentSettings, link: ServerLink) -> ModelDecider | None:
+    """The model, when one is configured: offered the server's read-only tools, and asked at once
+    whether it answers so `run` and every incident say the real mode from the start."""
+    if not settings.model.enabled:
+        return None
+    tools = LinkReadTools(definitions_from_mcp(await link.list_tools()), link)
+    decider = ModelDecider(settings.model, read_tools=tools)
+    await decider.check()
+    return decider
 
 
 @contextlib.asynccontextmanager
@@ -75,12 +88,18 @@ async def running_agent(
     try:
         async with ServerLink(settings.link_settings(), env=env) as link, checkpointer(settings) as saver:
             library = await server_runbooks(link)
+            decider = await model_decider(settings, link)
             deps = LoopDeps(
                 link=link, library=library, store=store, settings=settings, approvals=book,
-                mode_note=lambda: mode_note(settings), listeners=list(listeners or []),
+                mode_note=decider.mode_note if decider else (lambda: mode_note(settings)),
+                listeners=list(listeners or []), decider=decider,
             )  # fmt: skip
             graph = compile_graph(deps, saver)
-            yield Agent(link, deps, Monitor(deps, graph, link.active_signals))
+            try:
+                yield Agent(link, deps, Monitor(deps, graph, link.active_signals))
+            finally:
+                if decider is not None:
+                    await decider.aclose()
     finally:
         db.close()
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent_host.model.settings import ModelSettings
 from agent_host.server_link.settings import LinkSettings
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class AgentSettings(BaseSettings):
     )
     max_follow_depth: int = Field(default=2, ge=0, le=5)
     flap: FlapSettings = Field(default_factory=FlapSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
 
     def link_settings(self) -> LinkSettings:
         return LinkSettings(

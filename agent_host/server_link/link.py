@@ -30,7 +30,7 @@ from typing import Any, TypeVar, cast
 import anyio
 from anyio.abc import TaskGroup
 from mcp import Client, MCPError
-from mcp.types import Implementation, TextResourceContents, ToolAnnotations
+from mcp.types import Implementation, TextResourceContents, Tool, ToolAnnotations
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, RequestParamsMeta
 
 from agent_host import __version__
@@ -92,6 +92,7 @@ class ServerLink:
             )
         )
         self._http = HttpStatus()
+        self._tools: list[Tool] = []
         self._client: Client | None = None
         self._generation = 0
         self._lost = anyio.Event()
@@ -247,6 +248,11 @@ class ServerLink:
 
     # -- internals ----------------------------------------------------------------------------------
 
+    async def list_tools(self) -> list[Tool]:
+        """The server's tools (name, description, schemas, annotations) on the current connection."""
+        await self._wait_client(anyio.current_time() + self.settings.connect_timeout_s, "list tools")
+        return list(self._tools)
+
     def _is_mutating(self, name: str) -> bool:
         """A tool may change something unless the server marks it read-only (unknown tools too)."""
         annotations = self._annotations.get(name)
@@ -366,15 +372,18 @@ class ServerLink:
     async def _opened(self, client: Client) -> None:
         """Learn the tools' annotations, then publish the session."""
         annotations: dict[str, ToolAnnotations] = {}
+        tools: list[Tool] = []
         cursor: str | None = None
         while True:
             page = await client.list_tools(cursor=cursor)
             for tool in page.tools:
                 annotations[tool.name] = tool.annotations or ToolAnnotations()
+                tools.append(tool)
             cursor = page.next_cursor
             if not cursor:
                 break
         self._annotations = annotations
+        self._tools = tools
         self._client = client
         self._ever_connected = True
         self._fatal = None

@@ -10,6 +10,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import docker
@@ -127,3 +128,48 @@ async def _all(settings: AgentSettings) -> list[Incident]:
         return await IncidentStore(db).recent(100)
     finally:
         db.close()
+
+
+async def test_with_the_scripted_model_the_same_oom_is_decided_by_the_model(
+    standin: StandIn, tmp_path: Path, ollama_standin: Any
+) -> None:
+    """The real `ollama` client against the Ollama stand-in: the model reads the evidence, picks the
+    runbook's candidate, and the policy lets it act; the decision record says so."""
+    ollama_standin.set_default(
+        {
+            "thinking": "Exit 137 with OOMKilled: the limit is too low for its 40 MiB buffer.",
+            "json": {
+                "root_cause": "out of memory under a 32 MiB limit",
+                "confidence": 0.9,
+                "solution": "raise-memory-limit",
+                "reasons": ["OOMKilled=true, exit 137", "the dry run allows 64m"],
+            },
+        }
+    )
+    api = StandInAPI(standin)
+    _, app_name = api.deployed_compose("oommodel", oom_compose())
+    settings = AgentSettings(
+        state_dir=tmp_path / "agent", poll_s=0.5, verify_window_max_s=8, verify_interval_s=1,
+        model={"ollama_host": ollama_standin.url},
+    )  # fmt: skip
+    resolved: Incident | None = None
+    try:
+        env = server_env(standin, tmp_path / "server")
+        async with running_agent(settings, env=env) as agent, anyio.create_task_group() as tasks:
+            assert "gpt-oss:20b" in agent.deps.mode_note()
+            tasks.start_soon(agent.monitor.run)
+            with anyio.fail_after(150):
+                while resolved is None:
+                    await anyio.sleep(1)
+                    for incident in await agent.deps.store.recent(20):
+                        if incident.target.get("app_name") == app_name and incident.closed:
+                            resolved = incident
+            tasks.cancel_scope.cancel()
+        assert resolved.status == "resolved", resolved.events
+        assert resolved.decision is not None and resolved.decision.mode == "model"
+        assert resolved.decision.solution == "raise-memory-limit"
+        assert any("out of memory under a 32 MiB limit" in r for r in resolved.decision.reasons)
+        chats = ollama_standin.chats
+        assert chats and chats[0].think in ("medium", "high") and (chats[0].num_ctx or 0) >= 32768
+    finally:
+        api.close()
