@@ -11,20 +11,67 @@
   `describe_blast_radius` (blast.py) writes the confirmation a human sees.
 """
 
-from mcp_server.safety.actions import ACTIONS, ActionSpec, get_action
-from mcp_server.safety.audit import AuditEntry, AuditLog, ResultStatus
-from mcp_server.safety.blast import describe_blast_radius
-from mcp_server.safety.boundary import wrap_untrusted
-from mcp_server.safety.budgets import BudgetStatus, BudgetStore
-from mcp_server.safety.clock import Clock
-from mcp_server.safety.db import Database, SafetyStoreError
-from mcp_server.safety.gate import GuardedCall, RunOutcome, Safety
-from mcp_server.safety.models import ActionRequest, BudgetUsage, Decision, DecisionCode
-from mcp_server.safety.modes import Mode
-from mcp_server.safety.protection import protection_reason
-from mcp_server.safety.reader import SafetyReader
-from mcp_server.safety.settings import DEFAULT_BUDGETS, BudgetRule, SafetySettings
-from mcp_server.safety.targets import Target, TargetKind
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mcp_server.safety.actions import ACTIONS, ActionSpec, get_action
+    from mcp_server.safety.audit import AuditEntry, AuditLog, ResultStatus
+    from mcp_server.safety.blast import describe_blast_radius
+    from mcp_server.safety.boundary import wrap_untrusted
+    from mcp_server.safety.budgets import BudgetStatus, BudgetStore
+    from mcp_server.safety.clock import Clock
+    from mcp_server.safety.db import Database, SafetyStoreError
+    from mcp_server.safety.gate import GuardedCall, RunOutcome, Safety
+    from mcp_server.safety.models import ActionRequest, BudgetUsage, Decision, DecisionCode
+    from mcp_server.safety.modes import Mode
+    from mcp_server.safety.protection import protection_reason
+    from mcp_server.safety.reader import SafetyReader
+    from mcp_server.safety.settings import DEFAULT_BUDGETS, BudgetRule, SafetySettings
+    from mcp_server.safety.targets import Target, TargetKind
+
+# Imported on first use: `mcp_server.settings` imports this package for SafetySettings on every
+# command, and the gate, budgets, audit and boundary are ~45 ms that `status` never needs.
+_LAZY = {
+    "ACTIONS": ".actions",
+    "ActionSpec": ".actions",
+    "get_action": ".actions",
+    "AuditEntry": ".audit",
+    "AuditLog": ".audit",
+    "ResultStatus": ".audit",
+    "describe_blast_radius": ".blast",
+    "wrap_untrusted": ".boundary",
+    "BudgetStatus": ".budgets",
+    "BudgetStore": ".budgets",
+    "Clock": ".clock",
+    "Database": ".db",
+    "SafetyStoreError": ".db",
+    "GuardedCall": ".gate",
+    "RunOutcome": ".gate",
+    "Safety": ".gate",
+    "ActionRequest": ".models",
+    "BudgetUsage": ".models",
+    "Decision": ".models",
+    "DecisionCode": ".models",
+    "Mode": ".modes",
+    "protection_reason": ".protection",
+    "SafetyReader": ".reader",
+    "DEFAULT_BUDGETS": ".settings",
+    "BudgetRule": ".settings",
+    "SafetySettings": ".settings",
+    "Target": ".targets",
+    "TargetKind": ".targets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ACTIONS",
