@@ -135,18 +135,21 @@ async def test_with_the_scripted_model_the_same_oom_is_decided_by_the_model(
 ) -> None:
     """The real `ollama` client against the Ollama stand-in: the model reads the evidence, picks the
     runbook's candidate, and the policy lets it act; the decision record says so."""
-    ollama_standin.set_default(
-        {
-            "thinking": "Exit 137 with OOMKilled: the limit is too low for its 40 MiB buffer.",
-            "json": {
-                "root_cause": "out of memory under a 32 MiB limit",
-                "confidence": 0.9,
-                "solution": "raise-memory-limit",
-                "reasons": ["OOMKilled=true, exit 137", "the dry run allows 64m"],
-            },
-        }
-    )
     api = StandInAPI(standin)
+    decision = {
+        "thinking": "Exit 137 with OOMKilled: the limit is too low for its 40 MiB buffer.",
+        "json": {
+            "root_cause": "out of memory under a 32 MiB limit",
+            "confidence": 0.9,
+            "solution": "raise-memory-limit",
+            "reasons": ["OOMKilled=true, exit 137", "the dry run allows 64m"],
+        },
+    }
+    # this stack's incident gets the decision; anything else on the shared engine gets "none"
+    ollama_standin.script([{"match": "oommodel", "reply": decision}])
+    ollama_standin.set_default(
+        {"json": {"root_cause": "not this test's", "confidence": 0.1, "solution": "none", "reasons": []}}
+    )
     _, app_name = api.deployed_compose("oommodel", oom_compose())
     settings = AgentSettings(
         state_dir=tmp_path / "agent", poll_s=0.5, verify_window_max_s=8, verify_interval_s=1,
