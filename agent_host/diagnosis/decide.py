@@ -89,13 +89,7 @@ def choose(
             return Choice(decision, runbook=followed, retarget=upstream[0])
         book = followed
         seen.append(book.name)
-    decision.runbook = book.name
-    decision.solution = solution.id
-    decision.solution_title = solution.title
-    decision.confidence = solution.confidence
-    decision.threshold = solution.threshold
-    decision.risk = solution.risk
-    decision.reasons.append(_flap_settings(settings))
+    _adopt(decision, book, solution, solution.confidence, settings)
     if (
         solution.approval == "always"
         or solution.risk != "low"
@@ -182,13 +176,7 @@ def apply_model(
         decision.reasons.append(f"{book.name}/{solution.id}: follows runbook {followed.name} → {nxt.id}")
         book, solution = followed, nxt
         seen.append(book.name)
-    decision.runbook = book.name
-    decision.solution = solution.id
-    decision.solution_title = solution.title
-    decision.confidence = model.confidence
-    decision.threshold = solution.threshold
-    decision.risk = solution.risk
-    decision.reasons.append(_flap_settings(settings))
+    _adopt(decision, book, solution, model.confidence, settings)
     blocked = [
         why
         for why, bad in (
@@ -211,6 +199,19 @@ def apply_model(
         else f"acts alone: risk low, model confidence {model.confidence:g} ≥ threshold {solution.threshold:g}"
     )
     return Choice(decision, solution=solution, runbook=book)
+
+
+def _adopt(
+    decision: Decision, book: Runbook, solution: Solution, confidence: float, settings: AgentSettings
+) -> None:
+    """Write the chosen solution into the decision record (whoever chose it)."""
+    decision.runbook = book.name
+    decision.solution = solution.id
+    decision.solution_title = solution.title
+    decision.confidence = confidence
+    decision.threshold = solution.threshold
+    decision.risk = solution.risk
+    decision.reasons.append(_flap_settings(settings))
 
 
 def _flap_settings(settings: AgentSettings) -> str:

@@ -49,6 +49,21 @@ class ActionRecord(BaseModel):
     summary: str = ""
     at: datetime = Field(default_factory=now)
 
+    @classmethod
+    def from_answer(cls, key: str, tool: str, arguments: dict[str, Any], answer: Any) -> ActionRecord:
+        """The record of one call from the server's answer (an unknown outcome is never ok)."""
+        return cls(
+            key=key,
+            tool=tool,
+            arguments=arguments,
+            ok=bool(answer.ok) and not answer.outcome_unknown,
+            refused=bool(answer.refused),
+            replayed=bool(answer.replayed),
+            outcome_unknown=bool(answer.outcome_unknown),
+            error=answer.error,
+            summary=(answer.text or "")[:500],
+        )
+
 
 class Decision(BaseModel):
     """What the agent chose and why; shown to the human who approves and kept for the post-mortem."""

@@ -32,17 +32,7 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
             answer = await deps.link.call_tool(
                 step["tool"], dict(step["arguments"]), idempotency_key=key, confirmed=confirmed
             )
-        record = ActionRecord(
-            key=key,
-            tool=step["tool"],
-            arguments=step["arguments"],
-            ok=bool(answer.ok) and not answer.outcome_unknown,
-            refused=bool(answer.refused),
-            replayed=bool(answer.replayed),
-            outcome_unknown=bool(answer.outcome_unknown),
-            error=answer.error,
-            summary=(answer.text or "")[:500],
-        )
+        record = ActionRecord.from_answer(key, step["tool"], step["arguments"], answer)
         incident.actions = [a for a in incident.actions if a.key != key] + [record]
         verb = "replayed from the server's record" if record.replayed else "done"
         if not record.ok:

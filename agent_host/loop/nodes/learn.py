@@ -44,13 +44,7 @@ async def _restart_broken_dependants(deps: LoopDeps, incident: Incident) -> None
             continue
         arguments = {"app_name": app, "service": service}
         answer = await deps.link.call_tool("restart_service", arguments, idempotency_key=key)
-        incident.actions.append(
-            ActionRecord(
-                key=key, tool="restart_service", arguments=arguments, ok=bool(answer.ok), refused=bool(answer.refused),
-                replayed=bool(answer.replayed), outcome_unknown=bool(answer.outcome_unknown), error=answer.error,
-                summary=(answer.text or "")[:500],
-            )
-        )  # fmt: skip
+        incident.actions.append(ActionRecord.from_answer(key, "restart_service", arguments, answer))
         incident.note(
             "learn",
             f"dependant {service} still broken after the fix: restarted ({'ok' if answer.ok else answer.error})",

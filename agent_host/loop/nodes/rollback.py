@@ -37,13 +37,7 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
             incident.note("rollback", f"cannot undo with {action.tool}: {exc}")
             break
         answer = await deps.link.call_tool(action.tool, arguments, idempotency_key=key)
-        incident.actions.append(
-            ActionRecord(
-                key=key, tool=action.tool, arguments=arguments, ok=bool(answer.ok), refused=bool(answer.refused),
-                replayed=bool(answer.replayed), outcome_unknown=bool(answer.outcome_unknown), error=answer.error,
-                summary=(answer.text or "")[:500],
-            )
-        )  # fmt: skip
+        incident.actions.append(ActionRecord.from_answer(key, action.tool, arguments, answer))
         incident.note(
             "rollback", f"undo {action.tool}: {'done' if answer.ok else 'FAILED: ' + str(answer.error)}"
         )
