@@ -7,8 +7,9 @@ Public API:
 The concrete detectors live in `checks/`, one module each, listed in `checks.ALL` (see registry.py).
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mcp_server.lazy_exports import lazy_exports
 
 from .base import Detector, DetectorContext, Findings, ManualClock, Severity, Signal, SignalChange, Target
 from .settings import DetectorSettings
@@ -33,13 +34,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -1,7 +1,6 @@
 """Dokploy: the async client (every operation by name, typed methods), errors, snapshots."""
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mcp_server.dokploy.errors import (
     ConflictError,
@@ -14,6 +13,7 @@ from mcp_server.dokploy.errors import (
     UnreachableError,
     ValidationError,
 )
+from mcp_server.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from mcp_server.dokploy.client import DokployClient
@@ -36,13 +36,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -10,8 +10,9 @@ Entry points:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mcp_server.lazy_exports import lazy_exports
 
 # Each public name and the module that defines it. The modules load on first use (PEP 562), so
 # `import mcp_server.log_analysis.cli` does not pay for drain3 or pydantic models it never uses.
@@ -62,13 +63,7 @@ if TYPE_CHECKING:
     from .templates import LogTemplateMiner, mine_templates
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

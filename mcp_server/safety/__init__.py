@@ -11,8 +11,9 @@
   `describe_blast_radius` (blast.py) writes the confirmation a human sees.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mcp_server.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from mcp_server.safety.actions import ACTIONS, ActionSpec, get_action
@@ -64,13 +65,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [
