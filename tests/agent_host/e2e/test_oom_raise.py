@@ -1,14 +1,9 @@
-"""The agent end to end, runbook-only, on the real engine: the real server (spawned over stdio, its
-detectors on, wired to the Dokploy stand-in), the real link, graph, checkpointer and store.
-
-An API OOM-killed under a 32 MiB limit: the agent opens one incident, raises the limit to 64 MiB
+"""An API OOM-killed under a 32 MiB limit: the agent opens one incident, raises the limit to 64 MiB
 (live, and persisted in the compose Dokploy keeps), verifies it stays up, and records it all."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +16,9 @@ from agent_host.incidents.model import Incident
 from agent_host.runner import running_agent
 from agent_host.settings import AgentSettings
 from standins.dokploy.server import StandIn
-from tests.conftest import OPENAPI_FILE
 from tests.mcp_server.act_fixtures import LABELS, StandInAPI
+
+from .conftest import all_incidents, server_env
 
 pytestmark = pytest.mark.anyio
 MIB = 1024 * 1024
@@ -40,28 +36,6 @@ def oom_compose() -> str:
         "labels": LABELS,
     }
     return yaml.safe_dump({"services": {"api": api}}, sort_keys=False)
-
-
-@pytest.fixture
-def standin() -> Iterator[StandIn]:
-    made = StandIn(service_labels=LABELS)
-    made.start()
-    try:
-        yield made
-    finally:
-        made.stop()
-        made.teardown()
-
-
-def server_env(standin: StandIn, state: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DOKPLOY_URL=standin.url,
-        DOKPLOY_API_KEY=standin.api_key,
-        INFRAGUARDIAN_STATE_DIR=str(state),
-        INFRAGUARDIAN_DOKPLOY_OPENAPI_FILE=str(OPENAPI_FILE),
-    )
-    return env
 
 
 async def test_an_oom_killed_api_gets_more_memory_verified_and_recorded(
@@ -106,7 +80,7 @@ async def test_an_oom_killed_api_gets_more_memory_verified_and_recorded(
         persisted = yaml.safe_load(api.compose(compose_id)["composeFile"])
         assert persisted["services"]["api"]["mem_limit"] in ("64m", "64M", 64 * MIB, "67108864")
         # one incident for this stack, and each of its steps was announced
-        mine = [i for i in await _all(settings) if i.target.get("app_name") == app_name]
+        mine = [i for i in await all_incidents(settings) if i.target.get("app_name") == app_name]
         assert len(mine) == 1
         assert {s for i, s in seen if i == resolved.id} >= {
             "detect_incident",
@@ -118,16 +92,6 @@ async def test_an_oom_killed_api_gets_more_memory_verified_and_recorded(
         api.close()
         with contextlib.suppress(Exception):
             engine.close()
-
-
-async def _all(settings: AgentSettings) -> list[Incident]:
-    from agent_host.incidents.store import IncidentStore
-
-    db = settings.open_database()
-    try:
-        return await IncidentStore(db).recent(100)
-    finally:
-        db.close()
 
 
 async def test_with_the_scripted_model_the_same_oom_is_decided_by_the_model(

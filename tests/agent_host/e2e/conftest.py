@@ -1,0 +1,72 @@
+"""The agent end to end on the real engine: the real server (spawned over stdio, its detectors on,
+wired to the Dokploy stand-in), the real link, graph, checkpointer and store.
+
+Shared here: the Dokploy stand-in, the server's environment, and waiting for this test's incident
+(the engine is shared with the rest of the suite, so a test only looks at its own stack)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from agent_host.incidents.model import Incident
+from agent_host.incidents.store import IncidentStore
+from agent_host.settings import AgentSettings
+from standins.dokploy.server import StandIn
+from tests.conftest import OPENAPI_FILE
+from tests.mcp_server.act_fixtures import LABELS
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    made = StandIn(service_labels=LABELS)
+    made.start()
+    try:
+        yield made
+    finally:
+        made.stop()
+        made.teardown()
+
+
+def server_env(standin: StandIn, state: Path, **extra: str) -> dict[str, str]:
+    """The environment of the server the agent spawns: the stand-in's URL and key, its own state."""
+    env = dict(os.environ)
+    env.update(
+        DOKPLOY_URL=standin.url,
+        DOKPLOY_API_KEY=standin.api_key,
+        INFRAGUARDIAN_STATE_DIR=str(state),
+        INFRAGUARDIAN_DOKPLOY_OPENAPI_FILE=str(OPENAPI_FILE),
+        **extra,
+    )
+    return env
+
+
+async def wait_for_incident(
+    store: IncidentStore,
+    app_name: str,
+    done: Callable[[Incident], bool] = lambda i: i.closed,
+    *,
+    timeout_s: float = 150,
+) -> Incident:
+    """The first incident of `app_name` for which `done` holds (by default: closed)."""
+    with anyio.fail_after(timeout_s):
+        while True:
+            for incident in await store.recent(50):
+                if incident.target.get("app_name") == app_name and done(incident):
+                    return incident
+            await anyio.sleep(1)
+
+
+async def all_incidents(settings: AgentSettings) -> list[Incident]:
+    """Every incident in the agent's database, read through a fresh connection."""
+    db = settings.open_database()
+    try:
+        return await IncidentStore(db).recent(100)
+    finally:
+        db.close()
