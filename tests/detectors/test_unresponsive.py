@@ -11,8 +11,9 @@ import docker
 import pytest
 
 from mcp_server.detectors import DetectorEngine, Severity
-from mcp_server.detectors.checks.unresponsive import UnresponsiveDetector, _address
+from mcp_server.detectors.checks.unresponsive import UnresponsiveDetector
 from mcp_server.detectors.http_probe import probe_port
+from mcp_server.detectors.own_probe import container_address
 from mcp_server.detectors.state import ContainerRef
 from mcp_server.docker_ops.host import DockerHost
 
@@ -123,11 +124,11 @@ def test_the_address_is_the_container_ip_when_local_else_the_published_port() ->
     # a subnet no interface here is on, whose gateway is a local address (so this process runs
     # on the Docker host): the published port, on loopback
     far = ref(ports=published, networks={"overlay": ("10.254.3.7", 24, "127.0.0.1")})
-    assert _address(far, 80) == ("127.0.0.1", 8081, "published port")
+    assert container_address(far, 80) == ("127.0.0.1", 8081, "published port")
     # loopback is always local: the container IP is used
     near = ref(ports=published, networks={"lo": ("127.0.0.9", 8, "")})
-    assert _address(near, 80) == ("127.0.0.9", 80, "container IP on lo")
-    assert _address(ref(networks={"overlay": ("10.254.3.7", 24, "10.254.3.1")}), 80) is None
+    assert container_address(near, 80) == ("127.0.0.9", 80, "container IP on lo")
+    assert container_address(ref(networks={"overlay": ("10.254.3.7", 24, "10.254.3.1")}), 80) is None
 
 
 def test_unknown_ports_are_classified_once_and_databases_are_left_alone() -> None:

@@ -6,7 +6,8 @@ with the server (the server on the Docker host reaches every bridge network), el
 port on the Docker host. A port counts as HTTP when a Dokploy domain routes to it, when it carries
 the label `infraguardian.probe.path`, or once it answered one GET with an HTTP status line; it is
 then probed with `GET <path>` (any status means it answers). Ports that never spoke HTTP are left
-alone, and so are well-known database ports (`probe_skip_ports`), unless labels ask for them:
+alone, and so are well-known database ports (`probe_skip_ports`), unless labels ask for them
+(the choice of ports and addresses is `..own_probe`, shared with the unhealthy detector):
 
     infraguardian.probe=off          never probe this container
     infraguardian.probe=tcp          probe its ports with a TCP connect only
@@ -32,16 +33,12 @@ from mcp_server.docker_ops.events import ContainerEvent
 from mcp_server.docker_ops.models import COMPOSE_PROJECT, COMPOSE_SERVICE
 
 from ..base import Detector, DetectorContext, Findings, Severity, Signal
-from ..http_probe import PortProbe, docker_host_address, probe_port, reaches_directly
+from ..http_probe import PortProbe, probe_port
 from ..inputs import DomainSpec, resolve_provider
+from ..own_probe import container_address, probe_choice, probe_path
 from ..settings import DetectorSettings
 from ..state import ContainerRef, target_from_labels
 
-PROBE_LABEL = "infraguardian.probe"
-PATH_LABEL = "infraguardian.probe.path"
-PORT_LABEL = "infraguardian.probe.port"
-# a port published on every host address is reached through the Docker host's own address
-_ANY_ADDRESS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - read from Docker, not bound here
 _CLASSIFY_ATTEMPTS = 3  # GETs that get no answer at all before a port is left alone
 
 PortKind = Literal["unknown", "http", "tcp", "skip"]
@@ -152,28 +149,13 @@ class UnresponsiveDetector(Detector):
 
     # -- what to probe ---------------------------------------------------------------------------
     def _plan(self, ref: ContainerRef, findings: Findings) -> list[PortPlan]:
-        mode = ref.labels.get(PROBE_LABEL, "").strip().lower()
-        if mode in ("off", "false", "no", "0"):
+        choice = probe_choice(ref, self.settings)
+        if choice is None:
             return []
-        path = ref.labels.get(PATH_LABEL, "").strip() or None
-        if path is not None and not path.startswith("/"):
-            path = f"/{path}"
-        only = ref.labels.get(PORT_LABEL, "").strip()
-        ports = sorted(
-            {
-                int(p["PrivatePort"])
-                for p in ref.ports
-                if p.get("Type", "tcp") == "tcp" and str(p.get("PrivatePort", "")).isdigit()
-            }
-        )
-        if only.isdigit():
-            ports = [int(only)]
-        asked = bool(path) or mode in ("http", "tcp") or only.isdigit()
-        if not asked:
-            ports = [p for p in ports if p not in self.settings.probe_skip_ports]
+        mode, path = choice.mode, choice.path
         states = self._ports.setdefault(ref.id, {})
         plans: list[PortPlan] = []
-        for port in ports[: self.settings.probe_max_ports]:
+        for port in choice.ports:
             state = states.setdefault(port, PortState())
             if path or mode == "http" or self._routed_by_domain(ref, port):
                 state.kind = "http"
@@ -181,7 +163,7 @@ class UnresponsiveDetector(Detector):
                 state.kind = "tcp"
             if state.kind == "skip":
                 continue
-            reach = _address(ref, port)
+            reach = container_address(ref, port)
             if reach is None:
                 findings.notes.append(
                     f"cannot reach {ref.name}:{port} from here (no shared network, not published)"
@@ -251,7 +233,7 @@ class UnresponsiveDetector(Detector):
             return None
         _, worst = max(failing.items(), key=lambda item: item[1].failures)
         assert worst.last is not None
-        what = f"GET {_path_of(ref)}" if worst.kind == "http" else "TCP connect"
+        what = f"GET {probe_path(ref.labels)}" if worst.kind == "http" else "TCP connect"
         all_down = len(failing) == len(judged)
         ports_text = ", ".join(str(p) for p in sorted(failing))
         evidence: dict[str, Any] = {
@@ -279,24 +261,3 @@ class UnresponsiveDetector(Detector):
             f"{worst.last.error or worst.last.outcome} ({worst.failures} probes in a row)",
             evidence,
         )
-
-
-def _path_of(ref: ContainerRef) -> str:
-    path = ref.labels.get(PATH_LABEL, "").strip() or "/"
-    return path if path.startswith("/") else f"/{path}"
-
-
-def _address(ref: ContainerRef, port: int) -> tuple[str, int, str] | None:
-    """(address, port, how) that reaches a container port from this process, or None."""
-    for network, (ip, prefix_len, _) in sorted(ref.networks.items()):
-        if ip and prefix_len and reaches_directly(ip, prefix_len):
-            return ip, port, f"container IP on {network}"
-    gateways = [gateway for _, _, gateway in ref.networks.values()]
-    for row in ref.ports:
-        if row.get("PrivatePort") == port and row.get("PublicPort") and row.get("Type", "tcp") == "tcp":
-            bound = str(row.get("IP") or "")
-            address = docker_host_address(gateways) if bound in _ANY_ADDRESS else bound
-            return address, int(row["PublicPort"]), "published port"
-    if ref.network_mode == "host":
-        return docker_host_address(gateways), port, "host network"
-    return None
