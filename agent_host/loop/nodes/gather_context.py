@@ -1,17 +1,26 @@
 """gather_context: the runbook's read-only context calls, in order. A call may use facts from the
 calls before it (e.g. a dry run of the proposed memory limit); a call whose arguments cannot be
-filled yet is skipped and noted. Nothing here changes anything."""
+filled yet is skipped and noted. Nothing here changes anything.
+
+The last lines the target wrote (a detector's evidence) are noted in the timeline first: a restart
+loses a hung worker's state, so the stuck step ("processing job 42 step 3/5") must survive in the
+post-mortem."""
 
 from __future__ import annotations
 
 from agent_host.diagnosis.facts import compute_facts
+from agent_host.incidents.model import Incident
 from agent_host.loop.deps import LoopDeps, bounded_answer, load
 from agent_host.loop.state import LoopState
 from mcp_server.runbooks import ArgumentFillError, fill
 
+LAST_LINES_NOTE = "last lines it wrote"
+LAST_LINES_KEPT = 3
+
 
 async def run(state: LoopState, deps: LoopDeps) -> LoopState:
     incident = load(state)
+    note_last_lines(incident)
     book = deps.library.get(incident.runbook or "")
     if book is None:
         incident.note("gather_context", "no runbook: nothing to gather")
@@ -37,3 +46,17 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
                 "gather_context", f"{call.id}: {call.tool} failed: {answer.error or answer.text[:200]}"
             )
     return await deps.save(incident, "done", "gather_context")
+
+
+def note_last_lines(incident: Incident) -> None:
+    """Note, once, the last lines a signal's evidence carries (already redacted by the server)."""
+    if any(e.step == "gather_context" and e.message.startswith(LAST_LINES_NOTE) for e in incident.events):
+        return  # noted already: a retargeted incident gathers its context again
+    for signal in incident.signals:
+        lines = (signal.get("evidence") or {}).get("last_log_lines")
+        if isinstance(lines, list) and lines:
+            shown = " | ".join(str(line)[:200] for line in lines[-LAST_LINES_KEPT:])
+            incident.note(
+                "gather_context", f"{LAST_LINES_NOTE} (from the {signal.get('kind')} signal): {shown}"
+            )
+            return
