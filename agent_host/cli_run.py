@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -12,9 +11,10 @@ import click
 
 from mcp_server.redaction import redact, redact_text
 
-from .incidents.model import Incident
+from .console import make_printer
 from .server_link import LinkError
 from .settings import AgentSettings, AgentSettingsError, load_agent_settings
+from .watch_report import Reporter, liveness, read_report
 
 
 def _settings() -> AgentSettings:
@@ -22,23 +22,6 @@ def _settings() -> AgentSettings:
         return load_agent_settings()
     except AgentSettingsError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-def _printer(as_json: bool) -> Any:
-    from .runner import incident_line
-
-    def show(incident: Incident, step: str) -> None:
-        line = incident_line(incident, step)
-        if as_json:
-            click.echo(json.dumps(redact(line), ensure_ascii=False))
-        else:
-            stamp = datetime.now(UTC).strftime("%H:%M:%S")
-            text = (
-                f"{stamp} {line['incident']} {line['status']:17} {line['target']}  [{step}] {line['event']}"
-            )
-            click.echo(redact_text(text))
-
-    return show
 
 
 @click.command("run")
@@ -55,27 +38,24 @@ def run(as_json: bool, once: bool) -> None:
     from .runner import running_agent
 
     settings = _settings()
-    say = _printer(as_json)
+    printer = make_printer(as_json, tty=sys.stdout.isatty())
 
     async def main() -> None:
-        async with running_agent(settings, listeners=[say]) as agent:
-            announce = {
-                "agent": "watching",
-                "server": agent.link.describe(),
-                "mode": agent.deps.mode_note(),
-                "state": str(settings.state_dir),
-                "checkpoints": "postgresql" if settings.database_url else str(settings.checkpoint_path),
-            }
-            click.echo(json.dumps(redact(announce)) if as_json else redact_text(
-                f"InfraGuardian agent watching through {announce['server']} — {announce['mode']}; "
-                f"state in {announce['state']}"
-            ))  # fmt: skip
+        async with running_agent(settings, listeners=[printer.step]) as agent:
+            reporter = Reporter(
+                settings.state_dir, server=agent.link.describe(), mode=agent.deps.mode_note,
+                read_resource=agent.link.read_resource, open_incidents=agent.deps.store.unfinished,
+            )  # fmt: skip
+            printer.watching(await reporter.refresh(), str(settings.state_dir))
             if once:
                 await agent.monitor.resume_unfinished_inline()
                 for incident_id in await agent.monitor.handle_signals(await agent.link.active_signals()):
                     await agent.monitor.drive(incident_id)
+                await reporter.refresh()
                 return
-            await agent.monitor.run()
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(reporter.run)
+                await agent.monitor.run()
 
     try:
         anyio.run(main)
@@ -89,7 +69,8 @@ def run(as_json: bool, once: bool) -> None:
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(as_json: bool) -> None:
-    """Mode (model or runbook-only), state, open incidents and pending approvals."""
+    """Whether the agent runs, its mode (model or runbook-only), the server, what it watches (engines,
+    stacks, services), open incidents and pending approvals."""
     from .approvals import ApprovalBook
     from .incidents.store import IncidentStore
 
@@ -100,9 +81,21 @@ def status(as_json: bool) -> None:
         pending = anyio.run(ApprovalBook(db).pending)
     finally:
         db.close()
+    watch = read_report(settings.state_dir)
+    running, agent_line = liveness(watch)
     report: dict[str, Any] = {
-        "mode": anyio.run(_current_mode, settings),
-        "server": settings.server_url or "started by the agent over stdio",
+        "agent": agent_line,
+        "running": running,
+        "mode": watch.mode if running and watch else anyio.run(_current_mode, settings),
+        "server": watch.server if running and watch else settings.server_url or "started by the agent over stdio",
+        "watched": [
+            {"engine": e.engine, "swarm": e.swarm, "unmanaged_containers": e.unmanaged_containers,
+             "collected_at": e.collected_at,
+             "stacks": [{"app_name": s.app_name, "kind": s.kind, "services": s.services,
+                         "running": f"{s.running}/{s.containers}"} for s in e.stacks]}
+            for e in (watch.engines if watch else [])
+        ],
+        "watched_note": watch.inventory_note if watch else None,
         "state_dir": str(settings.state_dir),
         "database": "postgresql" if settings.database_url else str(settings.incident_path),
         "checkpoints": "postgresql" if settings.database_url else str(settings.checkpoint_path),
@@ -113,8 +106,10 @@ def status(as_json: bool) -> None:
         click.echo(json.dumps(redact(report), indent=2, ensure_ascii=False))
         return
     lines = [
+        f"agent: {report['agent']}",
         f"mode: {report['mode']}",
         f"server: {report['server']}",
+        *_watched_lines(report, watch is not None and not running),
         f"state: {report['state_dir']} (checkpoints: {report['checkpoints']})",
         f"open incidents: {len(open_incidents)}",
         *[f"  {i['id']} {i['status']} {i['target']}: {i['summary']}" for i in report["open_incidents"]],
@@ -122,6 +117,24 @@ def status(as_json: bool) -> None:
         *[f"  {p['id']} {p['title']} (expires {p['expires_at']})" for p in report["pending_approvals"]],
     ]
     click.echo("\n".join(redact_text(line) for line in lines))
+
+
+def _watched_lines(report: dict[str, Any], stale: bool) -> list[str]:
+    """Engines with their stacks and services (as of the agent's last look when it is not running)."""
+    when = " (as last seen)" if stale else ""
+    lines = []
+    for engine in report["watched"]:
+        services = sum(len(s["services"]) for s in engine["stacks"])
+        lines.append(
+            f"watching{when}: {engine['engine']}: {len(engine['stacks'])} stacks, {services} services"
+        )
+        lines += [
+            f"  {s['app_name']} ({s['kind']}, {s['running']} running): {', '.join(s['services'])}"
+            for s in engine["stacks"]
+        ]
+    if report["watched_note"]:
+        lines.append(f"  ({report['watched_note']})")
+    return lines or ["watching: nothing known yet (start the agent: infraguardian-agent run)"]
 
 
 async def _current_mode(settings: AgentSettings) -> str:

@@ -8,7 +8,6 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
@@ -103,14 +102,3 @@ async def running_agent(
     finally:
         db.close()
 
-
-def incident_line(incident: Incident, step: str) -> dict[str, Any]:
-    """What `run` prints for one step of one incident (a JSON line with --json)."""
-    last = incident.events[-1].message if incident.events else ""
-    return {
-        "incident": incident.id,
-        "step": step,
-        "status": incident.status,
-        "target": incident.target_key,
-        "event": last,
-    }
