@@ -103,6 +103,57 @@ class MemoryChange(BaseModel):
     current_limit_bytes: int | None = Field(default=None, ge=0)
     new_limit_bytes: int = Field(ge=0)
     current_usage_bytes: int | None = Field(default=None, ge=0)
+    container_count: int = Field(default=1, ge=1, description="containers that get the new limit")
+    host_available_bytes: int | None = Field(
+        default=None, ge=0, description="the host's MemAvailable now; None = unknown (remote engine)"
+    )
+    host_total_bytes: int | None = Field(default=None, ge=0, description="the host's MemTotal")
+    host_limits_granted_bytes: int | None = Field(
+        default=None, ge=0, description="sum of running containers' limits: shown, never refused on"
+    )
+
+    @property
+    def increase_bytes(self) -> int:
+        """How much more memory the host may have to give: every container's limit grows."""
+        return max(0, self.new_limit_bytes - (self.current_limit_bytes or 0)) * self.container_count
+
+
+@dataclass(frozen=True)
+class Headroom:
+    """What a raise would leave the host: `available` now minus `increase`, against `reserve`."""
+
+    available: int
+    increase: int
+    reserve: int
+    containers: int = 1
+
+    @property
+    def left(self) -> int:
+        return self.available - self.increase
+
+    @property
+    def fits(self) -> bool:
+        return self.left >= self.reserve
+
+    def line(self) -> str:
+        """One line for the dry run, or (when it does not fit) the refusal."""
+        each = f" ({self.containers} containers)" if self.containers > 1 else ""
+        start = f"the host has {human_bytes(self.available)} available; raising by {human_bytes(self.increase)}{each}"
+        if self.fits:
+            return f"{start} leaves {human_bytes(self.left)}, above the {human_bytes(self.reserve)} reserve"
+        left = human_bytes(self.left) if self.left >= 0 else f"nothing ({human_bytes(-self.left)} short)"
+        return (
+            f"{start} would leave {left}, below the {human_bytes(self.reserve)} reserve; escalate to a "
+            "human or free memory first"
+        )
+
+
+def memory_headroom(change: MemoryChange, settings: SafetySettings) -> Headroom | None:
+    """The host headroom of a raise, or None when the host's available memory is unknown."""
+    if change.host_available_bytes is None:
+        return None
+    reserve = settings.memory_headroom_reserve(change.host_total_bytes)
+    return Headroom(change.host_available_bytes, change.increase_bytes, reserve, change.container_count)
 
 
 def _check_memory(request: ActionRequest, spec: ActionSpec, settings: SafetySettings) -> Refusal | None:
@@ -141,8 +192,17 @@ def _check_memory(request: ActionRequest, spec: ActionSpec, settings: SafetySett
             f"{human_bytes(new)} is not above the current limit {human_bytes(current)}; lowering is "
             "lower_memory (admin mode)",
         )
-    if settings.mode.allows(Mode.ADMIN):
-        return None
+    bounds = None if settings.mode.allows(Mode.ADMIN) else _operate_bounds(current, new, settings)
+    if bounds is not None:
+        return bounds
+    # in every mode, admin too: a raise that starves the host hurts every service on it
+    headroom = memory_headroom(change, settings)
+    if headroom is not None and not headroom.fits:
+        return Refusal("bounds", headroom.line(), escalate=True)
+    return None
+
+
+def _operate_bounds(current: int, new: int, settings: SafetySettings) -> Refusal | None:
     ceiling = min(int(current * settings.memory_raise_max_factor), settings.memory_raise_ceiling_bytes)
     if current >= settings.memory_raise_ceiling_bytes:
         return Refusal(

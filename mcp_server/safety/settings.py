@@ -79,6 +79,20 @@ class SafetySettings(BaseModel):
     memory_raise_ceiling_bytes: int = Field(
         default=4 * GIB, ge=64 * 1024**2, description="operate mode: never raise a limit above this."
     )
+    memory_headroom_reserve_bytes: int = Field(
+        default=512 * 1024**2,
+        ge=0,
+        le=2**50,
+        description="Every mode: a raise must leave the engine's host at least this much available "
+        "memory (MemAvailable minus the increase), or the larger percent below. Checked only where "
+        "the host's available memory is known (a local engine).",
+    )
+    memory_headroom_reserve_percent: float = Field(
+        default=5.0,
+        ge=0,
+        le=90,
+        description="The reserve as a percent of the host's total memory; the larger of the two applies.",
+    )
     self_names: list[str] = Field(
         default_factory=lambda: ["infraguardian*"],
         description="Glob patterns of InfraGuardian's own container/project/service names.",
@@ -107,6 +121,12 @@ class SafetySettings(BaseModel):
         pattern=r"^[A-Za-z0-9._-]+$",
         description="SQLite file (audit log, budgets, idempotency keys) inside the state directory.",
     )
+
+    def memory_headroom_reserve(self, host_total_bytes: int | None) -> int:
+        """Bytes a memory raise must leave available on a host of `host_total_bytes` (None: unknown,
+        then the fixed reserve alone)."""
+        share = int((host_total_bytes or 0) * self.memory_headroom_reserve_percent / 100)
+        return max(self.memory_headroom_reserve_bytes, share)
 
     @field_validator("mode", mode="before")
     @classmethod

@@ -1,6 +1,10 @@
 """set_memory_limit: change a service's memory limit live (docker update) and keep it (compose file
 or Dokploy's memoryLimit), within the safety policy's bounds.
 
+A raise is also checked against the host's free memory (docker_ops/host_memory.py): the policy
+refuses one that would leave less than `memory_headroom_reserve_bytes` available. Where that is
+unknown (a remote engine) the raise is not refused on it and the result says so.
+
 The compose file is edited by `mcp_server.compose_edit`: only the limit's value changes, or one key
 is added at the top of the service, so comments, key order and formatting stay as they were. Only
 when the file's shape does not allow that (e.g. a flow-style service) is the whole file written by
@@ -25,10 +29,12 @@ from mcp_server.compose_edit import (
 )
 from mcp_server.compose_graph import ComposeError, ComposeGraph
 from mcp_server.docker_ops.actions import parse_memory_limit, update_memory_limit
+from mcp_server.docker_ops.host_memory import HostMemory, host_memory
 from mcp_server.dokploy import snapshot_compose
 from mcp_server.dokploy.models import Compose
 from mcp_server.safety import Target, describe_blast_radius
-from mcp_server.safety.policy import human_bytes
+from mcp_server.safety.policy import MemoryChange, human_bytes, memory_headroom
+from mcp_server.safety.settings import SafetySettings
 from mcp_server.server.arguments import AppName, ServiceName, SizeText
 from mcp_server.server.context import fail, guarded, safe, services, tool_errors
 from mcp_server.server.hosts import DockerHostName
@@ -64,6 +70,13 @@ class MemoryResult(BaseModel):
     persist_note: str
     compose_diff: str | None = Field(description="compose: the file change (secrets masked)")
     policy: str = Field(description="the safety decision, with the budget used")
+    host_available: str | None = Field(description="the host's available memory now; None = unknown")
+    host_headroom: str = Field(
+        description="what the raise leaves the host against its reserve, or why unknown"
+    )
+    host_limits_granted: str | None = Field(
+        description="running containers' limits added up (limits overcommit: shown, never refused on)"
+    )
 
 
 @dataclass
@@ -134,8 +147,8 @@ async def set_memory_limit(
     host: DockerHostName = None,
 ) -> MemoryResult:
     """Set a service's memory limit live, without restart, and save it (persist). For OOM kills.
-    Operate mode may raise up to 2× (max 4 GiB, 3 per day); lowering or a first limit needs
-    admin and a human. Returns old/new limit per container and the file diff."""
+    Operate mode may raise up to 2× (max 4 GiB, 3 per day); no raise may eat the host's memory
+    reserve; lowering or a first limit needs admin and a human. Returns old/new limits and the diff."""
     svc = services(ctx)
     with tool_errors():
         new = parse_memory_limit(memory, "memory")
@@ -158,6 +171,16 @@ async def set_memory_limit(
         if plan.compose is not None and plan.new_file is not None:
             diff = file_diff(plan.compose.compose_file, plan.new_file, "docker-compose.yml")
         rows = [_row(n, limits[n], new, usage[n]) for n in limits]
+        on_host = await host_memory(docker)
+        requested = MemoryChange(
+            current_limit_bytes=current,
+            new_limit_bytes=new,
+            current_usage_bytes=used,
+            container_count=len(rows),
+            host_available_bytes=on_host.available_bytes,
+            host_total_bytes=on_host.total_bytes,
+            host_limits_granted_bytes=on_host.limits_granted_bytes,
+        )
         confirm = _blast(target, plan, name, current, new, used) if action == "lower_memory" else None
         async with guarded(
             ctx,
@@ -165,13 +188,7 @@ async def set_memory_limit(
             action=action,
             target=target,
             dry_run=dry_run,
-            details={
-                "current_limit_bytes": current,
-                "new_limit_bytes": new,
-                "current_usage_bytes": used,
-                "service": name,
-                "persist": persist,
-            },
+            details={**requested.model_dump(), "service": name, "persist": persist},
             confirm_message=confirm,
         ) as call:
             if not dry_run:
@@ -195,8 +212,34 @@ async def set_memory_limit(
                     persist_note=plan.note,
                     compose_diff=diff,
                     policy=call.decision.reason,
+                    host_available=_size(on_host.available_bytes),
+                    host_headroom=_headroom_line(requested, on_host, action, svc.safety.settings),
+                    host_limits_granted=_granted_line(on_host),
                 )
             )
+
+
+def _size(value: int | None) -> str | None:
+    return human_bytes(value) if value is not None else None
+
+
+def _headroom_line(change: MemoryChange, on_host: HostMemory, action: str, settings: SafetySettings) -> str:
+    if action != "raise_memory":
+        return "a lower limit needs no host headroom"
+    headroom = memory_headroom(change, settings)
+    if headroom is None:
+        return f"host headroom unknown ({on_host.unknown_reason}): the raise is not checked against the host's free memory"
+    return headroom.line()
+
+
+def _granted_line(on_host: HostMemory) -> str | None:
+    if on_host.limits_granted_bytes is None:
+        return None
+    total = f" of {human_bytes(on_host.total_bytes)} total" if on_host.total_bytes else ""
+    return (
+        f"{human_bytes(on_host.limits_granted_bytes)}{total} in the limits of {on_host.limited_containers} "
+        f"of {on_host.running_containers} running containers"
+    )
 
 
 def _row(container: str, old: int, new: int, used: int | None) -> ContainerMemory:
