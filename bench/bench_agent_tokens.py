@@ -32,6 +32,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -246,6 +247,7 @@ async def main(rounds: int, tool_calls: int) -> None:
         for c in engine.containers.list(all=True, filters={"label": "ig.bench=agent-tokens"}):
             c.remove(force=True)
         engine.close()
+        shutil.rmtree(state, ignore_errors=True)
     report(model, offered, seen, rounds, tool_calls)
 
 
