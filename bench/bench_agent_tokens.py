@@ -15,8 +15,8 @@ decides; nothing is restarted, so no second incident follows). Only the benchmar
 watched (`include_labels`), so other work on a shared engine opens no incident here.
 
 Every chat request the stand-in received is split into o200k tokens (the project's tokenizer,
-mcp_server.log_analysis.render.count_tokens): system prompt, tool definitions (compact JSON, as the
-agent budgets them), the evidence (first user message), and follow-up turns (the model's turns
+mcp_server.log_analysis.render.count_tokens): system prompt, tool definitions (compact JSON of what
+the ollama client sent; the agent's own budget count is printed beside it), the evidence (first user message), and follow-up turns (the model's turns
 passed back and the tool results). Per incident: the sum over its chat calls (what was sent; each
 call re-sends the conversation) and the number of calls; p50 and max over incidents. "with framing"
 adds the stand-in's estimate of gpt-oss's harmony framing. It also checks the issue's cap: at most
