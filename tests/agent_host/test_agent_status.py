@@ -173,6 +173,8 @@ def test_run_once_on_the_real_engine_reports_what_it_watches(tmp_path: Path) -> 
     env.update(
         INFRAGUARDIAN_AGENT__STATE_DIR=str(tmp_path / "agent"),
         INFRAGUARDIAN_STATE_DIR=str(tmp_path / "server"),
+        # the engine is shared with the other tests: watch nothing, so --once has no incident to drive
+        INFRAGUARDIAN_DETECTORS__INCLUDE_LABELS=json.dumps({"io.infraguardian.test.scope": tmp_path.name}),
     )
     for key in ("DOKPLOY_URL", "DOKPLOY_API_KEY", "OLLAMA_HOST", "INFRAGUARDIAN_AGENT__SERVER_URL"):
         env.pop(key, None)
