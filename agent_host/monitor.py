@@ -38,9 +38,13 @@ class Monitor:
         self._tasks: anyio.abc.TaskGroup | None = None
 
     async def run(self) -> None:
-        """Resume what was unfinished, then watch until cancelled."""
+        """Resume what was unfinished, then watch until cancelled (and look for an unreachable
+        model again every `recheck_s`, when one is configured)."""
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
+            keep_looking = getattr(self.deps.decider, "keep_looking", None)
+            if keep_looking is not None:
+                tasks.start_soon(keep_looking)
             await self.resume_unfinished()
             while True:
                 await self.tick()

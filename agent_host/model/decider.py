@@ -8,7 +8,8 @@ answer naming an action outside the candidates, or a call to a tool that was not
 and recorded as an attempt: such a decision can only escalate.
 
 Ollama not answering (refused, cut, timed out, an error status) ends the attempt too, and the decider
-says "runbook-only" until `recheck_s` has passed; then the next incident asks the model again.
+says "runbook-only" until the model answers again: `keep_looking` (run by the monitor) asks for it
+every `recheck_s`, and the first incident after that wait asks it too.
 """
 
 from __future__ import annotations
@@ -140,6 +141,23 @@ class ModelDecider:
             return False
         self._mark_up()
         return True
+
+    async def keep_looking(self) -> None:
+        """While the model is unreachable, look for it again every `recheck_s` (GET /api/tags), so
+        `run`, `status` and the next incident say the real mode without an incident having to ask
+        first. Runs until cancelled (the monitor starts it); a model that answers is not polled."""
+        if not self.settings.ollama_host:
+            return
+        while True:
+            due = self._next_check
+            wait = self.settings.recheck_s if due is None else (due - self.clock()).total_seconds()
+            await anyio.sleep(max(0.5, wait))
+            if self._next_check is None or not self.available():
+                continue
+            try:
+                await self.check()
+            except Exception as exc:  # an odd answer must not stop the monitor: it counts as down
+                self._mark_down(_why(exc))
 
     # -- deciding --------------------------------------------------------------------------------
     async def decide(
