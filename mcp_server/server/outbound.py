@@ -225,19 +225,25 @@ class OutboundBoundary:
         params = ctx.params if isinstance(ctx.params, Mapping) else {}
         tool = str(params.get("name", ""))[:100]
         envelope = {"resultType": "complete"} if str(ctx.protocol_version) >= MRTR_PROTOCOL else {}
-        async with idempotent_call(
-            ctx,
-            tool=tool,
-            arguments=params.get("arguments"),
-            mutating=not self._is_read_only(tool),
-            client=_client_name(ctx),
-            envelope=envelope,
-        ) as idempotent:
-            if idempotent.answer is not None:
-                return idempotent.answer
-            result = await self._answer_tool_call(ctx, call_next, tool, params.get("arguments"))
-            idempotent.finish(result)
-            return result
+        mutating = not self._is_read_only(tool)
+        # An action is never cut in half by its client going away (the agent killed -9 ends the
+        # stdio session, which cancels its requests): it runs to its end and its real answer is
+        # kept for the idempotency key, so the resumed agent's repeat replays it instead of
+        # finding "outcome unknown". Actions have their own timeouts; reads stay cancellable.
+        with anyio.CancelScope(shield=mutating):
+            async with idempotent_call(
+                ctx,
+                tool=tool,
+                arguments=params.get("arguments"),
+                mutating=mutating,
+                client=_client_name(ctx),
+                envelope=envelope,
+            ) as idempotent:
+                if idempotent.answer is not None:
+                    return idempotent.answer
+                result = await self._answer_tool_call(ctx, call_next, tool, params.get("arguments"))
+                idempotent.finish(result)
+                return result
 
     async def _answer_tool_call(self, ctx: Any, call_next: Any, tool: str, arguments: Any) -> Any:
         mark = CallAudit()
