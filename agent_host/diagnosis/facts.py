@@ -1,7 +1,8 @@
 """The deterministic pre-diagnosis: facts computed by code from the signal, the context the runbook
 gathered, the compose graph and this target's history. Evidence that settles a case is code, not a
 guess: OOMKilled/exit 137 → out of memory; exit 127 → the command cannot run; "No space left on
-device" in the logs → disk. The facts' names and meanings are the catalogue in
+device" in the logs → disk; unhealthy while its port answers the server's own probe → the health
+check's configuration (`process_alive`). The facts' names and meanings are the catalogue in
 `mcp_server.runbooks.facts`; a fact this module cannot establish stays absent (unknown).
 
 Text from containers (logs, probe output) is only ever matched against fixed patterns here; it is
@@ -140,10 +141,25 @@ def evidence_facts(signals: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             found.setdefault("cpu_percent", ev.get("cpu_share_percent"))
         elif kind == "domain_down" and isinstance(ev.get("http"), dict):
             found.setdefault("domain_status", ev["http"].get("status"))
+        elif kind == "unhealthy" and (alive := own_probe_answered(ev.get("own_probe"))) is not None:
+            found.setdefault("process_alive", alive)
         lines = ev.get("last_log_lines")
         if lines:
             found["last_lines"] = "\n".join(lines) if isinstance(lines, list) else str(lines)
     return {k: v for k, v in found.items() if v is not None}
+
+
+def own_probe_answered(own: Any) -> bool | None:
+    """What the unhealthy detector's own probe of the container's port says of the process: True
+    when it answered (an HTTP status below 500, a non-HTTP reply, a TCP connect), False when it
+    was probed and gave no answer, None when not probed (no port, probes off) or when it answered
+    5xx: the process runs but reports a failure itself, so its health check may well be right."""
+    if not isinstance(own, dict) or not isinstance(own.get("answered"), bool):
+        return None
+    if not own["answered"]:
+        return False
+    status = own.get("status_code")
+    return None if isinstance(status, int) and status >= 500 else True
 
 
 def _container_facts(
@@ -174,6 +190,9 @@ def _container_facts(
     ):  # fmt: skip
         if evidence.get(key) is not None:
             facts[key] = evidence[key]
+    # "alive although unhealthy": not claimed once the context shows it healthy or restarting
+    if evidence.get("process_alive") is not None and facts.get("health", "unhealthy") == "unhealthy":
+        facts["process_alive"] = evidence["process_alive"]
 
 
 def _memory_facts(

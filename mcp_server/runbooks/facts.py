@@ -32,7 +32,12 @@ FACTS: dict[str, FactSpec] = {
     ),
     "running": FactSpec("bool", "a container of the service runs now"),
     "health": FactSpec("string", "healthy, unhealthy, starting or none (no health check)"),
-    "process_alive": FactSpec("bool", "the main process answers (exec probe or CPU use) although unhealthy"),
+    "process_alive": FactSpec(
+        "bool",
+        "Docker says unhealthy, yet the container's port answers our own probe (an HTTP status below "
+        "500, a non-HTTP reply, or a TCP connect); false: probed, no answer; absent: not probed or "
+        "a 5xx. CPU use is no evidence (an idle process uses none, a spinning one plenty)",
+    ),
     "healthcheck_cannot_run": FactSpec(
         "bool",
         "the health check's own command fails to start (not found, not executable): its configuration is wrong",
