@@ -19,7 +19,14 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from agent_host.incidents.grouping import already_handled, attach, blames, new_incident
+from agent_host.incidents.grouping import (
+    already_handled,
+    attach,
+    blames,
+    left_to_human,
+    new_incident,
+    recurrence,
+)
 from agent_host.incidents.model import Incident
 from agent_host.loop.deps import LoopDeps
 from agent_host.loop.state import LoopState
@@ -76,10 +83,21 @@ class Monitor:
                 if attach(current, signal):
                     await store.save(current)
                 continue
-            if already_handled(await store.last_for(candidate.fingerprint), signal):
+            last = await store.last_for(candidate.fingerprint)
+            if already_handled(last, signal):
                 continue
-            if await store.get(candidate.id) is not None:
+            hold_s = self.deps.settings.flap.escalation_hold_s
+            if last is not None and left_to_human(last, hold_s, self.deps.clock()):
+                if attach(last, signal):  # the escalated incident shows that it keeps happening
+                    await store.save(last)
                 continue
+            known = await store.get(candidate.id)
+            if known is not None:
+                if not known.closed or already_handled(known, signal):
+                    continue
+                candidate = recurrence(candidate, signal)  # seen again after its incident closed
+                if await store.get(candidate.id) is not None:
+                    continue
             await store.save(candidate)
             opened.append(candidate.id)
         return opened

@@ -54,6 +54,12 @@ class FlapSettings(BaseSettings):
     never_auto_after_failures: int = Field(
         default=2, ge=1, description="a fix that failed this often needs a human"
     )
+    escalation_hold_s: float = Field(
+        default=3600,
+        ge=0,
+        description="after an escalation, the target's new signals join the escalated incident for "
+        "this long instead of opening another (a flapping target is escalated once)",
+    )
 
 
 class AgentSettings(BaseSettings):

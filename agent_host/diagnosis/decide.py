@@ -219,5 +219,6 @@ def _flap_settings(settings: AgentSettings) -> str:
     return (
         f"flap protection: cooldown {f.cooldown_s:g} s, backoff {f.backoff_base_s:g}–{f.backoff_max_s:g} s, "
         f"block after {f.failures_to_block} failures for {f.block_s:g} s, escalate after "
-        f"{f.recurrences_to_escalate} incidents in {f.recurrence_window_s:g} s"
+        f"{f.recurrences_to_escalate} incidents in {f.recurrence_window_s:g} s, an escalated target "
+        f"left to a human for {f.escalation_hold_s:g} s"
     )

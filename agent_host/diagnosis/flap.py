@@ -5,7 +5,10 @@ Rules (values from FlapSettings, shown in every decision record):
 - consecutive fixes back off: the n-th waits min(base·2^(n−1), max) after the previous one;
 - `failures_to_block` (3) failed fixes in a row block the target for `block_s` (1 h) and escalate;
 - `recurrences_to_escalate` (5) incidents on the target within `recurrence_window_s` (4 h) escalate;
-- a solution that failed `never_auto_after_failures` (2) times for the target needs a human.
+- a solution that failed `never_auto_after_failures` (2) times for the target needs a human;
+- an escalated target is the human's for `escalation_hold_s` (1 h): its new signals join the
+  escalated incident instead of opening another (the monitor, incidents/grouping.py), so a target
+  that keeps flapping is escalated once, never again at every crash.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ targets keep their own key), which is the incident's root-cause fingerprint. Whi
 open, signals with its fingerprint — or about a service that depends on its target (the compose
 graph's blast radius, once analysed) — are attached to it instead of opening another: postgres down
 plus the api's errors is one incident blaming postgres. A signal already handled by a closed
-incident (not seen again since it closed) opens nothing.
+incident (not seen again since it closed) opens nothing; seen again, it is a recurrence and opens a
+new incident — unless the target was escalated recently: then a human has it, and the signal joins
+the escalated incident (a flapping service is escalated once, not again at every crash).
 """
 
 from __future__ import annotations
@@ -77,6 +79,22 @@ def blames(incident: Incident, signal: Mapping[str, Any]) -> bool:
     if target.get("app_name") != incident.target.get("app_name") or not target.get("service"):
         return False
     return target["service"] in (incident.facts.get("dependants") or [])
+
+
+def recurrence(candidate: Incident, signal: Mapping[str, Any]) -> Incident:
+    """`candidate` as a new incident: its signal was seen again after the incident it opened closed.
+    The server keeps one signal per kind and target, with its first `first_seen`, for as long as it
+    keeps happening, so the new id comes from when it was seen again (stable across restarts too)."""
+    again = incident_id(candidate.fingerprint, f"again {signal.get('last_seen')}")
+    return candidate.model_copy(update={"id": again})
+
+
+def left_to_human(last: Incident, hold_s: float, now: datetime) -> bool:
+    """The newest incident for this fingerprint was escalated less than `hold_s` ago: a human has
+    the target, so its new signals join that incident instead of opening (and escalating) another."""
+    if last.status != "escalated" or last.closed_at is None:
+        return False
+    return (now - last.closed_at).total_seconds() < hold_s
 
 
 def already_handled(last: Incident | None, signal: Mapping[str, Any]) -> bool:
