@@ -18,6 +18,8 @@ from typing import Any
 
 from mcp_server.runbooks import FACTS
 
+from .volumes import volume_facts
+
 MIB = 1024 * 1024
 # name -> pattern over log text (lower-cased); the names are the documented `log_patterns` values
 LOG_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -102,6 +104,8 @@ def compute_facts(
     _log_facts(facts, context, from_signal, target)
     _disk_facts(facts, context)
     _graph_facts(facts, service, graph, health or _result(context, "compose_health"))
+    for key, value in volume_facts(signals, context, graph).items():
+        facts.setdefault(key, value)  # a filling volume's name, size, growth, users and blast radius
     _deploy_facts(facts, context, now)
     facts["failed_fixes"] = history.get("failed_fixes", 0)
     facts["recurrences_4h"] = history.get("recurrences", 0)

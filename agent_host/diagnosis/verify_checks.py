@@ -11,15 +11,19 @@ from typing import Any
 from agent_host.loop.ports import ToolCaller
 from mcp_server.runbooks import Check
 
+from .volumes import volume_below_percent
+
 CheckFn = Callable[[ToolCaller, Check, Mapping[str, Any], "VerifyMemo"], Awaitable[bool | None]]
 
 
 class VerifyMemo:
-    """What a check remembers between samples (the restart count at the start, when the fix ran)."""
+    """What a check remembers between samples (the restart count at the start, when the fix ran),
+    and the incident's facts (e.g. which volume fills)."""
 
-    def __init__(self, acted_at: datetime) -> None:
+    def __init__(self, acted_at: datetime, facts: Mapping[str, Any] | None = None) -> None:
         self.acted_at = acted_at
         self.first_restarts: int | None = None
+        self.facts: Mapping[str, Any] = facts or {}
 
 
 async def _structured(link: ToolCaller, tool: str, arguments: dict[str, Any]) -> dict[str, Any] | None:
@@ -138,4 +142,5 @@ CHECKS: dict[str, CheckFn] = {
     "domain_answers": domain_answers,
     "disk_below_percent": disk_below_percent,
     "logs_active": logs_active,
+    "volume_below_percent": volume_below_percent,
 }

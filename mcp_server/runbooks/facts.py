@@ -80,6 +80,16 @@ FACTS: dict[str, FactSpec] = {
     "disk_used_percent": FactSpec("number", "use of the filling disk or volume"),
     "filling_is_data_volume": FactSpec("bool", "a data volume (not images or build cache) is what fills"),
     "prune_reclaimable_bytes": FactSpec("number", "what a prune of unused images and build cache frees"),
+    "volume_name": FactSpec("string", "the filling volume's Docker name, e.g. shop_pgdata"),
+    "volume_size_bytes": FactSpec("number", "size of the filling volume's own filesystem (tmpfs, device)"),
+    "volume_size": FactSpec("string", "that size as a volume's size option writes it, e.g. 64m"),
+    "proposed_volume_size": FactSpec("string", "the size to grow it to: twice its size, e.g. 128m"),
+    "volume_growth": FactSpec(
+        "string", "how fast it fills, e.g. 'growing 2 MiB/min, full in ~3 min', or that it is not"
+    ),
+    "volume_services": FactSpec("list", "the compose services that mount the filling volume"),
+    "volume_type": FactSpec("string", "its filesystem type from the compose file's driver_opts, e.g. tmpfs"),
+    "volume_mountpoint": FactSpec("string", "where the volume is mounted on the Docker host"),
     # domains
     "domain_status": FactSpec("number", "HTTP status the domain answered (absent: no answer)"),
     "domain_error": FactSpec("string", "why the request failed: dns, connect, timeout, tls"),

@@ -4,7 +4,9 @@ to check a fix worked, and when to stop and call a human.
     trigger:   the signal kinds it answers
     context:   read-only tool calls whose results feed the facts (see facts.py)
     solutions: candidate fixes, in order of preference; each has conditions over facts, a
-               confidence, a risk, the actions (tool calls), how to undo them, and how to verify
+               confidence, a risk, the actions (tool calls) — or the human steps a person must
+               carry out when no tool can (e.g. growing a volume) — how to undo them, and how to
+               verify
     verify:    what healthy means after a fix, and for how long (a solution may override it)
     escalate_when: reasons to hand the incident to a human, with conditions when code can tell
 
@@ -55,6 +57,10 @@ class ContextCall(ToolCall):
     optional: bool = Field(
         default=True, description="a failure leaves its facts unknown instead of escalating"
     )
+    when: list[Condition] = Field(
+        default_factory=list,
+        description="gather only when all hold (facts from the signal and the calls before it)",
+    )
 
 
 class Action(ToolCall):
@@ -63,6 +69,26 @@ class Action(ToolCall):
 
     do: str = Field(min_length=1)
     dry_run_first: bool = False
+
+
+class HumanStep(BaseModel):
+    """A change no tool can make (Docker cannot grow a volume in place) or that only its owner may
+    make. The approval shows `instruction` with its placeholders filled (lists joined with ", ");
+    approving hands the step to that person — the agent itself changes nothing — and the agent then
+    verifies the result as for any fix, escalating when it does not hold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    do: str = Field(min_length=1, description="what the step achieves, in one sentence")
+    instruction: str = Field(
+        min_length=1, description="exactly what the person is asked to do, with the evidence"
+    )
+
+    @field_validator("instruction")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        _check_placeholders({"instruction": value})
+        return value
 
 
 class Check(BaseModel):
@@ -80,6 +106,7 @@ class Check(BaseModel):
         "logs_active",  # the service writes log lines again
         "disk_below_percent",  # the filling disk drops below `percent`
         "stack_healthy",  # every service of the compose runs (and is healthy when checked)
+        "volume_below_percent",  # the filling volume is below `percent` and a service using it runs
     ]
     kinds: list[str] = Field(default_factory=list)
     percent: float | None = Field(default=None, gt=0, le=100)
@@ -88,7 +115,10 @@ class Check(BaseModel):
     def _arguments(self) -> Check:
         if self.check == "no_new_signal" and not self.kinds:
             raise ValueError("no_new_signal needs kinds, e.g. [oom]")
-        if self.check in ("memory_below_percent", "disk_below_percent") and self.percent is None:
+        if (
+            self.check in ("memory_below_percent", "disk_below_percent", "volume_below_percent")
+            and self.percent is None
+        ):
             raise ValueError(f"{self.check} needs percent")
         return self
 
@@ -101,8 +131,9 @@ class Verify(BaseModel):
 
 
 class Solution(BaseModel):
-    """A candidate fix. Either `actions` (tool calls) or `follow` (hand over to another runbook,
-    e.g. crash-loop → dependency-down when an upstream is down)."""
+    """A candidate fix: `actions` (tool calls), `human_steps` (a person does it after approving;
+    needs `approval: always`) or `follow` (hand over to another runbook, e.g. crash-loop →
+    dependency-down when an upstream is down) — exactly one of the three."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -114,6 +145,9 @@ class Solution(BaseModel):
     risk: Literal["low", "medium", "high"]
     approval: Literal["auto", "always"] = Field(default="auto", description="always: never without a human")
     actions: list[Action] = Field(default_factory=list)
+    human_steps: list[HumanStep] = Field(
+        default_factory=list, description="changes a person makes after approving; the agent verifies"
+    )
     undo: list[Action] = Field(default_factory=list, description="restore the state before the fix")
     follow: str | None = Field(default=None, pattern=_ID, description="another runbook to apply instead")
     apply_to: Literal["target", "upstream"] = Field(
@@ -125,8 +159,16 @@ class Solution(BaseModel):
 
     @model_validator(mode="after")
     def _actions_or_follow(self) -> Solution:
-        if bool(self.actions) == bool(self.follow):
-            raise ValueError("a solution has either actions or follow (another runbook), not both or neither")
+        if sum(map(bool, (self.actions, self.human_steps, self.follow))) != 1:
+            raise ValueError(
+                "a solution has either actions or follow (another runbook) or human_steps, "
+                "exactly one of them"
+            )
+        if self.human_steps and (self.approval != "always" or self.undo):
+            raise ValueError(
+                "human_steps need approval: always and no undo (a person makes the change, "
+                "the agent has nothing to undo)"
+            )
         if self.apply_to == "upstream" and not self.follow:
             raise ValueError("apply_to: upstream needs follow (the runbook to apply to the dependency)")
         return self

@@ -13,7 +13,10 @@ from langgraph.types import interrupt
 from agent_host.approvals.book import ApprovalRequest, approval_id, expiry, plan_hash
 from agent_host.incidents.model import Incident, now
 from agent_host.loop.deps import LoopDeps, load
+from agent_host.loop.human_steps import describe_human, human_only, is_human
 from agent_host.loop.state import LoopState
+
+HUMAN_TITLE = " (a human step: approving hands it to you, then the agent verifies)"
 
 
 async def run(state: LoopState, deps: LoopDeps) -> LoopState:
@@ -31,7 +34,8 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
         ApprovalRequest(
             id=approval_id(incident.id, digest),
             incident_id=incident.id,
-            title=f"{incident.decision.solution if incident.decision else 'fix'} on {incident.target_key}",
+            title=f"{incident.decision.solution if incident.decision else 'fix'} on {incident.target_key}"
+            + (HUMAN_TITLE if human_only(incident.plan) else ""),
             changes=[describe_change(step) for step in incident.plan],
             blast_radius=list(incident.facts.get("dependants") or []),
             reasons=list(incident.decision.reasons if incident.decision else [])[:12],
@@ -78,6 +82,8 @@ async def _close(deps: LoopDeps, incident: Incident) -> LoopState:
 
 def describe_change(step: dict[str, Any]) -> str:
     """One line a human can approve: "set_memory_limit api: memory 256m → 512m" or the compose diff."""
+    if is_human(step):
+        return describe_human(step)
     preview = (step.get("dry_run") or {}).get("structured") or {}
     containers = preview.get("containers") or []
     if step["tool"] == "set_memory_limit" and containers:

@@ -1,4 +1,5 @@
-"""execute_action: the plan's tool calls, in order, each with the idempotency key `<incident>:act:<n>`.
+"""execute_action: the plan's tool calls, in order, each with the idempotency key `<incident>:act:<n>`
+(a human step is handed to the approver and noted, never called: loop/human_steps.py).
 Killed halfway and restarted, this node runs again and the server answers the calls it already
 made from its record (`replayed`) instead of acting twice. A refusal, an error or an unknown outcome
 ends the step with the reason recorded (→ rollback), never a half-applied change left unexplained.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from agent_host.incidents.model import ActionRecord
 from agent_host.loop.deps import LoopDeps, load
+from agent_host.loop.human_steps import hand_over, is_human
 from agent_host.loop.state import LoopState
 
 
@@ -20,6 +22,9 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
     incident = load(state)
     incident.status = "acting"
     for step in incident.plan:
+        if is_human(step):  # the approver makes this change; the agent calls nothing for it
+            hand_over(incident, step)
+            continue
         key = action_key(incident.id, "act", int(step["index"]))
         if any(a.key == key and a.ok for a in incident.actions):
             continue

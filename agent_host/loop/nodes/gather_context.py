@@ -1,6 +1,7 @@
 """gather_context: the runbook's read-only context calls, in order. A call may use facts from the
 calls before it (e.g. a dry run of the proposed memory limit); a call whose arguments cannot be
-filled yet is skipped and noted. Nothing here changes anything.
+filled yet, or whose `when` conditions do not hold, is skipped and noted. Nothing here changes
+anything.
 
 The last lines the target wrote (a detector's evidence) are noted in the timeline first: a restart
 loses a hung worker's state, so the stuck step ("processing job 42 step 3/5") must survive in the
@@ -12,7 +13,7 @@ from agent_host.diagnosis.facts import compute_facts
 from agent_host.incidents.model import Incident
 from agent_host.loop.deps import LoopDeps, bounded_answer, load
 from agent_host.loop.state import LoopState
-from mcp_server.runbooks import ArgumentFillError, fill
+from mcp_server.runbooks import ArgumentFillError, all_hold, fill
 
 LAST_LINES_NOTE = "last lines it wrote"
 LAST_LINES_KEPT = 3
@@ -32,6 +33,10 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
             signals=incident.signals, target=incident.target, context=incident.context,
             graph=None, health=None, history={}, now=deps.clock(),
         )  # fmt: skip
+        if not all_hold(call.when, facts):  # e.g. no prune plan when a data volume is what fills
+            why = "; ".join(c.explain(facts) for c in call.when)
+            incident.note("gather_context", f"{call.id}: not needed ({why})")
+            continue
         try:
             arguments = fill(call.arguments, incident.target, facts)
         except ArgumentFillError as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_host.loop.deps import LoopDeps, bounded_answer, load
+from agent_host.loop.human_steps import human_plan
 from agent_host.loop.state import LoopState, Route
 from mcp_server.runbooks import ArgumentFillError, fill
 
@@ -39,6 +40,10 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
                     f"dry run of {action.tool} {'refused' if preview.refused else 'failed'}: {why}",
                 )
         plan.append(step)
+    try:  # a change only a person can make: its instruction, filled with the evidence
+        plan += human_plan(solution, incident.target, incident.facts)
+    except ArgumentFillError as exc:
+        return await _stop(deps, incident, f"cannot write the human step: {exc}")
     incident.plan = plan
     incident.note(
         "plan_solution", "plan: " + "; ".join(f"{s['tool']}({_short(s['arguments'])})" for s in plan)

@@ -1,7 +1,9 @@
 """verify_fix: the runbook's checks, sampled every `verify_interval_s` over its window (capped by
 `verify_window_max_s`). Any check failing at the end, or a new signal of the watched kinds during
 the window → unhealthy (→ rollback); every check holding at the end → healthy (→ learn); checks that
-could not be read at all → unknown (→ escalate). Read-only: after a restart it simply starts over."""
+could not be read at all → unknown (→ escalate). An unhealthy human step (the agent changed nothing,
+loop/human_steps.py) escalates with that reason instead of rolling back. Read-only: after a restart
+it simply starts over."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from agent_host.diagnosis.verify_checks import CHECKS, VerifyMemo
 from agent_host.loop.deps import LoopDeps, load
+from agent_host.loop.human_steps import human_only, not_done_reason
 from agent_host.loop.state import LoopState
 
 # checks whose single failure during the window already settles it (a new OOM kill is not "maybe")
@@ -28,7 +31,7 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
     if deps.settings.verify_window_max_s is not None:
         window = min(window, deps.settings.verify_window_max_s)
     acted = [a.at for a in incident.actions if a.ok]
-    memo = VerifyMemo(max(acted) if acted else deps.clock())
+    memo = VerifyMemo(max(acted) if acted else deps.clock(), incident.facts)
     samples: dict[str, list[bool | None]] = {c.check: [] for c in verify.checks}
     start = time.monotonic()
     verdict = "unknown"
@@ -58,6 +61,10 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
     incident.note("verify_fix", f"{verdict} after {window:g} s: " + ", ".join(
         f"{name} {score['passed']}/{score['samples']}" for name, score in incident.verification["checks"].items()
     ))  # fmt: skip
+    if verdict == "unhealthy" and human_only(incident.plan) and incident.decision is not None:
+        # a person was to make the change and the agent made none: nothing to undo, escalate
+        incident.decision.escalation.append(not_done_reason(incident))
+        return await deps.save(incident, "unknown", "verify_fix")
     return await deps.save(incident, verdict, "verify_fix")  # type: ignore[arg-type]
 
 
