@@ -45,13 +45,81 @@ class ToolDefinition:
     read_only: bool = False
 
     def for_ollama(self) -> dict[str, Any]:
+        """The definition in the shape Ollama's client keeps (see `ollama_parameters`)."""
         return {
             "type": "function",
-            "function": {"name": self.name, "description": self.description, "parameters": self.input_schema},
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": ollama_parameters(self.input_schema),
+            },
         }
 
     def tokens(self) -> int:
         return tokenizer().count(json.dumps(self.for_ollama(), separators=(",", ":")))
+
+
+def ollama_parameters(schema: dict[str, Any]) -> dict[str, Any]:
+    """An MCP input schema in the shape the `ollama` client sends: its `Tool` model keeps only
+    `type`, `description`, `enum` and `items` of each property and silently drops the rest. So an
+    optional parameter (`anyOf: [{type: string}, {type: null}]`) would arrive with no type, and its
+    default and bounds would vanish. Here the type is taken from the non-null branch, enums behind
+    `$ref` are inlined, and "optional", the default and the bounds move into the description, so what
+    the model reads is what was meant and what `tokens()` counts is what is sent."""
+    defs = dict(schema.get("$defs") or {})
+    required = list(schema.get("required") or [])
+    properties = {
+        name: _ollama_property(prop, defs, optional=name not in required)
+        for name, prop in (schema.get("properties") or {}).items()
+    }
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def _resolve(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    ref = prop.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return {
+            **dict(defs.get(ref.removeprefix("#/$defs/")) or {}),
+            **{k: v for k, v in prop.items() if k != "$ref"},
+        }
+    return prop
+
+
+def _ollama_property(prop: dict[str, Any], defs: dict[str, Any], *, optional: bool) -> dict[str, Any]:
+    prop = _resolve(prop, defs)
+    branches = [_resolve(b, defs) for b in prop.get("anyOf") or prop.get("oneOf") or []]
+    concrete = [b for b in branches if b.get("type") != "null"]
+    base = {
+        **(concrete[0] if len(concrete) == 1 else {}),
+        **{k: v for k, v in prop.items() if k not in ("anyOf", "oneOf")},
+    }
+    out: dict[str, Any] = {}
+    kind = base.get("type")
+    if kind is None and concrete:
+        kinds = sorted({str(b.get("type")) for b in concrete if b.get("type")})
+        kind = kinds[0] if len(kinds) == 1 else kinds or None
+    if kind is not None:
+        out["type"] = kind
+    notes = []
+    if optional:
+        notes.append("optional")
+    if "default" in base and base["default"] is not None:
+        notes.append(f"default {json.dumps(base['default'])}")
+    low, high = base.get("minimum"), base.get("maximum")  # string lengths would only be noise
+    if low is not None or high is not None:
+        notes.append(f"{low if low is not None else ''}–{high if high is not None else ''}")
+    description = str(base.get("description") or base.get("title") or "").strip()
+    if notes:
+        description = f"{description} ({'; '.join(notes)})" if description else "; ".join(notes)
+    if description:
+        out["description"] = description
+    enum = base.get("enum") or [b["const"] for b in concrete if "const" in b] or None
+    if enum:
+        out["enum"] = list(enum)
+    items = base.get("items")
+    if isinstance(items, dict):
+        out["items"] = _ollama_property(items, defs, optional=False)
+    return out
 
 
 class ReadTools(Protocol):

@@ -69,3 +69,27 @@ async def test_a_tight_budget_drops_the_least_useful_first(server_tools: list[An
     assert "active_signals" in tight.dropped and "prune" in tight.dropped
     few = select_tools(definitions, 3, 5000)
     assert [t.name for t in few.tools] == ["read_logs", "service_status", "container_stats"]
+
+
+async def test_what_reaches_ollama_keeps_every_parameter_type_default_and_bound(
+    server_tools: list[Any], ollama_standin: OllamaStandIn, make_decider: MakeDecider
+) -> None:
+    """The `ollama` client keeps only type, description, enum and items of a property: optional
+    parameters (anyOf with null) would arrive untyped, defaults and bounds would vanish."""
+    tools = LinkReadTools(definitions_from_mcp(server_tools), NoCalls())
+    ollama_standin.script([answer()])
+    incident = make_incident()
+    assert await make_decider(read_tools=tools).decide(incident, oom_candidates(incident), tools) is not None
+    sent = {t["function"]["name"]: t["function"]["parameters"] for t in ollama_standin.chats[0].tools}
+    for name, parameters in sent.items():
+        for prop_name, prop in parameters["properties"].items():
+            assert prop.get("type"), f"{name}.{prop_name} reached the model without a type: {prop}"
+    read_logs = sent["read_logs"]["properties"]
+    assert read_logs["app_name"]["type"] == "string" and "optional" in read_logs["app_name"]["description"]
+    assert (
+        "default 5000" in read_logs["tail"]["description"] and "1–100000" in read_logs["tail"]["description"]
+    )
+    assert read_logs["mode"]["enum"] == ["digest", "raw"]
+    # and the budget counts exactly what is sent
+    by_name = {d.name: d for d in tools.definitions}
+    assert all(by_name[n].for_ollama()["function"]["parameters"] == p for n, p in sent.items())
