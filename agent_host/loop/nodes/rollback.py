@@ -24,7 +24,19 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
         await deps.store.record_fix(
             incident.id, incident.target_key, decision.solution, outcome, deps.clock()
         )
-    anything_done = any(a.ok and not a.dry_run for a in incident.actions if ":act:" in a.key)
+    acts = [a for a in incident.actions if ":act:" in a.key and not a.dry_run]
+    anything_done = any(a.ok for a in acts)
+    unknown = [a for a in acts if a.outcome_unknown]
+    if unknown and not anything_done:
+        # the server stopped mid-action: the change may or may not have happened, so neither
+        # "nothing changed" nor an undo (which could change what was never changed) is honest
+        names = ", ".join(sorted({a.tool for a in unknown}))
+        incident.note(
+            "rollback",
+            f"not undone: the outcome of {names} on {incident.target_key} is unknown (the server stopped "
+            "while it ran); it may or may not have changed it — a human must check its current state",
+        )
+        return await deps.save(incident, "done", "rollback")
     if solution is None or not solution.undo or not anything_done:
         why = "nothing was changed" if not anything_done else "the solution has no undo"
         incident.note("rollback", f"nothing to undo ({why})")

@@ -162,3 +162,22 @@ async def test_a_lost_answer_is_asked_for_again_with_the_same_key_not_redone(loo
     assert action.ok and action.replayed
     keys = [c[2] for c in loop.server.calls if c[0] == "set_memory_limit" and c[2]]
     assert keys == [f"{incident_id}:act:0", f"{incident_id}:act:0"]
+
+
+async def test_an_action_whose_outcome_stays_unknown_is_not_undone_and_is_said_so(loop: Loop) -> None:
+    """The server was killed mid-action: its record says the outcome is unknown. Neither "nothing
+    was changed" nor an undo (lowering a limit that may never have been raised) would be honest."""
+    script_quiet_stack(loop.server)
+    lost = Answer(ok=False, outcome_unknown=True, error="the server stopped while it ran; outcome unknown")
+    planned = loop.server.answers["set_memory_limit"]  # the dry run still answers
+    loop.server.on("set_memory_limit", lambda args: planned(args) if args.get("dry_run") else lost)
+    (incident_id,) = await loop.monitor.handle_signals([make_signal("oom", evidence=OOM)])
+    await loop.monitor.drive(incident_id)
+    incident = await loop.store.get(incident_id)
+    assert incident is not None and incident.status == "escalated", incident.events
+    notes = [e.message for e in incident.events if e.step == "rollback"]
+    assert any(
+        "outcome of set_memory_limit" in n and "unknown" in n and "a human must check" in n for n in notes
+    )
+    assert not any("nothing was changed" in n for n in notes)
+    assert not any(":undo:" in a.key for a in incident.actions)  # no undo was sent
