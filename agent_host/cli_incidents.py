@@ -144,14 +144,23 @@ def _answer(request_id: str, approve: bool, note: str | None) -> None:
         sys.exit(1)
     finally:
         db.close()
-    click.echo(f"{answered.status}: {answered.title} (the running agent acts on it within seconds)")
+    from .loop.human_steps import HUMAN_CHANGE
+
+    if not approve:
+        after = "nothing is changed; the incident is escalated"
+    elif all(c.startswith(HUMAN_CHANGE) for c in answered.changes):
+        after = "the change is yours to make now; the running agent then checks that it helped"
+    else:
+        after = "the running agent applies exactly the change it showed, within seconds"
+    click.echo(f"{answered.status}: {answered.title} ({after})")
 
 
 @click.command("approve")
 @click.argument("request_id")
 @click.option("--note", help="Why (kept in the incident).")
 def approve(request_id: str, note: str | None) -> None:
-    """Approve a pending request: the agent applies exactly the change it showed."""
+    """Approve a pending request: the agent applies exactly the change it showed (or, for a step
+    only a person can take, such as growing a volume, hands it to you and then verifies)."""
     _answer(request_id, True, note)
 
 

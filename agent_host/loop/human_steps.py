@@ -47,9 +47,12 @@ def human_only(plan: Sequence[Mapping[str, Any]]) -> bool:
     return bool(plan) and all(is_human(step) for step in plan)
 
 
+HUMAN_CHANGE = "for you to do, the agent will not do it: "
+
+
 def describe_human(step: Mapping[str, Any]) -> str:
     """The approval's line for a human step: who does it, then exactly what."""
-    return f"for you to do, the agent will not do it: {step['arguments']['instruction']}"
+    return f"{HUMAN_CHANGE}{step['arguments']['instruction']}"
 
 
 def hand_over(incident: Incident, step: Mapping[str, Any]) -> None:

@@ -100,3 +100,21 @@ def test_graph_prints_every_node() -> None:
                  "execute_action", "verify_fix", "rollback", "escalate", "learn"):  # fmt: skip
         assert f"{node}({node})" in result.output
     assert "verify_fix -. &nbsp;unhealthy&nbsp; .-> rollback" in result.output
+
+
+def test_approving_a_human_step_says_the_change_is_yours(state_dir: Path) -> None:
+    from agent_host.loop.human_steps import describe_human
+
+    db = Database(sqlite_path=state_dir / "incidents.sqlite3")
+    step = {"tool": "human", "arguments": {"instruction": "grow volume qdrant_data to 32m"}}
+    anyio.run(
+        ApprovalBook(db).ask,
+        ApprovalRequest(
+            id="vol1", incident_id="inc-5", title="grow-tmpfs-volume", changes=[describe_human(step)],
+            plan_hash="x", expires_at=datetime.now(UTC) + timedelta(minutes=15),
+        ),
+    )  # fmt: skip
+    db.close()
+    result = CliRunner().invoke(main, ["approve", "vol1"])
+    assert result.exit_code == 0, result.output
+    assert "the change is yours to make now" in result.output and "applies exactly" not in result.output
