@@ -21,7 +21,6 @@ from pydantic_settings import (
 )
 
 from mcp_server.detectors.settings import DetectorSettings
-from mcp_server.safe_yaml import load_yaml, read_yaml_file
 from mcp_server.safety.settings import SafetySettings
 from mcp_server.transport_settings import HostNames, Origins
 
@@ -35,6 +34,9 @@ class _BoundedYamlSource(YamlConfigSettingsSource):
     """The config file, read through safe_yaml (size and alias expansion bounded)."""
 
     def _read_file(self, file_path: Any) -> dict[str, Any]:
+        # PyYAML (~20 ms) only when a config file is given: most commands are configured by env
+        from mcp_server.safe_yaml import load_yaml, read_yaml_file
+
         data = load_yaml(read_yaml_file(file_path, what="the config file"), what="the config file")
         return data or {}
 

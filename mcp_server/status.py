@@ -24,6 +24,7 @@ from mcp_server.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from mcp_server.detectors import Signal
+    from mcp_server.docker_ops.engine_reader import EngineReads
     from mcp_server.docker_ops.events import ContainerEvent
 
 ONE_PASS_DETECTORS = frozenset({"crash_loop", "restart_storm", "exited", "oom", "unhealthy", "disk_pressure"})
@@ -53,13 +54,10 @@ async def recent_events(host: DockerHost, lookback_s: float) -> list[ContainerEv
 
     now = time.time()
 
-    def read(client: Any) -> list[dict[str, Any]]:
-        events = client.api.events(
-            since=now - lookback_s, until=now, decode=True, filters={"type": "container"}
-        )
-        return list(events)
+    def read(reads: EngineReads) -> list[dict[str, Any]]:
+        return reads.events(since=now - lookback_s, until=now, filters={"type": "container"})
 
-    return [parse_event(raw) for raw in await host.run(read, what="read recent events")]
+    return [parse_event(raw) for raw in await host.read(read, what="read recent events")]
 
 
 async def current_signals(settings: Settings, host: DockerHost) -> list[Signal]:

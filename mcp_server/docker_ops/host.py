@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 import anyio.to_thread
-import docker
-import docker.errors
-import requests.exceptions
-from docker.models.containers import Container
-from docker.transport.unixconn import UnixHTTPAdapter
 
+from .engine_reader import EngineApiError, EngineReads, UnixSocketReader
+
+# docker-py (with requests, ~0.2 s to import) is loaded when the first SDK client is made, so
+# commands that only read (`status` on a unix:// engine, through `read`) never load it.
 if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
+
     from .stats_stream import StatsStreams
 
 T = TypeVar("T")
@@ -31,28 +33,6 @@ POOL_SIZE = 32
 top of the server's own; docker-py's default of 10 made the surplus open a new connection per call
 and throw it away afterwards."""
 _SCHEMES = ("unix", "tcp", "ssh", "http", "https", "npipe")
-
-
-class OnePoolUnixAdapter(UnixHTTPAdapter):
-    """docker-py's Unix-socket adapter keeps one connection pool per request URL (path and query
-    included) in an LRU of 25 pools. Every call about another container then opened a new
-    connection, and old pools were closed as new ones pushed them out: on a host with hundreds of
-    containers nearly every call was a new connection. One engine, one socket: one pool."""
-
-    def get_connection(self, url: str, proxies: Any = None) -> Any:
-        return super().get_connection("http+docker://localhost", proxies)
-
-
-def _pool_by_socket(client: docker.DockerClient, timeout: float) -> None:
-    """Replace a unix:// client's adapter with `OnePoolUnixAdapter` (same socket and timeout)."""
-    api = client.api
-    old = getattr(api, "_custom_adapter", None)
-    if not isinstance(old, UnixHTTPAdapter) or isinstance(old, OnePoolUnixAdapter):
-        return
-    adapter = OnePoolUnixAdapter(f"http+unix://{old.socket_path}", timeout, max_pool_size=POOL_SIZE)
-    api._custom_adapter = adapter
-    api.mount("http+docker://", adapter)
-    old.close()
 
 
 class DockerOpsError(Exception):
@@ -148,9 +128,19 @@ def translate_error(exc: BaseException, base_url: str, what: str) -> DockerOpsEr
     """Map an SDK / transport exception to one of our error classes with a one-line message."""
     if isinstance(exc, DockerOpsError):
         return exc
+    if isinstance(exc, EngineApiError):  # from `DockerHost.read`
+        return DockerApiError(f"{what}: engine at {base_url} answered {exc}", exc.status_code)
+    if isinstance(exc, TimeoutError):
+        return DockerTimeout(f"{what}: Docker engine at {base_url} did not answer in time ({exc})")
+    if isinstance(exc, ConnectionError | FileNotFoundError | PermissionError):
+        return DockerUnavailable(base_url, _short(exc))
+    # the rest come from docker-py, which is then already imported
+    import docker.errors
+    import requests.exceptions
+
     if isinstance(exc, requests.exceptions.Timeout):
         return DockerTimeout(f"{what}: Docker engine at {base_url} did not answer in time ({exc})")
-    if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError | FileNotFoundError):
+    if isinstance(exc, requests.exceptions.ConnectionError):
         return DockerUnavailable(base_url, _short(exc))
     if isinstance(exc, docker.errors.APIError):
         status = exc.status_code
@@ -169,6 +159,15 @@ def translate_error(exc: BaseException, base_url: str, what: str) -> DockerOpsEr
 def _short(exc: BaseException, limit: int = 300) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _socket_reader(base_url: str, timeout: float) -> UnixSocketReader | None:
+    """A reader of the engine's socket for unix:// URLs (`unix://var/x.sock` is /var/x.sock, as
+    in docker-py), None for other engines."""
+    if not base_url.startswith("unix://"):
+        return None
+    path = base_url.removeprefix("unix://")
+    return UnixSocketReader(path if path.startswith("/") else f"/{path}", timeout)
 
 
 class DockerHost:
@@ -196,6 +195,8 @@ class DockerHost:
         self._tls = tls
         self._client: docker.DockerClient | None = None
         self._stats_streams: StatsStreams | None = None
+        # read-only calls to a local socket skip docker-py (see `read`); it connects on first use
+        self._reader = _socket_reader(self.base_url, timeout) if tls is None else None
         # client creation asks the engine for its API version, so it happens in a worker thread
         self._client_lock = threading.Lock()
 
@@ -220,10 +221,14 @@ class DockerHost:
         if self._tls is not None:
             kwargs["tls"] = self._tls
         try:
+            import docker
+
+            from .unix_pool import pool_by_socket
+
             client = docker.DockerClient(**kwargs)
         except Exception as exc:
             raise translate_error(exc, self.base_url, "connect") from exc
-        _pool_by_socket(client, kwargs["timeout"])
+        pool_by_socket(client, kwargs["timeout"], POOL_SIZE)
         return client
 
     def _shared_client(self) -> docker.DockerClient:
@@ -243,6 +248,24 @@ class DockerHost:
 
         try:
             return await anyio.to_thread.run_sync(call)
+        except DockerOpsError:
+            raise
+        except Exception as exc:
+            raise translate_error(exc, self.base_url, what) from exc
+
+    async def read(self, fn: Callable[[EngineReads], T], *, what: str) -> T:
+        """Run `fn(reads)` in a worker thread, with read-only engine calls (`EngineReads`: list,
+        inspect, info, swarm services and tasks, past events), and translate any failure into a
+        `DockerOpsError` as `run` does. On a unix:// engine the calls go straight to the socket
+        (`UnixSocketReader`, no docker-py import: fast start for one-shot commands); on others
+        through the SDK client."""
+        reader = self._reader
+        if reader is None:
+            from .engine_reader import DockerPyReads
+
+            return await self.run(lambda client: fn(DockerPyReads(client.api)), what=what)
+        try:
+            return await anyio.to_thread.run_sync(fn, reader)
         except DockerOpsError:
             raise
         except Exception as exc:
@@ -272,6 +295,8 @@ class DockerHost:
         with self._client_lock:
             client, self._client = self._client, None
             streams, self._stats_streams = self._stats_streams, None
+        if self._reader is not None:
+            self._reader.close()  # opens a new connection if used again
         if streams is not None:
             await anyio.to_thread.run_sync(streams.close)
         if client is not None:
@@ -288,6 +313,8 @@ def get_container(client: docker.DockerClient, name: str, base_url: str) -> Cont
     """Look a container up by name or id (blocking). Raises `ContainerNotFound` naming it."""
     if not name or not name.strip():
         raise ContainerNotFound(name, base_url)
+    import docker.errors  # loaded with the client
+
     try:
         return client.containers.get(name.strip().lstrip("/"))
     except docker.errors.NotFound:

@@ -15,13 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
-
-import docker
-import docker.errors
+from typing import TYPE_CHECKING, Any, Literal
 
 from mcp_server.protected import DOKPLOY_SYSTEM_CONTAINERS, DOKPLOY_SYSTEM_SERVICES
 
+from .engine_reader import DockerPyReads, EngineApiError, EngineNotFound, EngineReads
 from .host import DockerHost
 from .models import (
     COMPOSE_PROJECT,
@@ -39,6 +37,9 @@ from .models import (
     summary_from_attrs,
 )
 from .timeutil import parse_docker_time
+
+if TYPE_CHECKING:
+    import docker
 
 MAX_TASKS_PER_SERVICE = 10
 """Swarm keeps old tasks (5 per slot by default); the newest few are enough to see a crash loop."""
@@ -59,7 +60,7 @@ def collect_raw(client: docker.DockerClient) -> RawInventory:
     """Read containers (inspected), and swarm services and tasks when this node is a manager."""
     # list() inspects each container; ignore_removed skips ones deleted between list and inspect
     containers = [c.attrs for c in client.containers.list(all=True, ignore_removed=True)]
-    return _with_swarm(client, RawInventory(containers=containers, swarm_active=False))
+    return _with_swarm(DockerPyReads(client.api), RawInventory(containers=containers, swarm_active=False))
 
 
 _HEALTH_IN_STATUS = (
@@ -89,30 +90,30 @@ def attrs_from_list_entry(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def collect_raw_listed(client: docker.DockerClient) -> RawInventory:
+def collect_raw_listed(reads: EngineReads) -> RawInventory:
     """Like `collect_raw`, for hosts with many containers: one list call, and an inspect only of
     the containers that are not running (for their exit code and OOM flag). On 200 running
-    containers this is 1 request instead of 201."""
-    entries = client.api.containers(all=True)
+    containers this is 1 request instead of 201. Only read calls: run it with `DockerHost.read`."""
+    entries = reads.containers(all=True)
     containers: list[dict[str, Any]] = []
     listed_only = 0
     for entry in entries:
         if entry.get("State") != "running":
             try:
-                containers.append(client.api.inspect_container(entry["Id"]))
+                containers.append(reads.inspect_container(entry["Id"]))
                 continue
-            except docker.errors.NotFound:
+            except EngineNotFound:
                 continue  # removed between list and inspect
         containers.append(attrs_from_list_entry(entry))
         listed_only += 1
-    raw = _with_swarm(client, RawInventory(containers=containers, swarm_active=False))
+    raw = _with_swarm(reads, RawInventory(containers=containers, swarm_active=False))
     if listed_only:
         raw.notes.append(LISTED_NOTE)
     return raw
 
 
-def _with_swarm(client: docker.DockerClient, raw: RawInventory) -> RawInventory:
-    swarm = client.info().get("Swarm") or {}
+def _with_swarm(reads: EngineReads, raw: RawInventory) -> RawInventory:
+    swarm = reads.info().get("Swarm") or {}
     raw.swarm_active = swarm.get("LocalNodeState") == "active"
     if not raw.swarm_active:
         return raw
@@ -122,9 +123,9 @@ def _with_swarm(client: docker.DockerClient, raw: RawInventory) -> RawInventory:
         )
         return raw
     try:
-        raw.services = client.api.services()
-        raw.tasks = client.api.tasks()
-    except docker.errors.APIError as exc:
+        raw.services = reads.services()
+        raw.tasks = reads.tasks()
+    except EngineApiError as exc:
         raw.notes.append(f"could not list swarm services: {exc.explanation or exc}")
     return raw
 
@@ -141,8 +142,10 @@ async def inventory(
         inspect_all: True inspects every container (exact restart counts and times); False reads
             long-running containers from the list only (`collect_raw_listed`: fast on big hosts).
     """
-    collect = collect_raw if inspect_all else collect_raw_listed
-    raw = await host.run(collect, what="collect inventory")
+    if inspect_all:
+        raw = await host.run(collect_raw, what="collect inventory")
+    else:
+        raw = await host.read(collect_raw_listed, what="collect inventory")
     return build_inventory(host.base_url, raw, dokploy_refs)
 
 
