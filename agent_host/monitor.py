@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, cast
 
 import anyio
@@ -75,6 +76,8 @@ class Monitor:
         for signal in signals:
             if signal.get("status", "active") != "active":
                 continue
+            if self._evidence_coming(signal):
+                continue  # opened next round with its evidence (logs, inspect, own probe)
             candidate = new_incident(signal)
             current = await store.open_for(candidate.fingerprint)
             if current is None:
@@ -101,6 +104,18 @@ class Monitor:
             await store.save(candidate)
             opened.append(candidate.id)
         return opened
+
+    def _evidence_coming(self, signal: Mapping[str, Any]) -> bool:
+        """A signal raised before its evidence was gathered, younger than `evidence_wait_s`: the
+        server publishes the complete copy within a second or two, and an incident opened on the
+        early copy would decide without it (e.g. `process_alive` from the unhealthy probe)."""
+        if not (signal.get("evidence") or {}).get("evidence_pending"):
+            return False
+        try:
+            seen = datetime.fromisoformat(str(signal.get("first_seen")))
+        except ValueError:
+            return False
+        return (self.deps.clock() - seen).total_seconds() < self.deps.settings.evidence_wait_s
 
     async def handle_approvals(self) -> None:
         book = self.deps.approvals

@@ -77,6 +77,11 @@ class AgentSettings(BaseSettings):
         default=None, description="postgresql://… (default: SQLite in state_dir)"
     )
     poll_s: float = Field(default=2.0, gt=0, le=60)
+    evidence_wait_s: float = Field(
+        default=10.0, ge=0, le=120,
+        description="a signal whose evidence is still being gathered opens its incident once the "
+        "evidence is in, or after this long",
+    )  # fmt: skip
     approval_expiry_s: float = Field(default=900, gt=0)
     verify_interval_s: float = Field(default=5.0, gt=0)
     verify_window_max_s: float | None = Field(

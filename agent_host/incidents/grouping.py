@@ -62,12 +62,20 @@ def new_incident(signal: Mapping[str, Any]) -> Incident:
     )
 
 
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
 def attach(incident: Incident, signal: Mapping[str, Any]) -> bool:
-    """Add or refresh `signal` on the incident; True when it was new to it."""
+    """Add or refresh `signal` on the incident; True when the incident changed (a new signal, or
+    a more severe one: an OOM first raised as a warning becomes critical once inspected)."""
+    graver = SEVERITY_RANK.get(str(signal.get("severity")), 0) > SEVERITY_RANK.get(incident.severity, 0)
+    if graver:
+        incident.note("monitor", f"severity {incident.severity} → {signal.get('severity')}")
+        incident.severity = str(signal.get("severity"))
     for index, known in enumerate(incident.signals):
         if known.get("id") == signal.get("id"):
             incident.signals[index] = dict(signal)
-            return False
+            return graver
     incident.signals.append(dict(signal))
     incident.note("monitor", f"signal attached: {signal.get('kind')} on {incident_target(signal)[1]}")
     return True
