@@ -1,0 +1,96 @@
+"""`infraguardian-mcp status` as a user runs it: what it loads, and its one-line errors.
+
+`status` must start fast (issue 14: within 10x of `docker ps -a`), so `status --no-signals` on a
+unix:// engine reads the socket with the standard library and must not load docker-py, requests
+or PyYAML. It still honours the same settings (DOCKER_HOST, the config file) and fails with the
+same clear line when the engine is not there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# docker-py and its HTTP stack (~0.2 s), PyYAML (~20 ms; only for a config file), the MCP SDK
+SLOW_TO_IMPORT = ("docker", "requests", "urllib3", "yaml", "mcp", "httpx")
+
+RUN_AND_LIST_MODULES = """
+import json, sys
+from mcp_server.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as stop:
+    code = stop.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "INFRAGUARDIAN_STATE_DIR": str(tmp_path),
+        **extra,
+    }
+
+
+def _status(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mcp_server", "status", *args],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path, **env),
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.docker
+def test_status_no_signals_loads_neither_docker_py_nor_yaml(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", RUN_AND_LIST_MODULES, "status", "--no-signals"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=120,
+        check=False,
+    )
+    report = json.loads(out.stderr.strip().splitlines()[-1])
+    assert report["code"] in (None, 0), out.stderr
+    assert out.stdout.startswith("Docker engine unix:///var/run/docker.sock")
+    loaded = set(report["modules"])
+    assert not loaded & set(SLOW_TO_IMPORT), sorted(loaded & set(SLOW_TO_IMPORT))
+    assert "mcp_server.docker_ops.engine_reader" in loaded
+
+
+@pytest.mark.parametrize("args", [("--no-signals",), ()], ids=["no-signals", "with-signals"])
+def test_a_missing_socket_is_one_clear_line(tmp_path: Path, args: tuple[str, ...]) -> None:
+    missing = tmp_path / "docker.sock"
+    out = _status(tmp_path, *args, DOCKER_HOST=f"unix://{missing}")
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.count("\n") == 1, out.stderr
+    assert out.stderr.startswith(f"error: Docker engine at unix://{missing} is not reachable (")
+    assert f"No such file or directory: '{missing}'" in out.stderr
+    assert "Check that dockerd runs (`systemctl status docker`)" in out.stderr
+
+
+def test_the_config_file_is_honoured_and_the_environment_wins(tmp_path: Path) -> None:
+    from_file = tmp_path / "from-file.sock"
+    from_env = tmp_path / "from-env.sock"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"docker_host: unix://{from_file}\n")
+    out = _status(tmp_path, "--no-signals", INFRAGUARDIAN_CONFIG=str(config))
+    assert out.returncode == 1 and f"Docker engine at unix://{from_file} is not reachable" in out.stderr
+    out = _status(
+        tmp_path, "--no-signals", INFRAGUARDIAN_CONFIG=str(config), DOCKER_HOST=f"unix://{from_env}"
+    )
+    assert out.returncode == 1 and f"Docker engine at unix://{from_env} is not reachable" in out.stderr
+    config.write_text("docker_host: [unclosed\n")
+    broken = _status(tmp_path, "--no-signals", INFRAGUARDIAN_CONFIG=str(config))
+    assert broken.returncode == 1 and broken.stderr.count("\n") == 1
+    assert broken.stderr.startswith(f"error: INFRAGUARDIAN_CONFIG: cannot read {config}")
