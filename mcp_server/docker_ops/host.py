@@ -257,8 +257,8 @@ class DockerHost:
         """Run `fn(reads)` in a worker thread, with read-only engine calls (`EngineReads`: list,
         inspect, info, swarm services and tasks, past events), and translate any failure into a
         `DockerOpsError` as `run` does. On a unix:// engine the calls go straight to the socket
-        (`UnixSocketReader`, no docker-py import: fast start for one-shot commands); on others
-        through the SDK client."""
+        (`UnixSocketReader`, no docker-py import: fast start for one-shot commands; one kept-alive
+        connection, so concurrent `read`s of one host take turns); on others through the SDK client."""
         reader = self._reader
         if reader is None:
             from .engine_reader import DockerPyReads
