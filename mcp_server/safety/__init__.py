@@ -4,6 +4,8 @@
   the audit row; `guard(request)` / `run(request, op)` do both, always auditing.
 - Modes (modes.py) and the action registry (actions.py): what each action needs.
 - Targets and protection (targets.py, protection.py): what no action may touch.
+- revert.py: the one lowering of a memory limit operate mode allows, undoing this server's own
+  raise, proven by the audit log.
 - Budgets with backoff and the global rate limit (budgets.py), the append-only audit log (audit.py),
   both in one SQLite file in the state directory (db.py); `SafetyReader` reads them from another
   process.

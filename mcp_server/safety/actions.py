@@ -12,6 +12,8 @@ Each entry says
 - `idempotent`: repeating it with the same arguments changes nothing more: MCP's idempotentHint;
 - `disrupts`: it restarts, stops, recreates or removes the containers it is aimed at, so it also
   counts against each affected service's `disruption` budget, whichever tool asked.
+- `backoff`: it waits for its bucket's backoff after the previous action on the target (False
+  only for an undo of our own change, which still counts in the bucket).
 An action that is not in this table is refused. Tool annotations are derived from this table
 (mcp_server/server/annotations.py), so what a tool tells a client and what the policy enforces
 cannot disagree.
@@ -59,6 +61,8 @@ class ActionSpec:
     destroys: bool = True
     idempotent: bool = False
     disrupts: bool = False
+    # False: counts in its budget bucket but never waits for the bucket's backoff (an undo)
+    backoff: bool = True
 
     @property
     def mutating(self) -> bool:
@@ -140,6 +144,22 @@ _TABLE = [
         RUNNABLE,
         "lower a live memory limit (the kernel may kill the container)",
         idempotent=True,
+    ),
+    # The one lowering operate mode allows: undoing this server's own raise. The gate checks the
+    # audit log (safety/revert.py): the last memory change of the same target was a raise by this
+    # server, within `memory_revert_window_s`, from exactly the limit asked for now, and the limit
+    # is still what that raise set. It counts in the memory budget but never waits for backoff:
+    # an undo puts back the state before our own change, and waiting would keep a bad change in
+    # place; the budget's count still stops a raise/undo loop.
+    ActionSpec(
+        "revert_memory",
+        _OP,
+        False,
+        "memory",
+        RUNNABLE,
+        "undo this server's own raise: restore the limit it replaced (audited, within a window)",
+        idempotent=True,
+        backoff=False,
     ),
     ActionSpec("kill", _ADMIN, True, "restart", RUNNABLE, "kill a container (SIGKILL)", disrupts=True),
     # exec runs a command inside a container: the policy cannot know what it changes

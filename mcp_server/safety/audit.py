@@ -227,6 +227,17 @@ class AuditLog:
         rows = self.db.run(lambda conn: conn.execute(sql, params).fetchall())
         return [_entry(row) for row in rows]
 
+    def latest_change(self, target_key: str, actions: tuple[str, ...]) -> AuditEntry | None:
+        """The newest allowed, real (not dry-run) row of one of `actions` on exactly `target_key`,
+        whatever its result (an error may have changed something), or None."""
+        marks = ", ".join("?" for _ in actions)
+        sql = (
+            "SELECT * FROM audit_log WHERE target_key = ? AND allowed = 1 AND dry_run = 0 "  # noqa: S608
+            f"AND action IN ({marks}) ORDER BY id DESC LIMIT 1"
+        )
+        row = self.db.run(lambda conn: conn.execute(sql, (target_key, *actions)).fetchone())
+        return _entry(row) if row is not None else None
+
     def count(self) -> int:
         return int(self.db.run(lambda conn: conn.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]))
 

@@ -47,6 +47,7 @@ from mcp_server.safety.idempotency import IdempotencyStore, current_claim
 from mcp_server.safety.models import ActionRequest, BudgetUsage, Decision
 from mcp_server.safety.modes import Mode
 from mcp_server.safety.policy import Refusal, check_policy
+from mcp_server.safety.revert import RevertCheck, read_revert
 from mcp_server.safety.settings import SafetySettings
 from mcp_server.safety.targets import Target
 
@@ -127,6 +128,10 @@ class Safety:
             return self._refused(request, spec, refusal or Refusal("unknown_action", "unknown action"))
         if not spec.mutating:
             return self._decision(request, spec, True, "allowed", f"allowed: {spec.name} (read)")
+        if spec.name == "revert_memory" and request.target is not None:
+            undo = await self.revert_check(request.target, request.details)
+            if undo.refusal is not None:
+                return self._refused(request, spec, undo.refusal)
         if spec.needs_confirmation and not request.dry_run:
             provisional = await self._check_budgets(request, spec, consume=False)
             if not provisional.allowed:
@@ -159,6 +164,8 @@ class Safety:
         if target is None:  # check_policy refuses this already; kept for type narrowing
             return self._refused(request, spec, Refusal("invalid", f"{spec.name} needs a target"))
         rule = self.settings.budgets.get(spec.budget) if spec.budget else None
+        if rule is not None and not spec.backoff:  # an undo counts, but never waits (actions.py)
+            rule = rule.model_copy(update={"backoff_initial_s": 0.0})
         decision_id = uuid.uuid4().hex
         claim = current_claim.get() if consume else None
         change = ChangeRequest(
@@ -359,6 +366,19 @@ class Safety:
         """`AuditLog.query` off the event loop (filters: limit, tool, action, target, client, since,
         allowed, result)."""
         return await anyio.to_thread.run_sync(functools.partial(self.audit.query, **filters))
+
+    async def revert_check(self, target: Target, details: dict[str, Any]) -> RevertCheck:
+        """Whether lowering `target` as `details` say (policy.MemoryChange) undoes this server's
+        own last raise of it, by the audit log (revert.py); the gate checks it for revert_memory."""
+        check = functools.partial(
+            read_revert,
+            self.audit,
+            target,
+            details,
+            now=self.clock(),
+            window_s=self.settings.memory_revert_window_s,
+        )
+        return await anyio.to_thread.run_sync(check)
 
     async def budget_status(self, target: Target, action: str) -> BudgetStatus | None:
         """Budget use of `target` for `action`'s bucket, or None when the action has no budget."""

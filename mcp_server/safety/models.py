@@ -29,9 +29,9 @@ DecisionCode = Literal[
 class ActionRequest(BaseModel):
     """What a tool wants to do. `details` are the tool's arguments (redacted in the audit log); some
     actions read fields from them:
-    - raise_memory / lower_memory: `current_limit_bytes`, `new_limit_bytes`, `current_usage_bytes`,
-      and for the host's headroom `container_count`, `host_available_bytes`, `host_total_bytes`
-      (policy.MemoryChange);
+    - raise_memory / lower_memory / revert_memory: `current_limit_bytes`, `new_limit_bytes`,
+      `current_usage_bytes`, for the host's headroom `container_count`, `host_available_bytes`,
+      `host_total_bytes`, and for a revert `container_limits_bytes` (policy.MemoryChange);
     - prune: `what`, a list of images, build_cache, containers, networks (never volumes);
     - dokploy_mutation: `input`, the procedure's input (target kind dokploy_api, name router.procedure).
     `affected` lists other objects the action changes (e.g. every container of a project on

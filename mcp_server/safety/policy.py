@@ -80,7 +80,7 @@ def check_policy(request: ActionRequest, spec: ActionSpec | None, settings: Safe
 
 
 def _check_details(request: ActionRequest, spec: ActionSpec, settings: SafetySettings) -> Refusal | None:
-    if spec.name in ("raise_memory", "lower_memory"):
+    if spec.name in ("raise_memory", "lower_memory", "revert_memory"):
         return _check_memory(request, spec, settings)
     if spec.name == "prune":
         return _check_prune(request)
@@ -96,7 +96,7 @@ def _check_details(request: ActionRequest, spec: ActionSpec, settings: SafetySet
 
 
 class MemoryChange(BaseModel):
-    """The fields raise_memory / lower_memory read from `details`."""
+    """The fields raise_memory / lower_memory / revert_memory read from `details`."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -110,6 +110,11 @@ class MemoryChange(BaseModel):
     host_total_bytes: int | None = Field(default=None, ge=0, description="the host's MemTotal")
     host_limits_granted_bytes: int | None = Field(
         default=None, ge=0, description="sum of running containers' limits: shown, never refused on"
+    )
+    container_limits_bytes: list[int] | None = Field(
+        default=None,
+        description="the distinct limits of the containers now (0 = none); a revert needs them all "
+        "to be what the raise set. None: only current_limit_bytes is known",
     )
 
     @property
@@ -174,12 +179,16 @@ def _check_memory(request: ActionRequest, spec: ActionSpec, settings: SafetySett
             f"the new limit {human_bytes(new)} is below the current usage {human_bytes(usage)}: the "
             "container would be OOM-killed at once; choose a limit above the usage",
         )
-    if spec.name == "lower_memory":
+    if spec.name in ("lower_memory", "revert_memory"):
         if usage is None:
-            return Refusal("invalid", "lower_memory needs current_usage_bytes to check the new limit against")
+            return Refusal("invalid", f"{spec.name} needs current_usage_bytes to check the new limit against")
+        if spec.name == "revert_memory" and not current:
+            return Refusal(
+                "invalid", "revert_memory needs current_limit_bytes: only a raised limit can be undone"
+            )
         if current and new >= current:
             return Refusal("invalid", f"{human_bytes(new)} is not below the current limit; use raise_memory")
-        return None
+        return None  # revert_memory: the gate checks the audit log next (safety/revert.py)
     if not current:
         return Refusal(
             "bounds",

@@ -93,6 +93,14 @@ class SafetySettings(BaseModel):
         le=90,
         description="The reserve as a percent of the host's total memory; the larger of the two applies.",
     )
+    memory_revert_window_s: float = Field(
+        default=86400,
+        ge=0,
+        le=7 * 86400,
+        description="operate mode: how long after one of its own memory raises this server may undo "
+        "it (restore exactly the limit it replaced, while the limit is still what it set). Any other "
+        "lowering needs admin mode and a human; 0 turns the undo off.",
+    )
     self_names: list[str] = Field(
         default_factory=lambda: ["infraguardian*"],
         description="Glob patterns of InfraGuardian's own container/project/service names.",

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mcp_server.safety import ActionRequest, Decision, Mode, Safety, SafetySettings, Target
+from mcp_server.safety import ActionRequest, Decision, Mode, ResultStatus, Safety, SafetySettings, Target
 from mcp_server.safety.gate import ConfirmAnswer
 
 START = 1_780_000_000.0  # 2026-05-28T20:26:40Z
@@ -69,3 +69,15 @@ def request(action: str, target: Target | None = None, **fields: Any) -> ActionR
     fields.setdefault("tool", f"{action}_tool")
     fields.setdefault("client", "test-client")
     return ActionRequest(action=action, target=target if target is not None else service(), **fields)
+
+
+async def audited_raise(
+    gate: Safety, target: Target, before: int, after: int, *, result: ResultStatus = "ok"
+) -> Decision:
+    """A raise_memory of `target` from `before` to `after` bytes, allowed and recorded in the audit
+    log with `result`, as set_memory_limit records one: what a revert_memory must find."""
+    details = {"current_limit_bytes": before, "new_limit_bytes": after, "current_usage_bytes": 1}
+    decision = await gate.authorize(request("raise_memory", target, tool="set_memory_limit", details=details))
+    assert decision.allowed, decision.reason
+    await gate.record(decision, result, f"raise_memory to {after}")
+    return decision

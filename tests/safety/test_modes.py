@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from mcp_server.safety import ACTIONS, ActionRequest, Mode, SafetySettings, Target
-from tests.safety.conftest import MakeSafety, human_says_yes, request, service
+from tests.safety.conftest import MakeSafety, audited_raise, human_says_yes, request, service
 
 pytestmark = pytest.mark.anyio
 
@@ -20,6 +20,7 @@ MEMORY_LOWER = {
     "new_limit_bytes": 768 * 2**20,
     "current_usage_bytes": 400 * 2**20,
 }
+MEMORY_REVERT = MEMORY_LOWER  # undoes a raise 768 MiB → 1 GiB (audited_raise in the test below)
 
 
 def valid_request(action: str) -> ActionRequest:
@@ -37,7 +38,8 @@ def valid_request(action: str) -> ActionRequest:
         return request(
             action, Target(kind="dokploy_api", name="compose.update"), details={"input": {"composeId": "c1"}}
         )
-    details = {"raise_memory": MEMORY_RAISE, "lower_memory": MEMORY_LOWER}.get(action, {})
+    memory = {"raise_memory": MEMORY_RAISE, "lower_memory": MEMORY_LOWER, "revert_memory": MEMORY_REVERT}
+    details = memory.get(action, {})
     return request(action, service(f"svc-{action}"), details=details)
 
 
@@ -57,7 +59,16 @@ def test_registry_table() -> None:
     assert ACTIONS["read"].min_mode is Mode.READ_ONLY and not ACTIONS["read"].mutating
     operate = {name for name, spec in ACTIONS.items() if spec.min_mode is Mode.OPERATE}
     admin = {name for name, spec in ACTIONS.items() if spec.min_mode is Mode.ADMIN}
-    assert operate == {"restart", "start", "stop", "deploy", "redeploy", "rollback", "raise_memory"}
+    assert operate == {
+        "restart",
+        "start",
+        "stop",
+        "deploy",
+        "redeploy",
+        "rollback",
+        "raise_memory",
+        "revert_memory",
+    }
     assert admin == {"lower_memory", "kill", "exec", "remove", "prune", "dokploy_mutation", "read_sensitive"}
     # every admin change needs a human; reading a file or secret changes nothing, admin mode suffices
     assert all(ACTIONS[name].needs_confirmation for name in admin - {"read_sensitive"})
@@ -67,6 +78,11 @@ def test_registry_table() -> None:
 
 @pytest.mark.parametrize("mode", list(Mode))
 async def test_every_action_in_every_mode(make_safety: MakeSafety, mode: Mode) -> None:
+    # a revert_memory is only valid after this server's own raise: made by an operate-mode gate on
+    # the same state (tests/safety/test_memory_revert.py covers the revert itself)
+    revert = valid_request("revert_memory")
+    assert revert.target is not None
+    await audited_raise(make_safety(Mode.OPERATE), revert.target, 768 * 2**20, 1024 * 2**20)
     gate = make_safety(mode)
     for name, spec in ACTIONS.items():
         decision = await gate.authorize(valid_request(name), confirm=human_says_yes)
