@@ -57,7 +57,9 @@ TOOLS: dict[str, ToolDeclaration] = {
     # Dokploy pulls images and fetches git sources for these
     "deploy": ToolDeclaration("Deploy", ("deploy", "redeploy"), open_world=True),
     "rollback": ToolDeclaration("Roll back", ("rollback",), open_world=True),
-    "set_memory_limit": ToolDeclaration("Set memory limit", ("raise_memory", "lower_memory")),
+    "set_memory_limit": ToolDeclaration(
+        "Set memory limit", ("raise_memory", "lower_memory", "revert_memory")
+    ),
     "prune": ToolDeclaration("Prune Docker", ("prune",)),
     "exec_diagnostic": ToolDeclaration("Run a diagnostic in a container", ("exec",)),
     "dokploy_call": ToolDeclaration(

@@ -97,7 +97,10 @@ async def test_operate_mode_bounds_and_lowering(
             client, "set_memory_limit", {"app_name": app, "service": "db", "memory": "lots"}
         )
     assert "operate mode raises a limit to at most 64 MiB" in too_much
-    assert "lower_memory needs admin mode" in lower and "lower_memory needs admin mode" in first
+    # lowering a limit this server never raised is no undo (revert_memory, test_act_memory_revert.py)
+    assert "no raise of db from 24 MiB to 32 MiB by this server" in lower
+    assert "lower_memory, which needs admin mode and a human" in lower
+    assert "lower_memory needs admin mode" in first  # a first limit is never an undo
     assert "already 32 MiB" in same and "is not a size" in bad
     assert memory_of(engine, f"{app}-db-1") == 32 * MIB and memory_of(engine, f"{app}-api-1") == 0
     assert api.compose(compose_id)["composeFile"] == before

@@ -32,7 +32,7 @@ from mcp_server.docker_ops.actions import parse_memory_limit, update_memory_limi
 from mcp_server.docker_ops.host_memory import HostMemory, host_memory
 from mcp_server.dokploy import snapshot_compose
 from mcp_server.dokploy.models import Compose
-from mcp_server.safety import Target, describe_blast_radius
+from mcp_server.safety import Mode, Target, describe_blast_radius
 from mcp_server.safety.policy import MemoryChange, human_bytes, memory_headroom
 from mcp_server.safety.settings import SafetySettings
 from mcp_server.server.arguments import AppName, ServiceName, SizeText
@@ -63,7 +63,10 @@ class MemoryResult(BaseModel):
     service: str
     dry_run: bool
     ok: bool
-    action: str = Field(description="raise_memory or lower_memory (admin)")
+    action: str = Field(
+        description="raise_memory, revert_memory (undo of this server's own raise) or lower_memory (admin)"
+    )
+    undoes: str | None = Field(default=None, description="revert_memory: the raise by this server it undoes")
     new_limit_bytes: int
     containers: list[ContainerMemory]
     persisted: bool = Field(description="the compose file or Dokploy setting is (or would be) changed")
@@ -146,9 +149,9 @@ async def set_memory_limit(
     persist: bool = True,
     host: DockerHostName = None,
 ) -> MemoryResult:
-    """Set a service's memory limit live, without restart, and save it (persist). For OOM kills.
-    Operate mode may raise up to 2× (max 4 GiB, 3 per day); no raise may eat the host's memory
-    reserve; lowering or a first limit needs admin and a human. Returns old/new limits and the diff."""
+    """Set a service's memory limit live, without restart, and save it. For OOM kills. Operate
+    mode may raise up to 2× (max 4 GiB, 3/day) within the host's memory reserve, or undo its own
+    raise (24 h); other lowering needs admin and a human. Returns old/new limits and the diff."""
     svc = services(ctx)
     with tool_errors():
         new = parse_memory_limit(memory, "memory")
@@ -164,7 +167,6 @@ async def set_memory_limit(
         usage = {d.name: await memory_usage(docker, d.name) if d.running else None for d in details}
         current = max(limits.values())
         used = max((u for u in usage.values() if u is not None), default=None)
-        action = "raise_memory" if current and new > current else "lower_memory"
         plan = await _plan_persist(svc, app, name, memory_text(new), persist)
         target = app.service_target(name, details[0])
         diff = None
@@ -180,7 +182,9 @@ async def set_memory_limit(
             host_available_bytes=on_host.available_bytes,
             host_total_bytes=on_host.total_bytes,
             host_limits_granted_bytes=on_host.limits_granted_bytes,
+            container_limits_bytes=sorted(set(limits.values())),
         )
+        action, undoes = await _memory_action(svc, target, requested)
         confirm = _blast(target, plan, name, current, new, used) if action == "lower_memory" else None
         async with guarded(
             ctx,
@@ -206,6 +210,7 @@ async def set_memory_limit(
                     dry_run=dry_run,
                     ok=all(r.ok for r in rows),
                     action=action,
+                    undoes=undoes,
                     new_limit_bytes=new,
                     containers=rows,
                     persisted=plan.planned,
@@ -217,6 +222,23 @@ async def set_memory_limit(
                     host_limits_granted=_granted_line(on_host),
                 )
             )
+
+
+async def _memory_action(svc: Services, target: Target, change: MemoryChange) -> tuple[str, str | None]:
+    """The policy action of `change`, and for a revert the raise it undoes. Lowering a set limit
+    is revert_memory when the audit log shows it undoes this server's own last raise (operate
+    mode may do that), and in operate mode in any case: it is the only lowering that mode has,
+    and the gate's refusal then says why this is no undo. Otherwise lowering (or a first limit)
+    is lower_memory: admin mode and a human."""
+    current = change.current_limit_bytes or 0
+    if current and change.new_limit_bytes > current:
+        return "raise_memory", None
+    if not current:
+        return "lower_memory", None
+    undo = await svc.safety.revert_check(target, change.model_dump())
+    if undo.allowed or not svc.safety.mode.allows(Mode.ADMIN):
+        return "revert_memory", undo.undoes or None
+    return "lower_memory", None
 
 
 def _size(value: int | None) -> str | None:
