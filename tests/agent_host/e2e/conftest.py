@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -70,3 +71,44 @@ async def all_incidents(settings: AgentSettings) -> list[Incident]:
         return await IncidentStore(db).recent(100)
     finally:
         db.close()
+
+
+class Deciding:
+    """How a scenario's incidents are decided: by the runbooks alone, or by the scripted model (the
+    real `ollama` client against the Ollama stand-in) picking the runbook's candidate."""
+
+    def __init__(self, mode: str, ollama: Any | None) -> None:
+        self.mode = mode
+        self.ollama = ollama
+
+    def model_settings(self) -> dict[str, Any]:
+        """AgentSettings' `model` for this mode (empty: no model configured)."""
+        return {"ollama_host": self.ollama.url} if self.ollama is not None else {}
+
+    def script(self, app_name: str, solution: str, root_cause: str) -> None:
+        """The model answers every incident of `app_name` with `solution` (no-op runbook-only)."""
+        if self.ollama is None:
+            return
+        reply = {
+            "thinking": f"The evidence fits: {root_cause}.",
+            "json": {"root_cause": root_cause, "confidence": 0.9, "solution": solution,
+                     "reasons": [root_cause]},
+        }  # fmt: skip
+        self.ollama.script([{"match": app_name, "reply": reply}])
+
+    def check(self, decision: Any) -> None:
+        """The decision record says who decided, and the model's reason when it was the model."""
+        assert decision is not None and decision.mode == self.mode, decision
+        if self.ollama is None:
+            assert "runbook-only" in decision.mode_note
+        else:
+            assert any(r.startswith("model: ") for r in decision.reasons), decision.reasons
+            assert self.ollama.chats, "the model was never asked"
+
+
+@pytest.fixture(params=["runbook", "model"])
+def deciding(request: pytest.FixtureRequest) -> Deciding:
+    """Each scenario runs twice: runbook-only, and with the scripted model."""
+    if request.param == "runbook":
+        return Deciding("runbook", None)
+    return Deciding("model", request.getfixturevalue("ollama_standin"))

@@ -24,7 +24,7 @@ from agent_host.settings import AgentSettings
 from standins.dokploy.server import StandIn
 from tests.mcp_server.act_fixtures import LABELS, StandInAPI
 
-from .conftest import all_incidents, server_env
+from .conftest import Deciding, all_incidents, server_env
 
 pytestmark = pytest.mark.anyio
 LIFE_S = 12  # how long the service runs after each start before it crashes
@@ -53,14 +53,16 @@ def mine(incidents: list[Incident], app_name: str) -> list[Incident]:
 
 
 async def test_a_flapping_service_gets_the_budgeted_restarts_then_one_escalation(
-    standin: StandIn, tmp_path: Path
+    standin: StandIn, tmp_path: Path, deciding: Deciding
 ) -> None:
     api = StandInAPI(standin)
     scope = {"ig.e2e": f"flap-{secrets.token_hex(4)}"}
     _, app_name = api.deployed_compose("flapagent", flapping_compose(scope))
     engine = docker.from_env()
+    deciding.script(app_name, "restart-once", "it exited with code 1 and stays down")
     settings = AgentSettings(
         state_dir=tmp_path / "agent", poll_s=0.5, verify_window_max_s=5, verify_interval_s=1,
+        model=deciding.model_settings(),
         flap={
             "cooldown_s": 2, "backoff_base_s": BACKOFF_S, "backoff_max_s": 60,
             "recurrences_to_escalate": RECURRENCES, "escalation_hold_s": 600,
@@ -108,6 +110,8 @@ async def test_a_flapping_service_gets_the_budgeted_restarts_then_one_escalation
         assert len(fixed) == RECURRENCES - 1, timelines
         assert all(i.status == "resolved" for i in fixed), timelines
         assert all(i.decision and i.decision.solution == "restart-once" for i in fixed), timelines
+        for incident in fixed:
+            deciding.check(incident.decision)
         # then exactly one escalation, by the recurrence rule, with nothing changed
         assert last.id == escalated.id and last.status == "escalated", timelines
         assert last.decision is not None and last.decision.solution is None

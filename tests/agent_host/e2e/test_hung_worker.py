@@ -27,7 +27,7 @@ from mcp_server.detectors.log_files import HUNG_LABEL
 from standins.dokploy.server import StandIn
 from tests.mcp_server.act_fixtures import LABELS, StandInAPI
 
-from .conftest import all_incidents, server_env, wait_for_incident
+from .conftest import Deciding, all_incidents, server_env, wait_for_incident
 
 pytestmark = pytest.mark.anyio
 STUCK_LINE = "processing job 42 step 3/5"
@@ -56,7 +56,7 @@ def hung_compose(scope_label: dict[str, str]) -> str:
 
 
 async def test_a_hung_worker_is_restarted_verified_and_its_stuck_step_kept(
-    standin: StandIn, tmp_path: Path
+    standin: StandIn, tmp_path: Path, deciding: Deciding
 ) -> None:
     api = StandInAPI(standin)
     # only this test's containers are watched: the engine is shared with the rest of the suite
@@ -65,9 +65,11 @@ async def test_a_hung_worker_is_restarted_verified_and_its_stuck_step_kept(
     engine = docker.from_env()
     (worker,) = engine.containers.list(filters={"label": f"com.docker.compose.project={app_name}"})
     started_before = worker.attrs["State"]["StartedAt"]
+    deciding.script(app_name, "restart-worker", "the worker is stuck on a job and writes nothing")
     settings = AgentSettings(
-        state_dir=tmp_path / "agent", poll_s=0.5, verify_window_max_s=8, verify_interval_s=1
-    )
+        state_dir=tmp_path / "agent", poll_s=0.5, verify_window_max_s=8, verify_interval_s=1,
+        model=deciding.model_settings(),
+    )  # fmt: skip
     env = server_env(
         standin,
         tmp_path / "server",
@@ -86,7 +88,7 @@ async def test_a_hung_worker_is_restarted_verified_and_its_stuck_step_kept(
         assert resolved.status == "resolved", [e.message for e in resolved.events]
         assert resolved.kind == "hung" and resolved.runbook == "hung-worker"
         assert resolved.decision is not None and resolved.decision.solution == "restart-worker"
-        assert resolved.decision.mode == "runbook" and "runbook-only" in resolved.decision.mode_note
+        deciding.check(resolved.decision)
         (action,) = [a for a in resolved.actions if ":act:" in a.key]
         assert action.tool == "restart_service" and action.ok
         assert action.arguments == {"app_name": app_name, "service": "worker"}

@@ -39,7 +39,7 @@ from mcp_server.safety.settings import SafetySettings
 from standins.dokploy.server import StandIn
 from tests.mcp_server.act_fixtures import LABELS, StandInAPI
 
-from .conftest import MIB, all_incidents, server_env, wait_for_incident
+from .conftest import MIB, Deciding, all_incidents, server_env, wait_for_incident
 
 pytestmark = pytest.mark.anyio
 SEGMENTS = 15  # MiB written into the 16 MiB volume: 93.75 % used
@@ -81,7 +81,8 @@ def vectordb_compose(scope: dict[str, str]) -> str:
 class Scenario:
     """One deployed vector DB stack with its agent running, until the approval is asked."""
 
-    def __init__(self, standin: StandIn, tmp_path: Path, name: str) -> None:
+    def __init__(self, standin: StandIn, tmp_path: Path, name: str, deciding: Deciding | None = None) -> None:
+        self.deciding = deciding or Deciding("runbook", None)
         self.api = StandInAPI(standin)
         self.engine = docker.from_env()
         # only this test's containers and volume are watched: the engine is shared with the suite
@@ -89,9 +90,11 @@ class Scenario:
         _, self.app_name = self.api.deployed_compose(name, vectordb_compose(self.scope))
         self.volume = f"{self.app_name}_qdrant_data"
         self.server_state = tmp_path / "server"
+        self.deciding.script(self.app_name, "grow-tmpfs-volume", "the vector DB's tmpfs volume is filling")
         self.settings = AgentSettings(
-            state_dir=tmp_path / "agent", poll_s=0.5, verify_window_max_s=10, verify_interval_s=1
-        )
+            state_dir=tmp_path / "agent", poll_s=0.5, verify_window_max_s=10, verify_interval_s=1,
+            model=self.deciding.model_settings(),
+        )  # fmt: skip
         self.env = server_env(
             standin,
             self.server_state,
@@ -139,7 +142,7 @@ class Scenario:
         assert incident.kind == "disk_pressure" and incident.runbook == "disk-filling"
         assert incident.target_key == f"volume:local/{self.volume}"
         assert incident.decision is not None and incident.decision.solution == "grow-tmpfs-volume"
-        assert incident.decision.mode == "runbook" and "runbook-only" in incident.decision.mode_note
+        self.deciding.check(incident.decision)
         assert incident.facts["filling_is_data_volume"] is True
         (change,) = request.changes
         assert change.startswith(
@@ -197,9 +200,9 @@ async def agent_running(scenario: Scenario) -> AsyncIterator[Agent]:
 
 
 async def test_a_filling_vector_db_volume_is_asked_for_and_a_denial_escalates(
-    standin: StandIn, tmp_path: Path
+    standin: StandIn, tmp_path: Path, deciding: Deciding
 ) -> None:
-    scenario = Scenario(standin, tmp_path, "voldeny")
+    scenario = Scenario(standin, tmp_path, "voldeny", deciding)
     try:
         async with agent_running(scenario) as agent:
             incident, request = await scenario.asked(agent)
