@@ -74,8 +74,10 @@ def _containers(context: Mapping[str, Any], service: str | None) -> list[dict[st
 
 
 def memory_size(num_bytes: int) -> str:
-    """A Docker memory size that set_memory_limit accepts, rounded up to MiB: 536870912 → 512m."""
-    return f"{-(-num_bytes // MIB)}m"
+    """A Docker memory size that set_memory_limit accepts, exact: 536870912 → 512m, and a limit
+    that is not a whole MiB in bytes (33554433 → 33554433b), so an undo puts back exactly the old
+    limit and twice the limit never rounds above the 2× the policy allows."""
+    return f"{num_bytes // MIB}m" if num_bytes % MIB == 0 else f"{num_bytes}b"
 
 
 def compute_facts(
