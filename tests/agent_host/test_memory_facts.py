@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 def test_memory_sizes_are_exact_so_an_undo_puts_back_the_very_limit() -> None:
     from agent_host.diagnosis.facts import memory_size
     from mcp_server.docker_ops.actions import parse_memory_limit
