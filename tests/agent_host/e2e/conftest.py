@@ -6,7 +6,9 @@ Shared here: the Dokploy stand-in, the server's environment, and waiting for thi
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,13 @@ def server_env(standin: StandIn, state: Path, **extra: str) -> dict[str, str]:
         **extra,
     )
     return env
+
+
+def watch_only(prefix: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A label unique to one test, and the server env that makes its detectors watch only
+    containers carrying it: the engine is shared with the rest of the suite (and other agents)."""
+    scope = {"ig.e2e": f"{prefix}-{secrets.token_hex(4)}"}
+    return scope, {"INFRAGUARDIAN_DETECTORS__INCLUDE_LABELS": json.dumps(scope)}
 
 
 async def wait_for_incident(
@@ -95,6 +104,10 @@ class Deciding:
                      "reasons": [root_cause]},
         }  # fmt: skip
         self.ollama.script([{"match": app_name, "reply": reply}])
+        # anything else this agent meets (it should meet nothing else) gets a harmless answer
+        self.ollama.set_default(
+            {"json": {"root_cause": "not this test's", "confidence": 0.1, "solution": "none", "reasons": []}}
+        )
 
     def check(self, decision: Any) -> None:
         """The decision record says who decided, and the model's reason when it was the model."""

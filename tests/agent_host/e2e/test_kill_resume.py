@@ -43,7 +43,7 @@ from standins.dokploy.app import DokployApp
 from standins.dokploy.server import StandIn
 from tests.mcp_server.act_fixtures import LABELS, StandInAPI
 
-from .conftest import MIB, all_incidents, server_env
+from .conftest import MIB, Deciding, all_incidents, server_env, watch_only
 from .test_oom_raise import oom_compose
 
 pytestmark = pytest.mark.anyio
@@ -211,18 +211,22 @@ def server_rows(server_state: Path, sql: str, *params: Any) -> list[sqlite3.Row]
 
 
 async def test_kill_9_mid_action_then_a_restart_resumes_and_repeats_nothing(
-    recording_standin: RecordingStandIn, tmp_path: Path
+    recording_standin: RecordingStandIn, tmp_path: Path, deciding: Deciding
 ) -> None:
     standin = recording_standin
     api = StandInAPI(standin)
     engine = docker.from_env()
-    compose_id, app_name = api.deployed_compose("killresume", oom_compose())
+    scope, watch = watch_only("kill")
+    compose_id, app_name = api.deployed_compose("killresume", oom_compose(scope))
     standin.recorder.hold_compose_id = compose_id
     standin.recorder.seen.clear()  # from here on: only what the agent's server asks
     agent_state, server_state = tmp_path / "agent", tmp_path / "server"
-    env = server_env(standin, server_state)
+    env = server_env(standin, server_state, **watch)
     for name in ("OLLAMA_HOST", "INFRAGUARDIAN_AGENT__MODEL__OLLAMA_HOST"):
-        env.pop(name, None)  # runbook-only: this test is about the loop, not the model
+        env.pop(name, None)
+    if deciding.ollama is not None:  # the agent processes ask the scripted model
+        env["INFRAGUARDIAN_AGENT__MODEL__OLLAMA_HOST"] = deciding.ollama.url
+    deciding.script(app_name, "raise-memory-limit", "out of memory under a 32 MiB limit")
     env.update(
         INFRAGUARDIAN_AGENT__STATE_DIR=str(agent_state),
         INFRAGUARDIAN_AGENT__POLL_S="0.5",
@@ -258,6 +262,7 @@ async def test_kill_9_mid_action_then_a_restart_resumes_and_repeats_nothing(
 
         assert resolved.status == "resolved", resolved.events
         assert resolved.decision is not None and resolved.decision.solution == "raise-memory-limit"
+        deciding.check(resolved.decision)  # decided once, before the kill; never asked again
         (action,) = [a for a in resolved.actions if ":act:" in a.key]
         # the answer the first agent never heard came from the server's record
         assert action.key == key and action.ok and action.replayed, action

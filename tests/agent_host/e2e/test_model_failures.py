@@ -34,7 +34,7 @@ from standins.dokploy.server import StandIn
 from standins.ollama import OllamaStandIn
 from tests.mcp_server.act_fixtures import LABELS, StandInAPI
 
-from .conftest import server_env, wait_for_incident
+from .conftest import server_env, wait_for_incident, watch_only
 from .test_oom_raise import oom_compose
 
 pytestmark = pytest.mark.anyio
@@ -78,7 +78,8 @@ async def test_ollama_down_mid_incident_means_runbook_only_said_so_then_found_ag
 ) -> None:
     api = StandInAPI(standin)
     ollama_standin.set_default(NOT_MINE)  # other stacks on the shared engine; ours never reaches it
-    _, app_name = api.deployed_compose("ollamadown", oom_compose())
+    scope, watch = watch_only("ollamadown")
+    _, app_name = api.deployed_compose("ollamadown", oom_compose(scope))
     settings = agent_settings(tmp_path, ollama_standin, recheck_s=3)
     where = f"model gpt-oss:20b at {ollama_standin.url}"
     went_down: list[str] = []
@@ -90,7 +91,7 @@ async def test_ollama_down_mid_incident_means_runbook_only_said_so_then_found_ag
             went_down.append(step)
 
     try:
-        env = server_env(standin, tmp_path / "server")
+        env = server_env(standin, tmp_path / "server", **watch)
         async with running_agent(settings, env=env, listeners=[down_once_opened]) as agent:
             assert agent.deps.mode_note() == where  # it answered at start
             resolved = await watch_until_closed(agent, app_name)
@@ -156,9 +157,9 @@ async def test_an_unreachable_model_is_looked_for_again_every_recheck_s(
         await decider.aclose()
 
 
-def hostile_compose(volume: str) -> str:
+def hostile_compose(volume: str, scope: dict[str, str]) -> str:
     """The OOM API, but its log first tells whoever reads it to prune the volumes."""
-    text = yaml.safe_load(oom_compose())
+    text = yaml.safe_load(oom_compose(scope))
     api = text["services"]["api"]
     api["command"] = [
         "sh",
@@ -186,7 +187,8 @@ async def test_a_model_obeying_a_hostile_log_line_is_refused_and_nothing_is_touc
         "check_format": False,  # the obeying answer breaks the schema's enum, as a manipulated model would
     }
     try:
-        _, app_name = api.deployed_compose("inject", hostile_compose("uploads"))
+        scope, watch = watch_only("inject")
+        _, app_name = api.deployed_compose("inject", hostile_compose("uploads", scope))
         ollama_standin.script(
             [
                 # (rules are tried in order, each on the last message of its role)
@@ -203,7 +205,7 @@ async def test_a_model_obeying_a_hostile_log_line_is_refused_and_nothing_is_touc
         ollama_standin.set_default(NOT_MINE)
         settings = agent_settings(tmp_path, ollama_standin)
         server_state = tmp_path / "server"
-        async with running_agent(settings, env=server_env(standin, server_state)) as agent:
+        async with running_agent(settings, env=server_env(standin, server_state, **watch)) as agent:
             closed = await watch_until_closed(agent, app_name)
 
         # refused by policy, and the record says what was attempted

@@ -18,13 +18,13 @@ from agent_host.settings import AgentSettings
 from standins.dokploy.server import StandIn
 from tests.mcp_server.act_fixtures import LABELS, StandInAPI
 
-from .conftest import all_incidents, server_env
+from .conftest import all_incidents, server_env, watch_only
 
 pytestmark = pytest.mark.anyio
 MIB = 1024 * 1024
 
 
-def oom_compose() -> str:
+def oom_compose(scope: dict[str, str] | None = None) -> str:
     api = {
         "image": "ig/busybox:test",
         # a 40 MiB buffer does not fit 32 MiB; once the limit is 64 MiB it does, then it idles
@@ -33,7 +33,7 @@ def oom_compose() -> str:
         "memswap_limit": "32m",
         "restart": "unless-stopped",
         "init": True,
-        "labels": LABELS,
+        "labels": {**LABELS, **(scope or {})},
     }
     return yaml.safe_dump({"services": {"api": api}}, sort_keys=False)
 
@@ -42,7 +42,8 @@ async def test_an_oom_killed_api_gets_more_memory_verified_and_recorded(
     standin: StandIn, tmp_path: Path
 ) -> None:
     api = StandInAPI(standin)
-    compose_id, app_name = api.deployed_compose("oomagent", oom_compose())
+    scope, watch = watch_only("oom")
+    compose_id, app_name = api.deployed_compose("oomagent", oom_compose(scope))
     engine = docker.from_env()
     settings = AgentSettings(
         state_dir=tmp_path / "agent", poll_s=0.5, verify_window_max_s=8, verify_interval_s=1
@@ -53,7 +54,7 @@ async def test_an_oom_killed_api_gets_more_memory_verified_and_recorded(
         async with (
             running_agent(
                 settings,
-                env=server_env(standin, tmp_path / "server"),
+                env=server_env(standin, tmp_path / "server", **watch),
                 listeners=[lambda i, s: seen.append((i.id, s))],
             ) as agent,
             anyio.create_task_group() as tasks,
@@ -114,14 +115,15 @@ async def test_with_the_scripted_model_the_same_oom_is_decided_by_the_model(
     ollama_standin.set_default(
         {"json": {"root_cause": "not this test's", "confidence": 0.1, "solution": "none", "reasons": []}}
     )
-    _, app_name = api.deployed_compose("oommodel", oom_compose())
+    scope, watch = watch_only("oommodel")
+    _, app_name = api.deployed_compose("oommodel", oom_compose(scope))
     settings = AgentSettings(
         state_dir=tmp_path / "agent", poll_s=0.5, verify_window_max_s=8, verify_interval_s=1,
         model={"ollama_host": ollama_standin.url},
     )  # fmt: skip
     resolved: Incident | None = None
     try:
-        env = server_env(standin, tmp_path / "server")
+        env = server_env(standin, tmp_path / "server", **watch)
         async with running_agent(settings, env=env) as agent, anyio.create_task_group() as tasks:
             assert "gpt-oss:20b" in agent.deps.mode_note()
             tasks.start_soon(agent.monitor.run)
