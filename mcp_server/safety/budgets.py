@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mcp_server.safety.actions import DISRUPTION_BUCKET
-from mcp_server.safety.clock import human_duration, utc_iso
+from mcp_server.safety.clock import human_duration, to_datetime, utc_iso
 from mcp_server.safety.db import Database
+from mcp_server.safety.models import BudgetUsage
 from mcp_server.safety.settings import BudgetRule
 
 RATE_WINDOW_S = 60.0
@@ -283,3 +284,21 @@ def _judge(status: BudgetStatus, change: ChangeRequest, now: float) -> BudgetVer
             status,
         )
     return None
+
+
+def budget_usage(status: BudgetStatus | None, *, counted: bool, now: float) -> BudgetUsage | None:
+    """What the decision shows of a bucket: uses including this one when it counts, and when the
+    window resets."""
+    if status is None:
+        return None
+    used = status.used + (1 if counted else 0)
+    resets = (
+        status.resets_at if status.resets_at is not None else (now + status.window_s if counted else None)
+    )
+    return BudgetUsage(
+        bucket=status.bucket,
+        used=used,
+        limit=status.limit,
+        window_s=status.window_s,
+        resets_at=to_datetime(resets) if resets is not None else None,
+    )

@@ -34,15 +34,14 @@ import anyio.to_thread
 from mcp_server.redaction import redact_text
 from mcp_server.safety.actions import (
     DISRUPTION_BUCKET,
-    RUNNABLE,
     ActionSpec,
-    counts_as_disruption,
     get_action,
 )
 from mcp_server.safety.audit import AuditEntry, AuditLog, AuditRecord, ResultStatus, note_audit_row
-from mcp_server.safety.budgets import BudgetStatus, BudgetStore, BudgetVerdict, ChangeRequest, Workload
+from mcp_server.safety.budgets import BudgetStatus, BudgetStore, BudgetVerdict, ChangeRequest, budget_usage
 from mcp_server.safety.clock import Clock, human_duration, system_clock, to_datetime
 from mcp_server.safety.db import Database
+from mcp_server.safety.disruption import disrupted_workloads
 from mcp_server.safety.idempotency import IdempotencyStore, current_claim
 from mcp_server.safety.models import ActionRequest, BudgetUsage, Decision
 from mcp_server.safety.modes import Mode
@@ -191,7 +190,7 @@ class Safety:
         verdict: BudgetVerdict = await anyio.to_thread.run_sync(check)
         counted = consume and verdict.verdict == "allowed"
         # an action without a bucket of its own (stop) reports its busiest service's disruptions
-        usage = _usage(verdict.status or verdict.disruption, counted=counted, now=now)
+        usage = budget_usage(verdict.status or verdict.disruption, counted=counted, now=now)
         if verdict.verdict != "allowed":
             refusal = Refusal(verdict.verdict, verdict.reason, escalate=verdict.verdict == "budget_exhausted")
             return self._refused(
@@ -409,41 +408,6 @@ def _unconfirmed(request: ActionRequest, spec: ActionSpec, answer: ConfirmAnswer
         "what you found and escalate"
     )
     return Refusal("needs_confirmation", reason, escalate=True)
-
-
-def disrupted_workloads(request: ActionRequest, spec: ActionSpec) -> tuple[Workload, ...]:
-    """The services whose containers this request restarts, stops, recreates or removes, each
-    once and keyed the same whichever tool asks: from the target and every `affected` container
-    (a container counts as its Compose or Swarm service). A runnable target with no such service
-    known (a project without containers, an unresolved Dokploy call) counts as itself."""
-    target = request.target
-    procedure = target.name if target is not None and target.kind == "dokploy_api" else None
-    if target is None or not counts_as_disruption(spec, procedure):
-        return ()
-    found: dict[str, Workload] = {}
-    for candidate in (target, *request.affected):
-        workload = candidate.workload()
-        if workload is not None:
-            found.setdefault(workload.key(), Workload(workload.key(), workload.describe()))
-    if not found and target.kind in RUNNABLE | {"dokploy_api"}:
-        found[target.budget_key()] = Workload(target.budget_key(), target.describe())
-    return tuple(found.values())
-
-
-def _usage(status: BudgetStatus | None, *, counted: bool, now: float) -> BudgetUsage | None:
-    if status is None:
-        return None
-    used = status.used + (1 if counted else 0)
-    resets = (
-        status.resets_at if status.resets_at is not None else (now + status.window_s if counted else None)
-    )
-    return BudgetUsage(
-        bucket=status.bucket,
-        used=used,
-        limit=status.limit,
-        window_s=status.window_s,
-        resets_at=to_datetime(resets) if resets is not None else None,
-    )
 
 
 def _error_line(exc: BaseException) -> str:
