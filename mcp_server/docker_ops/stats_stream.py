@@ -74,16 +74,23 @@ class StatsStreams:
         if self._endpoint is None:
             return
         wanted = set(container_ids)
+        # The portal's calls wait for its event loop, whose streams take `_lock` for each sample:
+        # decide under the lock, talk to the portal outside it (else the two wait for each other).
         with self._lock:
             portal = self._ensure_portal()
-            for cid in list(self._streams):
-                if cid not in wanted:
-                    self._streams.pop(cid).cancel()
-                    self._latest.pop(cid, None)
-            for cid in wanted:
-                running = self._streams.get(cid)
-                if running is None or running.done():
-                    self._streams[cid] = portal.start_task_soon(self._read_stream, cid)
+            ended = [self._streams.pop(cid) for cid in list(self._streams) if cid not in wanted]
+            for cid in set(self._latest) - wanted:
+                self._latest.pop(cid, None)
+            to_open = [cid for cid in wanted if (f := self._streams.get(cid)) is None or f.done()]
+        for future in ended:
+            future.cancel()
+        opened = {cid: portal.start_task_soon(self._read_stream, cid) for cid in to_open}
+        with self._lock:
+            if self._portal is portal:
+                self._streams.update(opened)
+                return
+        for future in opened.values():  # closed meanwhile: these streams end with the portal
+            future.cancel()
 
     def latest(self, container_id: str, max_age_s: float = 5.0) -> dict[str, Any] | None:
         """The newest sample of a followed container, if one arrived in the last `max_age_s`."""
