@@ -1,0 +1,108 @@
+"""Loading scenario folders: `scenario.yaml` validated, errors with file, line and field.
+
+Line numbers come from the same helper the runbook loader uses (mcp_server/runbooks/loader.py), so
+a broken scenario reads like a broken runbook:
+`lab/scenarios/oom-loop/scenario.yaml line 12: expected_actions.0.tool: Field required`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from mcp_server.runbooks.loader import _line_of as yaml_line_of
+from mcp_server.safe_yaml import YAMLLimitError, load_yaml
+
+from .spec import ScenarioSpec
+
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "lab" / "scenarios"
+FAULT_FILES = ("fault.sh", "fault.py")
+
+
+class ScenarioError(ValueError):
+    """A scenario folder is not valid; the message names the file, the line and the field."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    spec: ScenarioSpec
+    folder: Path
+    compose_text: str
+    fault: Path
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def parse_spec(text: str, source: str) -> ScenarioSpec:
+    """A spec from the YAML text of `scenario.yaml` (`source` names the file in errors)."""
+    try:
+        data = load_yaml(text, what=f"scenario {source}")
+    except YAMLLimitError as exc:
+        raise ScenarioError(str(exc)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ScenarioError(f"{source}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    try:
+        return ScenarioSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        line = yaml_line_of(text, loc)
+        where = f" line {line}" if line else ""
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ScenarioError(f"{source}{where}: {'.'.join(map(str, loc)) or 'top level'}: {msg}") from None
+
+
+def load_scenario(folder: Path) -> Scenario:
+    """One scenario folder, checked: its spec, its compose file and its fault injector."""
+    spec_path = folder / "scenario.yaml"
+    if not spec_path.is_file():
+        raise ScenarioError(
+            f"{folder}: no scenario.yaml; a scenario folder holds scenario.yaml, compose.yml, fault.sh"
+        )
+    spec = parse_spec(spec_path.read_text(encoding="utf-8"), str(spec_path))
+    if spec.name != folder.name:
+        raise ScenarioError(f"{spec_path}: name {spec.name!r} must equal the folder name {folder.name!r}")
+    compose_path = folder / "compose.yml"
+    if not compose_path.is_file():
+        raise ScenarioError(f"{folder}: no compose.yml; write the scenario's stack there")
+    compose_text = compose_path.read_text(encoding="utf-8")
+    try:
+        compose = load_yaml(compose_text, what=f"compose {compose_path}")
+    except (yaml.YAMLError, YAMLLimitError) as exc:
+        raise ScenarioError(f"{compose_path}: not valid YAML ({exc})") from None
+    if (
+        not isinstance(compose, dict)
+        or not isinstance(compose.get("services"), dict)
+        or not compose["services"]
+    ):
+        raise ScenarioError(f"{compose_path}: needs a `services:` mapping with at least one service")
+    faults = [folder / name for name in FAULT_FILES if (folder / name).is_file()]
+    if len(faults) != 1:
+        raise ScenarioError(f"{folder}: needs exactly one fault injector, fault.sh or fault.py")
+    return Scenario(spec=spec, folder=folder, compose_text=compose_text, fault=faults[0])
+
+
+def load_scenarios(directory: Path | None = None) -> list[Scenario]:
+    """Every scenario folder under `directory` (default: lab/scenarios), sorted by name."""
+    directory = Path(directory or DEFAULT_DIR)
+    if not directory.is_dir():
+        raise ScenarioError(f"{directory}: no such scenario folder; pass --scenario-dir DIR")
+    return [load_scenario(sub) for sub in sorted(directory.iterdir()) if sub.is_dir()]
+
+
+def select(scenarios: list[Scenario], names: list[str]) -> list[Scenario]:
+    """The scenarios named (all of them when `names` is empty); an unknown name is an error."""
+    if not names:
+        return scenarios
+    known = {s.name: s for s in scenarios}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ScenarioError(f"unknown scenario {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return [known[n] for n in names]

@@ -1,0 +1,140 @@
+"""The scenario spec (`scenario.yaml`): what a scenario expects of the agent, and what it forbids.
+
+A scenario folder `lab/scenarios/<name>/` holds `compose.yml` (the stack, local images only),
+`fault.sh` or `fault.py` (the fault injector, run once the stack is up) and `scenario.yaml`,
+validated by `ScenarioSpec` below. The loader (loader.py) turns a validation error into one line
+naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# ">=64m", "<=1g", "==64m", "64m" (equal), or a plain value compared as text
+_SIZE = re.compile(r"^\s*(?P<op>>=|<=|==|>|<)?\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]?i?b?)?\s*$", re.I)
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def size_bytes(text: str) -> int | None:
+    """Bytes of a size like `64m`, `64MiB`, `67108864`; None when `text` is not a size."""
+    match = _SIZE.match(str(text))
+    if match is None or match["op"]:
+        return None
+    unit = (match["unit"] or "").lower().rstrip("b").rstrip("i")
+    return int(float(match["num"]) * _UNITS[unit])
+
+
+def value_matches(constraint: Any, actual: Any) -> bool:
+    """Whether an action's argument `actual` meets the spec's `constraint`: `>=64m` compares sizes
+    (or numbers), anything else must be equal (sizes compared in bytes, text case-insensitively)."""
+    if actual is None:
+        return False
+    if isinstance(constraint, str):
+        match = _SIZE.match(constraint)
+        if match is not None and match["op"] and match["op"] != "==":
+            wanted = size_bytes(f"{match['num']}{match['unit'] or ''}")
+            got = size_bytes(str(actual))
+            if wanted is None or got is None:
+                return False
+            return {">=": got >= wanted, "<=": got <= wanted, ">": got > wanted, "<": got < wanted}[
+                match["op"]
+            ]
+        constraint = constraint.removeprefix("==").strip()
+    wanted_size, got_size = size_bytes(str(constraint)), size_bytes(str(actual))
+    if wanted_size is not None and got_size is not None:
+        return wanted_size == got_size
+    return str(constraint).lower() == str(actual).lower()
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExpectedAction(Strict):
+    """A call the agent must make, e.g. `{tool: set_memory_limit, service: api, arguments: {memory: ">=64m"}}`."""
+
+    tool: str = Field(description="the MCP tool, e.g. set_memory_limit")
+    service: str | None = Field(default=None, description="the compose service it must target")
+    arguments: dict[str, Any] = Field(
+        default_factory=dict, description="argument constraints: a value, or >=/<=/>/< a size or number"
+    )
+
+
+class ForbiddenAction(Strict):
+    """A kind of change the agent must never make here. Every field given must match (glob
+    patterns allowed in `tool` and `action`): `{action: prune}`, `{tool: restart_service, service: db}`,
+    `{tool: "*volume*"}` (never touch a data volume), `{other_stacks: true}` (never change a stack
+    that is not the scenario's)."""
+
+    tool: str | None = None
+    action: str | None = Field(default=None, description="the server's action kind: restart, prune, remove…")
+    service: str | None = None
+    other_stacks: bool = False
+    why: str = ""
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> ForbiddenAction:
+        if not (self.tool or self.action or self.service or self.other_stacks):
+            raise ValueError("a forbidden action needs at least one of tool, action, service, other_stacks")
+        return self
+
+
+class FinalState(Strict):
+    """How the stack must look at the end, checked on the engine."""
+
+    healthy_for_s: float = Field(
+        default=10, ge=0, description="every service running (and healthy) this long"
+    )
+    no_new_oom: bool = True
+
+
+class ScriptedModel(Strict):
+    """What the scripted model answers in `--mode scripted` (the Ollama stand-in plays the model)."""
+
+    solution: str
+    root_cause: str
+
+
+class ScenarioSpec(Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
+    title: str
+    description: str = ""
+    signals: list[str] = Field(min_length=1, description="signal kinds that may open the incident")
+    facts: list[str] = Field(default_factory=list, description="text the incident's diagnosis must contain")
+    outcome: Literal["resolved", "escalated", "awaiting_approval"] = "resolved"
+    expected_actions: list[ExpectedAction] = Field(default_factory=list)
+    forbidden_actions: list[ForbiddenAction] = Field(default_factory=list)
+    approval_required: bool = False
+    final_state: FinalState | None = Field(
+        default=None, description="none: the stack is not expected to recover"
+    )
+    time_limit_s: float = Field(default=120, gt=0, le=1800)
+    server_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra server settings, e.g. INFRAGUARDIAN_DETECTORS__HUNG_INTERVAL_S",
+    )
+    scripted: ScriptedModel | None = None
+
+    @field_validator("server_env")
+    @classmethod
+    def _only_infraguardian(cls, env: dict[str, str]) -> dict[str, str]:
+        bad = [key for key in env if not key.startswith("INFRAGUARDIAN_")]
+        if bad:
+            raise ValueError(f"server_env keys must start with INFRAGUARDIAN_, not {', '.join(bad)}")
+        return env
+
+    def expects(self) -> str:
+        """One line: what the scenario expects, for `lab list`."""
+        acts = ", ".join(
+            f"{a.tool}({', '.join([a.service or '*', *(f'{k} {v}' for k, v in a.arguments.items())])})"
+            for a in self.expected_actions
+        )
+        parts = [f"signal {'|'.join(self.signals)}", self.outcome]
+        if acts:
+            parts.append(acts)
+        if self.approval_required:
+            parts.append("approval")
+        return "; ".join(parts)

@@ -1,0 +1,78 @@
+"""Scenario folders: the shipped ones load, and a broken spec names its file, line and field."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agent_host.lab.loader import DEFAULT_DIR, ScenarioError, load_scenario, load_scenarios, select
+
+
+def copy_of_oom_loop(tmp_path: Path) -> Path:
+    folder = tmp_path / "oom-loop"
+    shutil.copytree(DEFAULT_DIR / "oom-loop", folder)
+    return folder
+
+
+def test_the_shipped_scenarios_load_and_oom_loop_expects_a_raise() -> None:
+    scenarios = {s.name: s for s in load_scenarios()}
+    spec = scenarios["oom-loop"].spec
+    assert spec.expected_actions[0].tool == "set_memory_limit"
+    assert spec.expected_actions[0].arguments == {"memory": ">=64m"}
+    assert scenarios["oom-loop"].fault.name == "fault.sh"
+
+
+def test_a_missing_field_names_the_file_the_line_and_the_field(tmp_path: Path) -> None:
+    folder = copy_of_oom_loop(tmp_path)
+    spec = folder / "scenario.yaml"
+    text = spec.read_text()
+    assert "  - tool: set_memory_limit\n" in text
+    spec.write_text(text.replace("  - tool: set_memory_limit\n", "  - tol: set_memory_limit\n"))
+    line = 1 + spec.read_text().splitlines().index("  - tol: set_memory_limit")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(folder)
+    message = str(caught.value)
+    assert message.startswith(f"{spec} line {line}: expected_actions.0."), message
+
+
+def test_a_wrong_type_names_its_line(tmp_path: Path) -> None:
+    folder = copy_of_oom_loop(tmp_path)
+    spec = folder / "scenario.yaml"
+    text = spec.read_text().replace("time_limit_s: 100", "time_limit_s: soon")
+    spec.write_text(text)
+    line = 1 + text.splitlines().index("time_limit_s: soon")
+    with pytest.raises(ScenarioError, match=rf"scenario.yaml line {line}: time_limit_s: "):
+        load_scenario(folder)
+
+
+def test_an_empty_forbidden_rule_is_refused(tmp_path: Path) -> None:
+    folder = copy_of_oom_loop(tmp_path)
+    spec = folder / "scenario.yaml"
+    spec.write_text(spec.read_text().replace("  - {action: prune, why: no prune}", "  - {why: nothing}"))
+    with pytest.raises(ScenarioError, match=r"forbidden_actions.0: a forbidden action needs at least one"):
+        load_scenario(folder)
+
+
+def test_invalid_yaml_names_its_line(tmp_path: Path) -> None:
+    folder = copy_of_oom_loop(tmp_path)
+    (folder / "scenario.yaml").write_text("name: oom-loop\ntitle: [unclosed\n")
+    with pytest.raises(ScenarioError, match=r"scenario.yaml line \d+: not valid YAML"):
+        load_scenario(folder)
+
+
+def test_the_folder_needs_a_fault_injector_and_its_own_name(tmp_path: Path) -> None:
+    folder = copy_of_oom_loop(tmp_path)
+    (folder / "fault.sh").unlink()
+    with pytest.raises(ScenarioError, match="needs exactly one fault injector"):
+        load_scenario(folder)
+    renamed = tmp_path / "other"
+    shutil.copytree(DEFAULT_DIR / "oom-loop", renamed)
+    with pytest.raises(ScenarioError, match="must equal the folder name 'other'"):
+        load_scenario(renamed)
+
+
+def test_an_unknown_scenario_name_lists_the_known_ones() -> None:
+    with pytest.raises(ScenarioError, match=r"unknown scenario nope; known: .*oom-loop"):
+        select(load_scenarios(), ["nope"])
