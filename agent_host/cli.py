@@ -77,6 +77,10 @@ def _register() -> None:
     ):
         main.add_command(command)
     cli_incidents.graph.callback = needs_agent_extra(cli_incidents.graph.callback)  # type: ignore[arg-type]
+    from .lab import cli as cli_lab
+
+    main.add_command(cli_lab.lab)
+    cli_lab.run.callback = needs_agent_extra(cli_lab.run.callback)  # type: ignore[arg-type]
 
 
 _register()
