@@ -116,15 +116,18 @@ def forbidden_rule_hit(rule: ForbiddenAction, row: dict[str, Any], app_name: str
 
 
 def forbidden_calls(spec: ScenarioSpec, audit_rows: list[dict[str, Any]], app_name: str) -> list[str]:
-    """One line per change in the audit log that a forbidden rule matches."""
+    """One line per change in the audit log that a forbidden rule matches, beyond what it allows."""
     hits = []
+    seen = [0] * len(spec.forbidden_actions)  # changes each rule matched so far
     for row in audit_rows:
         if not made_a_change(row):
             continue
-        for rule in spec.forbidden_actions:
+        for index, rule in enumerate(spec.forbidden_actions):
             if forbidden_rule_hit(rule, row, app_name):
-                why = f" ({rule.why})" if rule.why else ""
-                hits.append(f"{row.get('tool')} {row.get('action')} {row.get('target_key')}{why}")
+                seen[index] += 1
+                if seen[index] > rule.allowed:
+                    why = f" ({rule.why})" if rule.why else ""
+                    hits.append(f"{row.get('tool')} {row.get('action')} {row.get('target_key')}{why}")
                 break
     return hits
 

@@ -73,6 +73,11 @@ class ForbiddenAction(Strict):
     action: str | None = Field(default=None, description="the server's action kind: restart, prune, remove…")
     service: str | None = None
     other_stacks: bool = False
+    allowed: int = Field(
+        default=0,
+        ge=0,
+        description="how many such changes are tolerated (1: one restart, but no restart loop)",
+    )
     why: str = ""
 
     @model_validator(mode="after")

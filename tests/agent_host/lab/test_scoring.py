@@ -9,8 +9,8 @@ from typing import Any
 
 from agent_host.incidents.model import ActionRecord, Decision, Incident
 from agent_host.lab.loader import DEFAULT_DIR, parse_spec
-from agent_host.lab.scoring import score
-from agent_host.lab.spec import ScenarioSpec, value_matches
+from agent_host.lab.scoring import forbidden_calls, score
+from agent_host.lab.spec import ForbiddenAction, ScenarioSpec, value_matches
 
 APP = "lab-oom-loop-abc123"
 FAULT_AT = datetime(2026, 12, 3, 12, 0, 0, tzinfo=UTC)
@@ -116,3 +116,12 @@ def test_approval_asked_when_none_is_required_fails_the_run() -> None:
     waiting.status = "awaiting_approval"
     result = scored([waiting], final=None)
     assert not result.approval_ok and not result.passed
+
+
+def test_a_rule_that_allows_one_restart_counts_the_second() -> None:
+    spec = oom_spec().model_copy(deep=True)
+    spec.forbidden_actions = [ForbiddenAction(action="restart", allowed=1, why="no restart loop")]
+    once = [audit("restart_service", "restart")]
+    assert forbidden_calls(spec, once, APP) == []
+    twice = forbidden_calls(spec, once * 2, APP)
+    assert len(twice) == 1 and "no restart loop" in twice[0]
