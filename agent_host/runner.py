@@ -101,4 +101,3 @@ async def running_agent(
                     await decider.aclose()
     finally:
         db.close()
-
