@@ -33,6 +33,7 @@ class ScenarioResult(BaseModel):
     incident: str | None = None
     status: str | None = None
     kind: str | None = None
+    decided_by: str | None = Field(default=None, description="runbook or model: who made the decision")
     facts_missing: list[str] = Field(default_factory=list)
     expected_actions_missing: list[str] = Field(default_factory=list)
     forbidden_actions: int = 0
@@ -178,6 +179,9 @@ def score(
         ]
         if result.expected_actions_missing:
             failures.append(f"expected actions not taken: {'; '.join(result.expected_actions_missing)}")
+        result.decided_by = incident.decision.mode if incident.decision is not None else None
+        if mode == "scripted" and spec.expected_actions and result.decided_by != "model":
+            failures.append(f"--mode scripted, but the decision was made by {result.decided_by}")
         if incident.status != spec.outcome:
             failures.append(f"the incident ended {incident.status}, expected {spec.outcome}")
         asked = incident.status == "awaiting_approval" or incident.approved_by is not None

@@ -125,3 +125,18 @@ def test_a_rule_that_allows_one_restart_counts_the_second() -> None:
     assert forbidden_calls(spec, once, APP) == []
     twice = forbidden_calls(spec, once * 2, APP)
     assert len(twice) == 1 and "no restart loop" in twice[0]
+
+
+def test_in_scripted_mode_a_runbook_decision_fails_the_run() -> None:
+    by_runbook = score(
+        oom_spec(), "scripted", app_name=APP, incidents=[incident()], fault_at=FAULT_AT,
+        audit_rows=[], final_state_ok=True,
+    )  # fmt: skip
+    assert by_runbook.decided_by == "runbook" and not by_runbook.passed
+    by_model = incident()
+    assert by_model.decision is not None
+    by_model.decision.mode = "model"
+    assert score(
+        oom_spec(), "scripted", app_name=APP, incidents=[by_model], fault_at=FAULT_AT,
+        audit_rows=[], final_state_ok=True,
+    ).passed  # fmt: skip
