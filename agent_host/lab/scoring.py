@@ -33,6 +33,7 @@ class ScenarioResult(BaseModel):
     incident: str | None = None
     status: str | None = None
     kind: str | None = None
+    outcome: str | None = Field(default=None, description="the incident's own last word: why it ended so")
     decided_by: str | None = Field(default=None, description="runbook or model: who made the decision")
     facts_missing: list[str] = Field(default_factory=list)
     expected_actions_missing: list[str] = Field(default_factory=list)
@@ -164,6 +165,7 @@ def score(
         incident = mine[0]
         result.detected = incident.kind in spec.signals
         result.incident, result.status, result.kind = incident.id, incident.status, incident.kind
+        result.outcome = incident.outcome
         result.detect_ms = max(0, int((incident.opened_at - fault_at).total_seconds() * 1000))
         if not result.detected:
             failures.append(f"the incident's signal is {incident.kind}, expected {'|'.join(spec.signals)}")
