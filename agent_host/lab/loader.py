@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from mcp_server.runbooks.loader import _line_of as yaml_line_of
+from mcp_server.runbooks.loader import line_of as yaml_line_of
 from mcp_server.safe_yaml import YAMLLimitError, load_yaml
 
 from .spec import ScenarioSpec

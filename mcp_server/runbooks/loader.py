@@ -108,13 +108,13 @@ def parse_runbook_text(text: str, source: str) -> Runbook:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        line = _line_of(text, loc)
+        line = line_of(text, loc)
         where = f" line {line}" if line else ""
         msg = err["msg"].removeprefix("Value error, ")
         raise RunbookError(f"{name}{where}: {'.'.join(map(str, loc)) or 'top level'}: {msg}") from None
 
 
-def _line_of(text: str, loc: list[Any]) -> int | None:
+def line_of(text: str, loc: list[Any]) -> int | None:
     """The 1-based line of the deepest node on `loc` that exists in the YAML text."""
     try:
         node = compose_yaml(text, what="runbook")
