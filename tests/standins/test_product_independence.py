@@ -1,4 +1,7 @@
-"""The product never imports the stand-ins: they are test and lab equipment, not part of the server."""
+"""The product never imports the stand-ins: they are test and lab equipment, not part of the server
+or the agent. The one exception is the incident lab (`agent_host/lab/`), whose job is to deploy
+scenarios through the Dokploy stand-in and, in scripted mode, let the Ollama stand-in play the model;
+it is only loaded by `infraguardian-agent lab …`."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT_PACKAGES = ("mcp_server", "agent_host")
+LAB = ROOT / "agent_host" / "lab"
 
 
 def imported_modules(source: Path) -> list[tuple[int, str]]:
@@ -36,7 +40,12 @@ def imports_standins(module: str) -> bool:
 
 
 def test_no_product_module_imports_standins() -> None:
-    sources = [path for package in PRODUCT_PACKAGES for path in sorted((ROOT / package).rglob("*.py"))]
+    sources = [
+        path
+        for package in PRODUCT_PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if not path.is_relative_to(LAB)
+    ]
     assert len(sources) > 50, "the walk found too few product files: is ROOT right?"
     offenders = [
         f"{path.relative_to(ROOT)}:{line} imports {module}"
@@ -68,3 +77,27 @@ def test_the_check_sees_every_import_form(tmp_path: Path) -> None:
         (8, "standins"),
         (9, "standins.ollama.server"),
     ]
+
+
+def absolute_imports(source: Path) -> list[tuple[int, str]]:
+    """Every module a file imports, relative imports resolved against its package."""
+    package = list(source.relative_to(ROOT).with_suffix("").parts[:-1])
+    found = []
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = package[: len(package) - (node.level - 1)]
+            found.append((node.lineno, ".".join([*base, *([node.module] if node.module else [])])))
+    return [*imported_modules(source), *found]
+
+
+def test_only_the_lab_command_loads_the_lab() -> None:
+    """The lab is reached only from the CLI's `lab` group (and the stand-ins only once a lab runs)."""
+    users = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for package in PRODUCT_PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if not path.is_relative_to(LAB)
+        for line, module in absolute_imports(path)
+        if module == "agent_host.lab" or module.startswith("agent_host.lab.")
+    ]
+    assert users and all(user.startswith("agent_host/cli.py:") for user in users), users
