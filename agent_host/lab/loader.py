@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
 
-from mcp_server.runbooks.loader import line_of as yaml_line_of
+from mcp_server.runbooks.loader import parse_yaml_model
 from mcp_server.safe_yaml import YAMLLimitError, load_yaml
 
 from .spec import ScenarioSpec
@@ -40,23 +39,7 @@ class Scenario:
 
 def parse_spec(text: str, source: str) -> ScenarioSpec:
     """A spec from the YAML text of `scenario.yaml` (`source` names the file in errors)."""
-    try:
-        data = load_yaml(text, what=f"scenario {source}")
-    except YAMLLimitError as exc:
-        raise ScenarioError(str(exc)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ScenarioError(f"{source}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    try:
-        return ScenarioSpec.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        line = yaml_line_of(text, loc)
-        where = f" line {line}" if line else ""
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ScenarioError(f"{source}{where}: {'.'.join(map(str, loc)) or 'top level'}: {msg}") from None
+    return parse_yaml_model(text, source, ScenarioSpec, ScenarioError, what="scenario")
 
 
 def load_scenario(folder: Path) -> Scenario:

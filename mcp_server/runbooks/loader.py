@@ -8,10 +8,10 @@ names the file, the line of the offending field and what is wrong, e.g.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from mcp_server.safe_yaml import YAMLLimitError, compose_yaml, load_yaml, read_yaml_file
 
@@ -94,24 +94,32 @@ def parse_runbook(path: Path) -> Runbook:
 
 def parse_runbook_text(text: str, source: str) -> Runbook:
     """A runbook from its YAML text (`source` names it in errors, e.g. the file or resource)."""
-    name = source
+    return parse_yaml_model(text, source, Runbook, RunbookError, what="runbook")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_yaml_model(text: str, source: str, model: type[M], error: type[Exception], *, what: str) -> M:
+    """`model` from YAML text, or `error` naming the source, the line and the field that is wrong
+    (shared by runbooks and the lab's scenario specs)."""
     try:
-        data = load_yaml(text, what=f"runbook {name}")
+        data = load_yaml(text, what=f"{what} {source}")
     except YAMLLimitError as exc:
-        raise RunbookError(str(exc)) from None
+        raise error(str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise RunbookError(f"{name}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise error(f"{source}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     try:
-        return Runbook.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
         line = line_of(text, loc)
         where = f" line {line}" if line else ""
         msg = err["msg"].removeprefix("Value error, ")
-        raise RunbookError(f"{name}{where}: {'.'.join(map(str, loc)) or 'top level'}: {msg}") from None
+        raise error(f"{source}{where}: {'.'.join(map(str, loc)) or 'top level'}: {msg}") from None
 
 
 def line_of(text: str, loc: list[Any]) -> int | None:
