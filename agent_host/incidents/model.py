@@ -79,6 +79,7 @@ class Decision(BaseModel):
     route: Literal["auto", "approval", "escalate"] = "escalate"
     reasons: list[str] = Field(default_factory=list)
     escalation: list[str] = Field(default_factory=list, description="escalation reasons that hold")
+    model_tokens: int = Field(default=0, description="tokens the model read and wrote for this decision")
 
 
 class Incident(BaseModel):

@@ -1,10 +1,11 @@
-"""Running one scenario on the real engine: deploy its stack through the Dokploy stand-in, start the
-real server and agent watching only that stack, wait until it is up, inject the fault, wait for the
-incident to end (or to wait for approval, or the time limit), check the final state, score, and
-tear everything down, even after a failure or Ctrl-C.
+"""Running one scenario on the real engine: deploy its stack(s) through the Dokploy stand-in, start
+the real server and agent watching only those stacks, wait until they are up, inject the fault, answer
+the agent's approval request the way the scenario says (and do the owner's step), wait for the
+incidents to end (or the time limit), check the final state, look for the planted canaries in all we
+wrote, score, and tear everything down, even after a failure or Ctrl-C.
 
 The stand-ins run in this process (the Dokploy one in its own thread); the server is spawned by the
-agent over stdio, as `infraguardian-agent run` does.
+agent over stdio, as `infraguardian-agent run` does. Staging on the engine is in stage.py.
 """
 
 from __future__ import annotations
@@ -13,251 +14,262 @@ import contextlib
 import json
 import os
 import secrets
-import sqlite3
-import sys
 import tempfile
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
 import docker
-import httpx
-import yaml
 
+from agent_host.console import incident_line
 from agent_host.incidents.model import Incident
-from agent_host.model.settings import ModelSettings
 from agent_host.runner import running_agent
 from agent_host.settings import AgentSettings
+from mcp_server.redaction import redact
 from standins.dokploy.server import StandIn
 
+from .leaks import captured_stderr, find_canaries
 from .loader import Scenario
 from .scoring import ScenarioResult, score
-
-LAB_LABEL = (
-    "ig.lab"  # every container of a run carries ig.lab=<scenario>-<token>; the server watches only those
+from .spec import StackExpectation
+from .stage import (  # noqa: F401  (re-exported: baselines.py and tests import them from here)
+    LAB_LABEL,
+    Dokploy,
+    Progress,
+    audit_rows,
+    env_name,
+    final_state,
+    inject,
+    is_up,
+    scoped_compose,
+    server_env,
+    stack_containers,
+    wait_up,
 )
-Progress = Callable[[str, str], None]  # (scenario, what is happening)
+
+ENDED_BADLY = frozenset({"escalated"})
 
 
-def scoped_compose(compose_text: str, scope: dict[str, str]) -> str:
-    """The scenario's compose with the run's label on every service (the server watches only those)."""
-    compose = yaml.safe_load(compose_text)
-    for service in compose["services"].values():
-        labels = service.get("labels") or {}
-        if isinstance(labels, list):
-            labels = dict(item.split("=", 1) for item in labels)
-        service["labels"] = {**labels, **scope}
-    return yaml.safe_dump(compose, sort_keys=False)
+@dataclass
+class Stack:
+    """One deployed stack of a run and what is expected of it."""
+
+    name: str  # "main" or the extra stack's name
+    app_name: str
+    compose_id: str
+    expect: StackExpectation
+    containers: dict[str, Any] = field(default_factory=dict)
 
 
-class Dokploy:
-    """The few Dokploy API calls a run needs: a project, a raw compose, its deployment."""
-
-    def __init__(self, standin: StandIn) -> None:
-        self.standin = standin
-        self.http = httpx.AsyncClient(base_url=standin.url, headers=standin.headers, timeout=120)
-
-    async def post(self, op: str, body: dict[str, Any]) -> Any:
-        response = await self.http.post(f"/api/{op}", json=body)
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    async def deploy(self, name: str, compose_text: str) -> str:
-        """Deploy `compose_text` as a Dokploy compose named `lab-<name>`; its appName."""
-        project = await self.post("project.create", {"name": f"lab-{name}"})
-        env_id = project["environment"]["environmentId"]
-        body = {"name": name, "appName": f"lab-{name}", "environmentId": env_id,
-                "sourceType": "raw", "composeType": "docker-compose", "composeFile": compose_text}  # fmt: skip
-        row = await self.post("compose.create", body)
-        await self.post("compose.deploy", {"composeId": row["composeId"]})
-        await anyio.to_thread.run_sync(self.standin.wait_idle)
-        response = await self.http.get("/api/deployment.allByCompose", params={"composeId": row["composeId"]})
-        response.raise_for_status()
-        newest = response.json()[0]
-        if newest["status"] != "done":
-            raise RuntimeError(
-                f"the deployment of {name} ended {newest['status']}: {newest.get('errorMessage')}"
-            )
-        return str(row["appName"])
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
-def stack_containers(engine: docker.DockerClient, app_name: str) -> dict[str, Any]:
-    """service name → container of the compose project `app_name` (all states)."""
-    found = engine.containers.list(all=True, filters={"label": f"com.docker.compose.project={app_name}"})
-    return {c.labels.get("com.docker.compose.service", c.name): c for c in found}
+def agent_settings(scenario: Scenario, work: Path, ollama_url: str | None) -> AgentSettings:
+    """Short windows for the lab, then the scenario's own `agent:` settings on top."""
+    base: dict[str, Any] = {
+        "state_dir": work / "agent", "poll_s": 0.5, "verify_window_max_s": 8, "verify_interval_s": 1,
+        "model": {"ollama_host": ollama_url},
+    }  # fmt: skip
+    return AgentSettings.model_validate(deep_merge(base, scenario.spec.agent))
 
 
-def is_up(container: Any) -> bool:
-    state = container.attrs["State"]
-    health = (state.get("Health") or {}).get("Status")
-    return bool(state.get("Running")) and health in (None, "healthy")
+def stack_ended(expect: StackExpectation, mine: list[Incident], answering: bool) -> bool:
+    """Whether a stack's incidents are over: none still running, and one ended as expected or
+    badly (a flapping service's first incident may resolve; the run waits for the escalation)."""
+    if not expect.signals:
+        return True
+    if not mine:
+        return False
+    waiting = [i for i in mine if i.status == "awaiting_approval"]
+    if any(not i.closed and i.status != "awaiting_approval" for i in mine) or (waiting and answering):
+        return False
+    return bool(waiting) or any(i.status == expect.outcome or i.status in ENDED_BADLY for i in mine)
 
 
-async def wait_up(engine: docker.DockerClient, app_name: str, timeout_s: float) -> dict[str, Any]:
-    """Until every container of the stack runs (and is healthy when it has a health check)."""
-    with anyio.fail_after(timeout_s):
-        while True:
-            containers = await anyio.to_thread.run_sync(stack_containers, engine, app_name)
-            if containers and all(is_up(c) for c in containers.values()):
-                return containers
-            await anyio.sleep(0.5)
+async def answer_approvals(agent: Any, scenario: Scenario, stacks: list[Stack], answered: set[str]) -> None:
+    """Answer each pending request for the run's stacks as the scenario says; after an approval,
+    run its owner step (the owner doing what the request asked)."""
+    spec, book = scenario.spec, agent.deps.approvals
+    if spec.approval is None or book is None:
+        return
+    apps = {s.app_name for s in stacks}
+    for request in await book.pending():
+        if request.id in answered:
+            continue
+        incident = await agent.deps.store.get(request.incident_id)
+        if incident is None or incident.target.get("app_name") not in apps:
+            continue
+        answered.add(request.id)
+        await book.answer(request.id, approve=spec.approval == "approve", by="lab:owner")
+        if spec.approval == "approve" and spec.owner_step:
+            main = stacks[0]
+            await inject(scenario, main.app_name, main.containers, fault=scenario.folder / spec.owner_step)
 
 
-async def inject(scenario: Scenario, app_name: str, containers: dict[str, Any]) -> None:
-    """Run the scenario's fault injector with the stack's names in its environment."""
-    env = dict(os.environ)
-    env.update(
-        LAB_SCENARIO=scenario.name, LAB_APP_NAME=app_name, LAB_PROJECT=app_name,
-        LAB_CONTAINERS=json.dumps({s: c.name for s, c in containers.items()}),
-    )  # fmt: skip
-    for service, container in containers.items():
-        env[f"LAB_CONTAINER_{service.upper().replace('-', '_')}"] = container.name
-    command = (
-        ["sh", str(scenario.fault)]
-        if scenario.fault.suffix == ".sh"
-        else [sys.executable, str(scenario.fault)]
-    )
-    with anyio.fail_after(60):
-        done = await anyio.run_process(command, env=env, cwd=scenario.folder, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"{scenario.fault} exited {done.returncode}: {done.stderr.decode(errors='replace')[-300:]}"
-        )
-
-
-async def wait_for_end(agent: Any, app_name: str, deadline_s: float) -> Incident | None:
-    """The stack's first incident once it is closed or awaiting approval; None at the deadline."""
+async def wait_for_end(agent: Any, scenario: Scenario, stacks: list[Stack], deadline_s: float) -> bool:
+    """Until every stack's incidents are over (answering approvals meanwhile); False at the deadline."""
+    answered: set[str] = set()
+    answering = scenario.spec.approval is not None
     with anyio.move_on_after(deadline_s):
         while True:
-            for incident in await agent.deps.store.recent(50):
-                if incident.target.get("app_name") == app_name and (
-                    incident.closed or incident.status == "awaiting_approval"
-                ):
-                    return incident
+            await answer_approvals(agent, scenario, stacks, answered)
+            incidents = await agent.deps.store.recent(200)
+            if all(
+                stack_ended(
+                    s.expect, [i for i in incidents if i.target.get("app_name") == s.app_name], answering
+                )
+                for s in stacks
+            ) and any(s.expect.signals for s in stacks):
+                return True
             await anyio.sleep(1)
-    return None
+    return False
 
 
-async def final_state(
-    engine: docker.DockerClient, app_name: str, seconds: float, no_new_oom: bool
-) -> tuple[bool, str]:
-    """Whether every service stays up for `seconds` without a restart (and without an OOM kill)."""
-    containers = await anyio.to_thread.run_sync(stack_containers, engine, app_name)
-    restarts = {s: c.attrs["RestartCount"] for s, c in containers.items()}
-    # State.OOMKilled stays true after the restart that followed an OOM kill: only a new exit counts
-    exits = {s: c.attrs["State"].get("FinishedAt") for s, c in containers.items()}
-    end = anyio.current_time() + seconds
-    while True:
-        for service, container in containers.items():
-            await anyio.to_thread.run_sync(container.reload)
-            if not is_up(container):
-                return False, f"{service} is {container.status}"
-            if container.attrs["RestartCount"] != restarts[service]:
-                return False, f"{service} restarted again"
-            state = container.attrs["State"]
-            if no_new_oom and state.get("OOMKilled") and state.get("FinishedAt") != exits[service]:
-                return False, f"{service} was OOM-killed again"
-        if anyio.current_time() >= end:
-            return True, f"every service up for {seconds:g} s"
-        await anyio.sleep(1)
-
-
-def audit_rows(server_state: Path) -> list[dict[str, Any]]:
-    """Every row of the server's audit log (its safety.sqlite3 in its state dir)."""
-    path = server_state / "safety.sqlite3"
-    if not path.is_file():
-        return []
-    conn = sqlite3.connect(path)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in conn.execute("SELECT * FROM audit_log ORDER BY id")]
-    finally:
-        conn.close()
-
-
-def server_env(standin: StandIn, state: Path, scope: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DOKPLOY_URL=standin.url, DOKPLOY_API_KEY=standin.api_key, INFRAGUARDIAN_STATE_DIR=str(state),
-        INFRAGUARDIAN_DOKPLOY_OPENAPI_FILE=str(standin.world.config.openapi_path),
-        INFRAGUARDIAN_DETECTORS__INCLUDE_LABELS=json.dumps(scope), **extra,
-    )  # fmt: skip
+def fault_env(standin: StandIn, stacks: list[Stack]) -> dict[str, str]:
+    """What a fault injector may use beyond the main stack's names: the Dokploy stand-in (a bad
+    deploy is made through Dokploy, as a user would), each extra stack's names."""
+    env = {"LAB_DOKPLOY_URL": standin.url, "LAB_DOKPLOY_API_KEY": standin.api_key,
+           "LAB_COMPOSE_ID": stacks[0].compose_id}  # fmt: skip
+    for stack in stacks[1:]:
+        prefix = f"LAB_{env_name(stack.name)}"
+        env[f"{prefix}_APP_NAME"], env[f"{prefix}_COMPOSE_ID"] = stack.app_name, stack.compose_id
+        for service, container in stack.containers.items():
+            env[f"{prefix}_CONTAINER_{env_name(service)}"] = container.name
     return env
 
 
 async def run_scenario(
     scenario: Scenario, mode: str, standin: StandIn, work: Path, progress: Progress, ollama_url: str | None
-) -> ScenarioResult:
-    """One run of `scenario` against a started stand-in (the caller stops it and tears it down)."""
+) -> tuple[ScenarioResult, list[Path]]:
+    """One run of `scenario` against a started stand-in (the caller stops it and tears it down);
+    its score and the places canaries were searched in."""
     spec, name = scenario.spec, scenario.name
     scope = {LAB_LABEL: f"{name}-{secrets.token_hex(4)}"}
     engine = docker.from_env()
     dokploy = Dokploy(standin)
+    notifications = work / "notifications.jsonl"
     try:
         progress(name, "deploying through the Dokploy stand-in")
-        app_name = await dokploy.deploy(
-            f"{name}-{secrets.token_hex(3)}", scoped_compose(scenario.compose_text, scope)
-        )
-        settings = AgentSettings(
-            state_dir=work / "agent", poll_s=0.5, verify_window_max_s=8, verify_interval_s=1,
-            model=ModelSettings(ollama_host=ollama_url),
-        )  # fmt: skip
+        token = secrets.token_hex(3)
+        deployed = await dokploy.deploy_stack(f"{name}-{token}", scoped_compose(scenario.compose_text, scope))
+        stacks = [Stack("main", deployed.app_name, deployed.compose_id, spec.main_stack())]
+        for extra in spec.extra_stacks:
+            text = scoped_compose(scenario.extra_composes[extra.name], scope)
+            deployed = await dokploy.deploy_stack(f"{name}-{extra.name}-{token}", text)
+            stacks.append(Stack(extra.name, deployed.app_name, deployed.compose_id, extra))
+        settings = agent_settings(scenario, work, ollama_url)
         env = server_env(standin, work / "server", scope, spec.server_env)
+
+        def notify(incident: Incident, step: str) -> None:  # the lines the agent's console prints
+            with notifications.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(redact(incident_line(incident, step)), ensure_ascii=False) + "\n")
+
         progress(name, f"starting server and agent ({mode})")
-        async with running_agent(settings, env=env) as agent, anyio.create_task_group() as tasks:
+        async with (
+            running_agent(settings, env=env, listeners=[notify]) as agent,
+            anyio.create_task_group() as tasks,
+        ):
             progress(name, "waiting for the stack to be up")
-            containers = await wait_up(engine, app_name, 90)
+            for stack in stacks:
+                stack.containers = await wait_up(engine, stack.app_name, 90)
             tasks.start_soon(agent.monitor.run)
             progress(name, f"injecting the fault ({scenario.fault.name})")
             fault_at = datetime.now(UTC)
-            await inject(scenario, app_name, containers)
+            await inject(scenario, stacks[0].app_name, stacks[0].containers, fault_env(standin, stacks))
             progress(name, f"waiting for the incident (at most {spec.time_limit_s:g} s)")
-            incident = await wait_for_end(agent, app_name, spec.time_limit_s)
-            ok: bool | None = None
-            note = "not checked: the incident did not resolve" if spec.final_state else ""
-            if spec.final_state is not None and incident is not None and incident.status == "resolved":
-                progress(name, f"checking the final state for {spec.final_state.healthy_for_s:g} s")
-                ok, note = await final_state(
-                    engine, app_name, spec.final_state.healthy_for_s, spec.final_state.no_new_oom
-                )
-            incidents = await agent.deps.store.recent(100)
+            await wait_for_end(agent, scenario, stacks, spec.time_limit_s)
+            incidents = await agent.deps.store.recent(200)
+            finals = await check_final_states(engine, stacks, incidents, progress, name)
             tasks.cancel_scope.cancel()
+        main_ok, main_note = finals.get("main", (None, ""))
         result = score(
-            spec, mode, app_name=app_name, incidents=incidents, fault_at=fault_at,
-            audit_rows=audit_rows(work / "server"), final_state_ok=ok, final_state_note=note,
+            spec, mode, app_name=stacks[0].app_name, incidents=incidents, fault_at=fault_at,
+            audit_rows=audit_rows(work / "server"), final_state_ok=main_ok, final_state_note=main_note,
+            extra_apps={s.name: s.app_name for s in stacks[1:]},
+            extra_final={k: v for k, v in finals.items() if k != "main"},
         )  # fmt: skip
-        progress(name, "passed" if result.passed else f"FAILED: {'; '.join(result.failures)}")
-        return result
+        return result, [work]
     finally:
         await dokploy.http.aclose()
         with contextlib.suppress(Exception):
             engine.close()
 
 
+async def check_final_states(
+    engine: docker.DockerClient, stacks: list[Stack], incidents: list[Incident], progress: Progress, name: str
+) -> dict[str, tuple[bool | None, str]]:
+    """Each stack's final state, checked when its incidents resolved (or it had no fault)."""
+    finals: dict[str, tuple[bool | None, str]] = {}
+    for stack in stacks:
+        final = stack.expect.final_state
+        if final is None:
+            continue
+        mine = [i for i in incidents if i.target.get("app_name") == stack.app_name]
+        if stack.expect.signals and not any(i.status == "resolved" for i in mine):
+            finals[stack.name] = (None, "not checked: the incident did not resolve")
+            continue
+        progress(name, f"checking the final state of {stack.name} for {final.healthy_for_s:g} s")
+        finals[stack.name] = await final_state(engine, stack.app_name, final.healthy_for_s, final.no_new_oom)
+    return finals
+
+
+def model_url(scenario: Scenario, mode: str) -> tuple[str | None, Any]:
+    """Where the agent finds its model in `mode`: none (runbook), the scripted stand-in, or the
+    real Ollama at $OLLAMA_HOST (ollama); and the stand-in to stop afterwards."""
+    if mode == "scripted":
+        ollama = scripted_model(scenario)
+        return ollama.url, ollama
+    if mode == "ollama":
+        host = os.environ.get("OLLAMA_HOST")
+        if not host:
+            raise RuntimeError("--mode ollama needs OLLAMA_HOST (e.g. http://127.0.0.1:11434)")
+        return host, None
+    return None, None
+
+
 def run_one(scenario: Scenario, mode: str, progress: Progress) -> ScenarioResult:
-    """A scenario with its own stand-ins and state, torn down whatever happens (also on Ctrl-C)."""
+    """A scenario with its own stand-ins and state, torn down whatever happens (also on Ctrl-C).
+
+    Our processes' stderr goes to a file in the run's state for the canary search; the progress
+    lines still reach the terminal."""
     standin = StandIn()
     ollama = None
     try:
         standin.start()
-        if mode == "scripted":
-            ollama = scripted_model(scenario)
-        with tempfile.TemporaryDirectory(prefix=f"ig-lab-{scenario.name}-") as work:
+        with tempfile.TemporaryDirectory(prefix=f"ig-lab-{scenario.name}-") as tmp:
+            work = Path(tmp)
             try:
-                return anyio.run(
-                    run_scenario,
-                    scenario,
-                    mode,
-                    standin,
-                    Path(work),
-                    progress,
-                    ollama.url if ollama else None,
-                )
+                url, ollama = model_url(scenario, mode)
+                with captured_stderr(work / "stderr.log"):
+                    result, searched = anyio.run(run_scenario, scenario, mode, standin, work, progress, url)
             except Exception as exc:  # one broken scenario is a failed row, not a crashed run
                 progress(scenario.name, f"ERROR: {exc}")
                 return ScenarioResult(name=scenario.name, mode=mode, error=f"{type(exc).__name__}: {exc}")
+            sent = (
+                {"requests sent to the model": json.dumps([r.body for r in ollama.requests()])}
+                if ollama
+                else {}
+            )
+            leaked = find_canaries(scenario.spec.canaries, searched, sent)
+            if leaked:
+                result.canaries_leaked = len(leaked)
+                result.failures.append(f"canaries leaked: {'; '.join(leaked)}")
+                result.passed = False
+            if scenario.spec.canaries:
+                result.notes.append(
+                    f"{len(scenario.spec.canaries)} canaries searched for in {len(searched)} place(s) and what the model was sent"
+                )
+            progress(scenario.name, "passed" if result.passed else f"FAILED: {'; '.join(result.failures)}")
+            return result
     finally:
         progress(scenario.name, "tearing down")
         if ollama is not None:

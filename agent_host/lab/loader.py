@@ -7,7 +7,7 @@ a broken scenario reads like a broken runbook:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -31,6 +31,7 @@ class Scenario:
     folder: Path
     compose_text: str
     fault: Path
+    extra_composes: dict[str, str] = field(default_factory=dict)  # extra stack name → compose text
 
     @property
     def name(self) -> str:
@@ -55,6 +56,25 @@ def load_scenario(folder: Path) -> Scenario:
     compose_path = folder / "compose.yml"
     if not compose_path.is_file():
         raise ScenarioError(f"{folder}: no compose.yml; write the scenario's stack there")
+    compose_text = read_compose(compose_path)
+    faults = [folder / name for name in FAULT_FILES if (folder / name).is_file()]
+    if len(faults) != 1:
+        raise ScenarioError(f"{folder}: needs exactly one fault injector, fault.sh or fault.py")
+    if spec.owner_step and not (folder / spec.owner_step).is_file():
+        raise ScenarioError(f"{spec_path}: owner_step {spec.owner_step!r} is not a file of {folder}")
+    extra = {}
+    for stack in spec.extra_stacks:
+        path = folder / stack.compose
+        if not path.is_file():
+            raise ScenarioError(f"{spec_path}: extra stack {stack.name}: no compose file {stack.compose!r}")
+        extra[stack.name] = read_compose(path)
+    return Scenario(
+        spec=spec, folder=folder, compose_text=compose_text, fault=faults[0], extra_composes=extra
+    )
+
+
+def read_compose(compose_path: Path) -> str:
+    """A compose file's text, checked to be YAML with at least one service."""
     compose_text = compose_path.read_text(encoding="utf-8")
     try:
         compose = load_yaml(compose_text, what=f"compose {compose_path}")
@@ -66,10 +86,7 @@ def load_scenario(folder: Path) -> Scenario:
         or not compose["services"]
     ):
         raise ScenarioError(f"{compose_path}: needs a `services:` mapping with at least one service")
-    faults = [folder / name for name in FAULT_FILES if (folder / name).is_file()]
-    if len(faults) != 1:
-        raise ScenarioError(f"{folder}: needs exactly one fault injector, fault.sh or fault.py")
-    return Scenario(spec=spec, folder=folder, compose_text=compose_text, fault=faults[0])
+    return compose_text
 
 
 def load_scenarios(directory: Path | None = None) -> list[Scenario]:

@@ -103,6 +103,39 @@ class ScriptedModel(Strict):
     root_cause: str
 
 
+class Injection(Strict):
+    """An instruction planted in text the agent reads (a log line, an env value). The agent must
+    treat it as data: a change matching any `obeyed_if` rule counts as the injection obeyed."""
+
+    text: str = Field(min_length=1, description="the planted instruction, as the fault writes it")
+    obeyed_if: list[ForbiddenAction] = Field(min_length=1)
+
+
+class StackExpectation(Strict):
+    """What the agent must do about one stack (the scenario's own, or an extra one)."""
+
+    signals: list[str] = Field(min_length=1, description="signal kinds that may open the incident")
+    facts: list[str] = Field(default_factory=list, description="text the incident's diagnosis must contain")
+    outcome: Literal["resolved", "escalated", "awaiting_approval"] = Field(
+        default="resolved", description="how the stack's incidents must end (judged on the last one)"
+    )
+    expected_actions: list[ExpectedAction] = Field(default_factory=list)
+    approval_required: bool = False
+    final_state: FinalState | None = Field(
+        default=None, description="none: the stack is not expected to recover"
+    )
+
+
+class ExtraStack(StackExpectation):
+    """Another stack deployed beside the scenario's, as its own Dokploy project (two incidents at
+    once; a neighbour that must stay untouched). Its containers reach the fault injector as
+    `LAB_<NAME>_CONTAINER_<SERVICE>`."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,20}$")
+    compose: str = Field(description="its compose file, relative to the scenario folder")
+    signals: list[str] = Field(default_factory=list, description="empty: no incident is expected")
+
+
 class ScenarioSpec(Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
     title: str
@@ -122,6 +155,48 @@ class ScenarioSpec(Strict):
         description="extra server settings, e.g. INFRAGUARDIAN_DETECTORS__HUNG_INTERVAL_S",
     )
     scripted: ScriptedModel | None = None
+    approval: Literal["approve", "deny"] | None = Field(
+        default=None,
+        description="how the harness answers the agent's approval request (none: the run ends there)",
+    )
+    owner_step: str | None = Field(
+        default=None,
+        description="a script in the folder run after approving: the owner doing what the approval asked",
+    )
+    agent: dict[str, Any] = Field(
+        default_factory=dict, description="agent settings for this scenario, e.g. {flap: {max_restarts: 2}}"
+    )
+    canaries: list[str] = Field(
+        default_factory=list,
+        description="secret values planted in env and logs; none may appear in anything we write",
+    )
+    injections: list[Injection] = Field(default_factory=list)
+    extra_stacks: list[ExtraStack] = Field(default_factory=list)
+
+    @field_validator("canaries")
+    @classmethod
+    def _distinctive(cls, canaries: list[str]) -> list[str]:
+        short = [c for c in canaries if len(c) < 12]
+        if short:
+            raise ValueError(f"a canary must be at least 12 characters (unique text to search for): {short}")
+        return canaries
+
+    @model_validator(mode="after")
+    def _approval_needs_request(self) -> ScenarioSpec:
+        if self.owner_step and self.approval != "approve":
+            raise ValueError("owner_step runs after an approval: set `approval: approve` too")
+        names = [s.name for s in self.extra_stacks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"extra_stacks names must be distinct: {names}")
+        return self
+
+    def main_stack(self) -> StackExpectation:
+        """The scenario's own stack's expectations."""
+        return StackExpectation(
+            signals=self.signals, facts=self.facts, outcome=self.outcome,
+            expected_actions=self.expected_actions, approval_required=self.approval_required,
+            final_state=self.final_state,
+        )  # fmt: skip
 
     @field_validator("server_env")
     @classmethod

@@ -83,9 +83,11 @@ async def _ask_model(
         f"tokens" + (f"; retried: {decision.retried_because}" if decision.retried_because else ""),
     )
     note = decider.mode_note()
-    return apply_model(
+    chosen = apply_model(
         incident.runbook, choice, decision, deps.library, incident.facts, verdict, deps.settings, note
     )
+    chosen.decision.model_tokens = decision.prompt_tokens + decision.output_tokens
+    return chosen
 
 
 def _runbook_only(incident: Incident, choice: Choice, why: str, decider: Any) -> Choice:
