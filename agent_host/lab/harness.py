@@ -158,6 +158,7 @@ async def run_scenario(
     dokploy = Dokploy(standin)
     notifications = work / "notifications.jsonl"
     try:
+        settings = agent_settings(scenario, work, ollama_url)  # a bad `agent:` fails before deploying
         progress(name, "deploying through the Dokploy stand-in")
         token = secrets.token_hex(3)
         deployed = await dokploy.deploy_stack(f"{name}-{token}", scoped_compose(scenario.compose_text, scope))
@@ -166,7 +167,6 @@ async def run_scenario(
             text = scoped_compose(scenario.extra_composes[extra.name], scope)
             deployed = await dokploy.deploy_stack(f"{name}-{extra.name}-{token}", text)
             stacks.append(Stack(extra.name, deployed.app_name, deployed.compose_id, extra))
-        settings = agent_settings(scenario, work, ollama_url)
         env = server_env(standin, work / "server", scope, spec.server_env)
 
         def notify(incident: Incident, step: str) -> None:  # the lines the agent's console prints

@@ -76,3 +76,47 @@ def test_the_folder_needs_a_fault_injector_and_its_own_name(tmp_path: Path) -> N
 def test_an_unknown_scenario_name_lists_the_known_ones() -> None:
     with pytest.raises(ScenarioError, match=r"unknown scenario nope; known: .*oom-loop"):
         select(load_scenarios(), ["nope"])
+
+
+def append_to_spec(folder: Path, text: str) -> Path:
+    spec = folder / "scenario.yaml"
+    spec.write_text(spec.read_text() + text)
+    return spec
+
+
+def test_an_owner_step_needs_an_approval_and_an_existing_script(tmp_path: Path) -> None:
+    folder = copy_of_oom_loop(tmp_path)
+    append_to_spec(folder, "owner_step: owner.sh\n")
+    with pytest.raises(ScenarioError, match=r"owner_step runs after an approval: set `approval: approve`"):
+        load_scenario(folder)
+    append_to_spec(folder, "approval: approve\n")
+    with pytest.raises(ScenarioError, match=r"owner_step 'owner.sh' is not a file of"):
+        load_scenario(folder)
+    (folder / "owner.sh").write_text("true\n")
+    assert load_scenario(folder).spec.approval == "approve"
+
+
+def test_a_short_canary_and_a_missing_extra_compose_are_refused(tmp_path: Path) -> None:
+    folder = copy_of_oom_loop(tmp_path)
+    spec = append_to_spec(folder, "canaries: [secret]\n")
+    with pytest.raises(ScenarioError, match=r"canaries: .*at least 12 characters"):
+        load_scenario(folder)
+    spec.write_text(
+        spec.read_text().replace(
+            "canaries: [secret]\n", "extra_stacks: [{name: other, compose: other.yml}]\n"
+        )
+    )
+    with pytest.raises(ScenarioError, match=r"extra stack other: no compose file 'other.yml'"):
+        load_scenario(folder)
+    (folder / "other.yml").write_text("services:\n  web:\n    image: ig/busybox:test\n")
+    loaded = load_scenario(folder)
+    assert "web:" in loaded.extra_composes["other"] and loaded.spec.extra_stacks[0].signals == []
+
+
+def test_an_unknown_agent_setting_is_refused_before_anything_is_deployed(tmp_path: Path) -> None:
+    from agent_host.lab.harness import agent_settings
+
+    folder = copy_of_oom_loop(tmp_path)
+    append_to_spec(folder, "agent: {flap: {cooldown_s: 0, no_such: 1}}\n")
+    with pytest.raises(ValueError, match="no_such"):
+        agent_settings(load_scenario(folder), tmp_path, None)
