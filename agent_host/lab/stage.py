@@ -30,13 +30,21 @@ Progress = Callable[[str, str], None]  # (scenario, what is happening)
 
 
 def scoped_compose(compose_text: str, scope: dict[str, str]) -> str:
-    """The scenario's compose with the run's label on every service (the server watches only those)."""
+    """The scenario's compose with the run's label on every service and named volume (the server
+    watches only those: its disk detector filters volumes by the same labels)."""
     compose = yaml.safe_load(compose_text)
     for service in compose["services"].values():
         labels = service.get("labels") or {}
         if isinstance(labels, list):
             labels = dict(item.split("=", 1) for item in labels)
         service["labels"] = {**labels, **scope}
+    for name, volume in (compose.get("volumes") or {}).items():
+        volume = volume or {}
+        if not volume.get("external"):
+            labels = volume.get("labels") or {}
+            if isinstance(labels, list):
+                labels = dict(item.split("=", 1) for item in labels)
+            compose["volumes"][name] = {**volume, "labels": {**labels, **scope}}
     return yaml.safe_dump(compose, sort_keys=False)
 
 
