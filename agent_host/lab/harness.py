@@ -255,7 +255,7 @@ def run_one(scenario: Scenario, mode: str, progress: Progress) -> ScenarioResult
                 progress(scenario.name, f"ERROR: {exc}")
                 return ScenarioResult(name=scenario.name, mode=mode, error=f"{type(exc).__name__}: {exc}")
             sent = (
-                {"requests sent to the model": json.dumps([r.body for r in ollama.requests()])}
+                {"requests sent to the model": json.dumps([r.body for r in ollama.requests])}
                 if ollama
                 else {}
             )
