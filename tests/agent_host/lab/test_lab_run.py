@@ -41,7 +41,18 @@ def test_lab_run_oom_loop_runbook_passes_and_leaves_nothing_behind(tmp_path: Pat
         assert row[key] == 0
     # progress went to stderr, the Markdown table to stdout
     assert "[oom-loop] injecting the fault" in done.stderr
-    assert "| oom-loop | runbook | yes | yes |" in done.stdout
+    # one row per scenario, one column per mode (passed · recover s); the JSON keeps the run index
+    # and sums it up per scenario and mode
+    assert "| scenario (passed · recover s) | runbook |" in done.stdout
+    assert f"| oom-loop | yes · {row['recover_s']:g} s |" in done.stdout
+    assert row["run"] == 1
+    (summary,) = data["summary"]
+    assert (summary["name"], summary["mode"], summary["runs"], summary["pass_rate"]) == (
+        "oom-loop",
+        "runbook",
+        1,
+        1.0,
+    )
     project = f"com.docker.compose.project={row['app_name']}"
     engine = docker.from_env()
     try:
