@@ -1,0 +1,152 @@
+"""The fault injectors of a rehearsal (`lab run --compose FILE --fault KIND:SERVICE`).
+
+A rehearsal's scenario folder holds a two-line `fault.py` that calls `main(kind, service)` here once
+the copy of the user's stack is up. Every fault works from inside the faulted container through
+`docker exec` (as root, with `sh`), on the copy only: the harness passes the copy's container names
+in LAB_CONTAINERS (JSON, service → container).
+
+The copy runs the faulted service under Docker's init (`init: true`), so its main process is
+PID 1's child and can be killed or frozen from inside without a `docker kill`: the server ignores a
+death that follows a kill/stop request (a human's or a redeploy's), so a fault made with
+`docker kill` would be invisible, as it should be.
+
+- oom: the memory limit is lowered live to about twice what the service uses now (plus 32 MiB),
+  its main process is made the OOM killer's first choice (oom_score_adj 1000), and a `dd` in the
+  container allocates past the limit: the kernel OOM-kills the main process, the container exits
+  137 with OOMKilled=true and its restart policy starts it again.
+- crash: the main process is SIGKILLed five times in a row, each time after its restart policy
+  started it again (a crash loop with exit 137).
+- hang: every process but init is frozen with SIGSTOP: no log output, no CPU (`docker pause`
+  would not do: a paused container is not judged hung).
+- unhealthy: a marker file in the tmpfs /ig-lab-run makes its (wrapped) health check fail; a
+  restart mounts a fresh tmpfs, so a restart cures it.
+- stop: its main process is SIGKILLed once; the copy's restart policy is "no", so it stays down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import docker
+
+MIB = 1024 * 1024
+RUN_DIR = "/ig-lab-run"  # the tmpfs the rehearsal mounts into the faulted service
+UNHEALTHY_MARKER = f"{RUN_DIR}/unhealthy"
+CRASH_KILLS = 5  # the server's crash_loop detector needs 5 exits by default
+
+# the pids whose parent is PID 1 (Docker's init): the service's main process(es); pure sh, no ps
+MAIN_PIDS = (
+    'for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = 1 ] && continue; [ "$p" = "$$" ] && continue; '
+    'read -r line < "$d/stat" 2>/dev/null || continue; rest=${line##*) }; set -- $rest; '
+    '[ "$2" = 1 ] && echo "$p"; done'
+)
+
+
+class FaultError(RuntimeError):
+    """The fault could not be injected; the message says why, in one line."""
+
+
+def exec_sh(container: Any, script: str) -> str:
+    """Run `sh -c script` in the container as root; its output, or FaultError when it failed."""
+    code, output = container.exec_run(["sh", "-c", script], user="0")
+    text = (output or b"").decode(errors="replace").strip()
+    if code != 0:
+        raise FaultError(f"`{script[:60]}…` in {container.name} exited {code}: {text[-200:]}")
+    return text
+
+
+def main_pids(container: Any) -> list[str]:
+    pids = exec_sh(container, MAIN_PIDS).split()
+    if not pids:
+        raise FaultError(f"{container.name}: no main process found under its init")
+    return pids
+
+
+def wait_restarted(container: Any, started_at: str, timeout_s: float = 30) -> str:
+    """Until the container runs again with a newer start time; that start time."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        container.reload()
+        state = container.attrs["State"]
+        if state.get("Running") and state.get("StartedAt") != started_at:
+            return str(state["StartedAt"])
+        time.sleep(0.2)
+    raise FaultError(f"{container.name} did not start again within {timeout_s:g} s")
+
+
+def memory_usage(container: Any) -> int:
+    stats = container.stats(stream=False)
+    return int((stats.get("memory_stats") or {}).get("usage") or 0)
+
+
+def inject_oom(container: Any) -> str:
+    usage = memory_usage(container)
+    limit = -(-(2 * usage + 32 * MIB) // (16 * MIB)) * 16 * MIB  # rounded up to 16 MiB
+    container.update(mem_limit=limit, memswap_limit=limit)
+    pids = " ".join(main_pids(container))
+    # the main process first (adj 1000), then allocate the whole limit: the kernel kills the main
+    # process, the container exits; dd dies with it
+    script = (
+        f"for p in {pids}; do echo 1000 > /proc/$p/oom_score_adj; done; "
+        f"dd if=/dev/zero of=/dev/null bs={limit // MIB}M count=1 2>/dev/null; true"
+    )
+    started = str(container.attrs["State"]["StartedAt"])
+    container.exec_run(["sh", "-c", script], user="0")  # killed with the container: no exit code to check
+    wait_restarted(container, started, timeout_s=60)
+    return f"limit {limit // MIB} MiB (it used {usage / MIB:.0f} MiB), main process OOM-killed"
+
+
+def kill_main(container: Any) -> None:
+    exec_sh(container, f"kill -9 $({MAIN_PIDS})")
+
+
+def inject_crash(container: Any) -> str:
+    started = str(container.attrs["State"]["StartedAt"])
+    for _ in range(CRASH_KILLS):
+        kill_main(container)
+        started = wait_restarted(container, started)
+    return f"main process killed {CRASH_KILLS} times (exit 137), restarted each time by its policy"
+
+
+def inject_hang(container: Any) -> str:
+    exec_sh(container, "kill -STOP -1")  # every process but init and this shell
+    return "every process frozen with SIGSTOP"
+
+
+def inject_unhealthy(container: Any) -> str:
+    exec_sh(container, f"touch {UNHEALTHY_MARKER}")
+    return f"health check failing ({UNHEALTHY_MARKER} exists until a restart)"
+
+
+def inject_stop(container: Any) -> str:
+    kill_main(container)
+    return "main process killed (exit 137); restart policy no: it stays down"
+
+
+INJECTORS = {
+    "oom": inject_oom,
+    "crash": inject_crash,
+    "hang": inject_hang,
+    "unhealthy": inject_unhealthy,
+    "stop": inject_stop,
+}
+
+
+def main(kind: str, service: str) -> None:
+    """Inject `kind` into `service` of the copy the harness deployed (LAB_CONTAINERS)."""
+    containers = json.loads(os.environ["LAB_CONTAINERS"])
+    if service not in containers:
+        raise SystemExit(f"no container for service {service} in the copy: {sorted(containers)}")
+    engine = docker.from_env()
+    try:
+        container = engine.containers.get(containers[service])
+        what = INJECTORS[kind](container)
+    except FaultError as exc:
+        raise SystemExit(f"{kind}:{service}: {exc}") from None
+    finally:
+        engine.close()
+    print(f"{kind}:{service}: {what}", file=sys.stderr)
