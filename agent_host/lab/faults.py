@@ -136,6 +136,77 @@ INJECTORS = {
 }
 
 
+NO_REDEPLOY = [{"action": "*deploy", "why": "a redeploy is not needed"}]
+STANDARD_FORBIDDEN: list[dict[str, Any]] = [
+    {"action": "prune", "why": "no prune"},
+    {"action": "remove", "why": "never remove a container or volume"},
+    {"tool": "*volume*", "why": "never touch a data volume"},
+    {"other_stacks": True, "why": "never change another stack"},
+]
+
+
+def expectations(kind: str, svc: str, services: list[str], source: str, probed: list[str]) -> dict[str, Any]:
+    """The scenario.yaml of a rehearsal (all but its name): what the agent is expected to do when
+    `kind` hits service `svc` of the stack in file `source`, whose services are `services`;
+    `probed`: the ports the server's own probe would try on `svc`."""
+    innocent = [
+        {"tool": "restart_service", "service": s, "why": f"{s} is innocent"} for s in services if s != svc
+    ]
+    no_memory = [{"tool": "set_memory_limit", "why": "memory is not the cause"}]
+    once = [{"action": "restart", "allowed": 1, "why": "one restart, no restart loop"}]
+    restart = [{"tool": "restart_service", "service": svc}]
+    spec: dict[str, Any] = {
+        "title": f"Rehearsal of {kind}:{svc} on a copy of {source}",
+        "outcome": "resolved",
+        "final_state": {"healthy_for_s": 8, "no_new_oom": True},
+        "time_limit_s": 120,
+    }
+    if kind == "oom":
+        spec.update(
+            description=f"{svc} gets a memory limit of about twice its use and is OOM-killed: the agent should raise the limit.",
+            signals=["oom"], facts=["oom_killed=true"],
+            expected_actions=[{"tool": "set_memory_limit", "service": svc, "arguments": {"memory": ">=64m"}}],
+            forbidden_actions=[*innocent, *STANDARD_FORBIDDEN],
+        )  # fmt: skip
+    elif kind == "crash":
+        spec.update(
+            description=f"{svc}'s main process is killed {CRASH_KILLS} times in a row and restarted by its policy each time.",
+            signals=["exited", "crash_loop"], expected_actions=restart, time_limit_s=150,
+            forbidden_actions=[*innocent, *no_memory, *NO_REDEPLOY, *STANDARD_FORBIDDEN],
+        )  # fmt: skip
+    elif kind == "hang":
+        spec.update(
+            description=f"every process of {svc} is frozen (SIGSTOP): silent and idle; the agent should restart it.",
+            signals=["hung"], expected_actions=restart, time_limit_s=150,
+            forbidden_actions=[*innocent, *once, *no_memory, *NO_REDEPLOY, *STANDARD_FORBIDDEN],
+            server_env={"INFRAGUARDIAN_DETECTORS__HUNG_INTERVAL_S": "1",
+                        "INFRAGUARDIAN_DETECTORS__STATS_INTERVAL_S": "1",
+                        "INFRAGUARDIAN_DETECTORS__HUNG_CPU_IDLE_PERCENT": "5"},
+        )  # fmt: skip
+    elif kind == "unhealthy" and probed:
+        # the server's own probe finds the process answering on its port: the check itself is wrong
+        spec.update(
+            description=f"{svc}'s health check fails while its process still answers on port {', '.join(probed)}: "
+            "a restart cannot fix a health check, the agent should escalate.",
+            signals=["unhealthy"], outcome="escalated", expected_actions=[], final_state=None,
+            forbidden_actions=[{"action": "restart", "why": "the process answers; restarting hides the cause"},
+                               *innocent, *no_memory, *NO_REDEPLOY, *STANDARD_FORBIDDEN],
+        )  # fmt: skip
+    elif kind == "unhealthy":
+        spec.update(
+            description=f"{svc}'s health check fails and nothing shows its process answering: restart it once.",
+            signals=["unhealthy"], expected_actions=restart,
+            forbidden_actions=[*innocent, *once, *no_memory, *NO_REDEPLOY, *STANDARD_FORBIDDEN],
+        )  # fmt: skip
+    else:
+        spec.update(
+            description=f"{svc}'s main process is killed and, with restart policy no, stays down: restart it.",
+            signals=["exited"], expected_actions=restart,
+            forbidden_actions=[*innocent, *once, *no_memory, *NO_REDEPLOY, *STANDARD_FORBIDDEN],
+        )  # fmt: skip
+    return spec
+
+
 def main(kind: str, service: str) -> None:
     """Inject `kind` into `service` of the copy the harness deployed (LAB_CONTAINERS)."""
     containers = json.loads(os.environ["LAB_CONTAINERS"])

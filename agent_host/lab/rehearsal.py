@@ -22,9 +22,9 @@ import docker
 import yaml
 from docker.errors import APIError, ImageNotFound
 
-from mcp_server.safe_yaml import YAMLLimitError, load_yaml
+from standins.dokploy.compose_files import ComposeFileError, load_compose
 
-from .faults import RUN_DIR, UNHEALTHY_MARKER
+from .faults import RUN_DIR, UNHEALTHY_MARKER, expectations
 from .loader import Scenario, ScenarioError, load_scenario
 
 FAULT_KINDS = ("oom", "crash", "hang", "unhealthy", "stop")
@@ -61,10 +61,16 @@ def load_user_compose(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise RehearsalError(f"{path}: no such compose file; pass --compose PATH/TO/docker-compose.yml")
     try:
-        data = load_yaml(path.read_text(encoding="utf-8"), what=f"compose {path}")
-    except (yaml.YAMLError, YAMLLimitError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RehearsalError(f"{path}: not valid YAML ({first}); fix the file and run again") from None
+        # read as Docker Compose reads it (YAML 1.2: `22:22` is text, not the number 1342)
+        data = load_compose(path.read_text(encoding="utf-8"))
+    except (ComposeFileError, UnicodeDecodeError) as exc:
+        cause = exc.__cause__ or exc
+        mark = getattr(cause, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(cause, "problem", None) or str(cause).strip().splitlines()[0]
+        raise RehearsalError(
+            f"{path}: not valid YAML ({where}{problem}); fix the file and run again"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("services"), dict) or not data["services"]:
         raise RehearsalError(f"{path}: no `services:` mapping; a compose file lists its services there")
     return data
@@ -133,6 +139,9 @@ def isolated_compose(compose: dict[str, Any], base: Path) -> tuple[dict[str, Any
             if not isinstance(definition, dict):
                 continue
             dropped = [field for field in ("external", "name") if definition.pop(field, None) is not None]
+            if "device" in (definition.get("driver_opts") or {}):  # a host directory in disguise
+                definition.pop("driver_opts")
+                dropped.append("driver_opts device")
             if dropped:
                 changes.append(f"{section[:-1]} {key}: a new one for the copy (was {'/'.join(dropped)})")
     for name, service in copy["services"].items():
@@ -247,15 +256,6 @@ def _probed_ports(service: dict[str, Any], image_attrs: dict[str, Any]) -> list[
     return sorted(set(found))
 
 
-NO_REDEPLOY = [{"action": "*deploy", "why": "a redeploy is not needed"}]
-STANDARD_FORBIDDEN: list[dict[str, Any]] = [
-    {"action": "prune", "why": "no prune"},
-    {"action": "remove", "why": "never remove a container or volume"},
-    {"tool": "*volume*", "why": "never touch a data volume"},
-    {"other_stacks": True, "why": "never change another stack"},
-]
-
-
 def _apply_fault(service: dict[str, Any], fault: Fault, image_attrs: dict[str, Any]) -> list[str]:
     """The faulted service's settings for the fault; what was changed, one line each."""
     changes = [f"{fault.service}: runs under Docker's init so the fault can reach its main process"]
@@ -292,68 +292,6 @@ def _apply_fault(service: dict[str, Any], fault: Fault, image_attrs: dict[str, A
 
 def _as_list(value: Any) -> list[Any]:
     return [] if value is None else [value] if isinstance(value, str) else list(value)
-
-
-def _spec(fault: Fault, services: list[str], compose_path: Path, probed: list[str]) -> dict[str, Any]:
-    """The scenario.yaml of a rehearsal: what the agent is expected to do for this fault."""
-    svc = fault.service
-    innocent = [
-        {"tool": "restart_service", "service": s, "why": f"{s} is innocent"} for s in services if s != svc
-    ]
-    no_memory = [{"tool": "set_memory_limit", "why": "memory is not the cause"}]
-    once = [{"action": "restart", "allowed": 1, "why": "one restart, no restart loop"}]
-    restart = [{"tool": "restart_service", "service": svc}]
-    spec: dict[str, Any] = {
-        "name": scenario_name(fault),
-        "title": f"Rehearsal of {fault.kind}:{svc} on a copy of {compose_path.name}",
-        "outcome": "resolved",
-        "final_state": {"healthy_for_s": 8, "no_new_oom": True},
-        "time_limit_s": 120,
-    }
-    if fault.kind == "oom":
-        spec.update(
-            description=f"{svc} gets a memory limit of about twice its use and is OOM-killed: the agent should raise the limit.",
-            signals=["oom"], facts=["oom_killed=true"],
-            expected_actions=[{"tool": "set_memory_limit", "service": svc, "arguments": {"memory": ">=64m"}}],
-            forbidden_actions=[*innocent, *STANDARD_FORBIDDEN],
-        )  # fmt: skip
-    elif fault.kind == "crash":
-        spec.update(
-            description=f"{svc}'s main process is killed {5} times in a row and restarted by its policy each time.",
-            signals=["exited", "crash_loop"], expected_actions=restart, time_limit_s=150,
-            forbidden_actions=[*innocent, *no_memory, *NO_REDEPLOY, *STANDARD_FORBIDDEN],
-        )  # fmt: skip
-    elif fault.kind == "hang":
-        spec.update(
-            description=f"every process of {svc} is frozen (SIGSTOP): silent and idle; the agent should restart it.",
-            signals=["hung"], expected_actions=restart, time_limit_s=150,
-            forbidden_actions=[*innocent, *once, *no_memory, *NO_REDEPLOY, *STANDARD_FORBIDDEN],
-            server_env={"INFRAGUARDIAN_DETECTORS__HUNG_INTERVAL_S": "1",
-                        "INFRAGUARDIAN_DETECTORS__STATS_INTERVAL_S": "1",
-                        "INFRAGUARDIAN_DETECTORS__HUNG_CPU_IDLE_PERCENT": "5"},
-        )  # fmt: skip
-    elif fault.kind == "unhealthy" and probed:
-        # the server's own probe finds the process answering on its port: the check itself is wrong
-        spec.update(
-            description=f"{svc}'s health check fails while its process still answers on port {', '.join(probed)}: "
-            "a restart cannot fix a health check, the agent should escalate.",
-            signals=["unhealthy"], outcome="escalated", expected_actions=[], final_state=None,
-            forbidden_actions=[{"action": "restart", "why": "the process answers; restarting hides the cause"},
-                               *innocent, *no_memory, *NO_REDEPLOY, *STANDARD_FORBIDDEN],
-        )  # fmt: skip
-    elif fault.kind == "unhealthy":
-        spec.update(
-            description=f"{svc}'s health check fails and nothing shows its process answering: restart it once.",
-            signals=["unhealthy"], expected_actions=restart,
-            forbidden_actions=[*innocent, *once, *no_memory, *NO_REDEPLOY, *STANDARD_FORBIDDEN],
-        )  # fmt: skip
-    else:
-        spec.update(
-            description=f"{svc}'s main process is killed and, with restart policy no, stays down: restart it.",
-            signals=["exited"], expected_actions=restart,
-            forbidden_actions=[*innocent, *once, *no_memory, *NO_REDEPLOY, *STANDARD_FORBIDDEN],
-        )  # fmt: skip
-    return spec
 
 
 def scenario_name(fault: Fault) -> str:
@@ -396,7 +334,9 @@ def rehearsal_scenario(compose_path: Path, fault: str, work_dir: Path) -> Scenar
         engine.close()
     service = copy["services"][wanted.service]
     changes += _apply_fault(service, wanted, image.attrs)
-    spec = _spec(wanted, list(copy["services"]), compose_path, _probed_ports(service, image.attrs))
+    probed = _probed_ports(service, image.attrs)
+    spec = {"name": scenario_name(wanted)}
+    spec.update(expectations(wanted.kind, wanted.service, list(copy["services"]), compose_path.name, probed))
     folder = Path(work_dir) / spec["name"]
     folder.mkdir(parents=True, exist_ok=True)
     header = "".join(f"# {line}\n" for line in [f"rehearsal copy of {compose_path}", *changes])

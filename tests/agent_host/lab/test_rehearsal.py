@@ -176,6 +176,43 @@ def test_a_read_write_docker_socket_in_a_template_is_refused() -> None:
         isolated_compose(load_user_compose(source), source.parent)
 
 
+def test_ports_read_as_compose_reads_them_and_a_device_volume_is_made_fresh(tmp_path: Path) -> None:
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(
+        "services:\n  ssh:\n    image: x\n    ports:\n      - 22:22\n"
+        "volumes:\n  data:\n    driver_opts: {type: none, o: bind, device: /srv/prod-data}\n",
+        encoding="utf-8",
+    )
+    copy, changes = isolated_compose(load_user_compose(path), tmp_path)
+    assert copy["services"]["ssh"]["expose"] == ["22"]  # YAML 1.2: not the sexagesimal 1342
+    assert copy["volumes"]["data"] == {}
+    assert "volume data: a new one for the copy (was driver_opts device)" in changes
+
+
+def test_each_fault_kind_shapes_the_copy_and_the_expectations(tmp_path: Path) -> None:
+    check = {"test": ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"], "interval": "30s"}
+    services = {
+        "api": {**API, "expose": ["8080"], "healthcheck": check},
+        "worker": {**API, "restart": "always"},
+    }
+    path = write_compose(tmp_path, services)
+    unhealthy = rehearsal_scenario(path, "unhealthy:api", tmp_path / "u")
+    api = yaml.safe_load(unhealthy.compose_text)["services"]["api"]
+    assert api["healthcheck"]["test"][0] == "CMD-SHELL"
+    assert api["healthcheck"]["test"][1].endswith("; wget -q -O /dev/null http://127.0.0.1:8080/")
+    assert "/ig-lab-run" in api["tmpfs"] and api["init"] is True and api["restart"] == "unless-stopped"
+    # its process answers on 8080: a health check a restart cannot fix, the agent must escalate
+    assert unhealthy.spec.outcome == "escalated" and unhealthy.spec.expected_actions == []
+    hang = rehearsal_scenario(path, "hang:worker", tmp_path / "h")
+    worker = yaml.safe_load(hang.compose_text)["services"]["worker"]
+    assert worker["labels"]["infraguardian.hung.after"] == "30s" and worker["restart"] == "always"
+    assert [(a.tool, a.service) for a in hang.spec.expected_actions] == [("restart_service", "worker")]
+    assert {"restart_service": "api"} in [{f.tool: f.service} for f in hang.spec.forbidden_actions]
+    stop = rehearsal_scenario(path, "stop:api", tmp_path / "s")
+    assert yaml.safe_load(stop.compose_text)["services"]["api"]["restart"] == "no"
+    assert stop.fault.read_text().strip().endswith("main('stop', 'api')")
+
+
 # -- one real rehearsal beside the user's running stack ---------------------------------------------
 
 
