@@ -106,7 +106,10 @@ def serving(container: Any) -> bool:
 
 
 def unhealthy(container: Any) -> bool:
-    return ((container.attrs["State"].get("Health") or {}).get("Status")) == "unhealthy"
+    """What autoheal restarts: a running container whose health check fails. Autoheal lists only
+    running containers, so a stopped one stays stopped (Docker marks it unhealthy too)."""
+    state = container.attrs["State"]
+    return state.get("Status") == "running" and (state.get("Health") or {}).get("Status") == "unhealthy"
 
 
 class Watch:

@@ -13,7 +13,15 @@ import docker
 from click.testing import CliRunner
 
 from agent_host.cli import main
-from agent_host.lab.baselines import Observation, Restart, docker_time, run_baseline, score_baseline
+from agent_host.lab.baselines import (
+    Observation,
+    Restart,
+    docker_time,
+    run_baseline,
+    score_baseline,
+    serving,
+    unhealthy,
+)
 from agent_host.lab.loader import DEFAULT_DIR, load_scenario
 from agent_host.lab.spec import ScenarioSpec
 
@@ -46,6 +54,31 @@ def test_docker_time_reads_nanoseconds_and_the_zero_time() -> None:
     assert docker_time("2026-12-03T12:00:01.123456789Z") == at(1.123456)
     assert docker_time("2026-12-03T12:00:01Z") == at(1)
     assert docker_time("0001-01-01T00:00:00Z") is None and docker_time(None) is None
+
+
+class Attrs:
+    """A container as the engine describes it: only `attrs` is read."""
+
+    def __init__(self, status: str, health: str | None = None, restarting: bool = False) -> None:
+        state: dict[str, object] = {"Status": status, "Running": status in ("running", "restarting"),
+                                    "Restarting": restarting}  # fmt: skip
+        if health is not None:
+            state["Health"] = {"Status": health}
+        self.attrs = {"State": state}
+
+
+def test_autoheal_restarts_only_running_unhealthy_containers() -> None:
+    assert unhealthy(Attrs("running", "unhealthy")) is True
+    # autoheal lists running containers only: a stopped database stays stopped
+    assert unhealthy(Attrs("exited", "unhealthy")) is False
+    assert unhealthy(Attrs("running", "healthy")) is False and unhealthy(Attrs("running")) is False
+
+
+def test_serving_needs_running_healthy_and_no_restart_backoff() -> None:
+    assert serving(Attrs("running")) and serving(Attrs("running", "healthy"))
+    assert not serving(Attrs("running", "starting")) and not serving(Attrs("running", "unhealthy"))
+    # in a restart backoff Docker keeps Running true: that is not up
+    assert not serving(Attrs("restarting", restarting=True)) and not serving(Attrs("exited"))
 
 
 def test_one_autoheal_restart_then_recovery_passes() -> None:
