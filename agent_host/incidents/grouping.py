@@ -81,10 +81,24 @@ def attach(incident: Incident, signal: Mapping[str, Any]) -> bool:
     return True
 
 
+def routed_service(signal: Mapping[str, Any]) -> str | None:
+    """The one service a domain signal's domain routes to (evidence `expected_target: web:8080`),
+    or None when it names none or several."""
+    targets = str((signal.get("evidence") or {}).get("expected_target") or "").split(",")
+    services = {t.strip().rpartition(":")[0] for t in targets if t.strip()} - {"", "?"}
+    return services.pop() if len(services) == 1 else None
+
+
 def blames(incident: Incident, signal: Mapping[str, Any]) -> bool:
-    """True when the signal is about a service that depends on the incident's target."""
+    """True when the signal is about a service that depends on the incident's target, or about a
+    domain routed to it (the domain is down because the service behind it is: one incident)."""
     target, _ = incident_target(signal)
-    if target.get("app_name") != incident.target.get("app_name") or not target.get("service"):
+    if target.get("app_name") != incident.target.get("app_name"):
+        return False
+    if target.get("domain"):
+        service = incident.target.get("service")
+        return service is not None and routed_service(signal) == service
+    if not target.get("service"):
         return False
     return target["service"] in (incident.facts.get("dependants") or [])
 
