@@ -8,16 +8,16 @@ one field at a time: a name is never read as the key of the value next to it (a 
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import click
 
 from mcp_server.docker_ops.host import DockerHost, DockerOpsError
-from mcp_server.docker_ops.inventory import inventory
+from mcp_server.docker_ops.inventory import RawInventory, build_inventory, collect_raw_listed
 from mcp_server.docker_ops.models import DokployRef, Inventory, InventoryGroup, refs_from_overview
 from mcp_server.redaction import redact, redact_text
 from mcp_server.settings import Settings, SettingsError, load_settings
@@ -33,10 +33,13 @@ history a one-shot command does not have (CPU, memory and silence over minutes; 
 failures; Dokploy deployments), so `status` does not pay for their samples."""
 
 
+NO_DOKPLOY = "Dokploy not configured (set DOKPLOY_URL and DOKPLOY_API_KEY to map groups to it)"
+
+
 async def dokploy_refs(settings: Settings) -> tuple[dict[str, DokployRef], str | None]:
     """appName → Dokploy object, or ({}, reason) when Dokploy is not configured or not answering."""
     if not settings.dokploy_configured:
-        return {}, "Dokploy not configured (set DOKPLOY_URL and DOKPLOY_API_KEY to map groups to it)"
+        return {}, NO_DOKPLOY
     from mcp_server.dokploy import DokployClient, DokployError  # only paid for when configured
 
     try:
@@ -60,16 +63,23 @@ async def recent_events(host: DockerHost, lookback_s: float) -> list[ContainerEv
     return [parse_event(raw) for raw in await host.read(read, what="read recent events")]
 
 
-async def current_signals(settings: Settings, host: DockerHost) -> list[Signal]:
+async def current_signals(
+    settings: Settings, host: DockerHost, raw: RawInventory | None = None
+) -> list[Signal]:
     """One pass of the detectors that can judge from one look (`ONE_PASS_DETECTORS`): recent
     events replayed (OOM kills, crashes in the last `event_lookback_s`) and the polled state
     checks (exited, unhealthy, disks). Window-based detectors (hung, CPU and memory pressure,
-    probes) need a running watcher to build their history; `status` takes no stats samples."""
+    probes) need a running watcher to build their history; `status` takes no stats samples.
+    The containers `raw` (the inventory's answers) holds inspected are not inspected again."""
     from mcp_server.detectors import DetectorEngine
     from mcp_server.detectors.registry import build_detectors
+    from mcp_server.docker_ops.models import details_from_attrs
 
     detectors = [d for d in build_detectors(settings.detectors) if d.name in ONE_PASS_DETECTORS]
     engine = DetectorEngine(host, settings.detectors, detectors=detectors)
+    for attrs in raw.containers if raw is not None else []:
+        if "HostConfig" in attrs:  # a whole inspect (stopped containers), not a list entry
+            engine.context.containers.remember(details_from_attrs(attrs))
     for event in await recent_events(host, settings.detectors.event_lookback_s):
         await engine.handle_event(event)
     await engine.poll()
@@ -82,11 +92,25 @@ async def collect(
     refs, note = await dokploy_refs(settings)
     host = DockerHost(settings.docker_host)
     try:
-        inv = await inventory(host, refs, inspect_all=False)
-        signals = await current_signals(settings, host) if with_signals else None
+        # the listed inventory (`inventory(..., inspect_all=False)`), keeping the engine's answers
+        raw = await host.read(collect_raw_listed, what="collect inventory")
+        inv = build_inventory(host.base_url, raw, refs)
+        signals = await current_signals(settings, host, raw) if with_signals else None
     finally:
         await host.close()
     return inv, signals, [note] if note else []
+
+
+def collect_now(settings: Settings) -> tuple[Inventory, None, list[str]]:
+    """`collect` without signals and without Dokploy, with no event loop: what `status
+    --no-signals` needs when Dokploy is not configured (starting anyio's asyncio backend and a
+    worker thread cost more than the engine calls)."""
+    host = DockerHost(settings.docker_host)
+    try:
+        raw = host.read_now(collect_raw_listed, what="collect inventory")
+    finally:
+        host.close_now()
+    return build_inventory(host.base_url, raw, {}), None, [NO_DOKPLOY]
 
 
 def _group_line(group: InventoryGroup) -> str:
@@ -103,7 +127,8 @@ def _group_line(group: InventoryGroup) -> str:
 
 def render(inv: Inventory, signals: list[Signal] | None, notes: list[str]) -> str:
     """The text of `status`; each field is redacted on its own (see the module docstring)."""
-    r = redact_text
+    # statuses, service names and images repeat across hundreds of containers: redact each once
+    r = functools.lru_cache(maxsize=None)(redact_text)
     lines = [f"Docker engine {r(inv.base_url)} (swarm {'active' if inv.swarm_active else 'inactive'})"]
     for group in inv.groups:
         lines.append(_group_line(group))
@@ -145,12 +170,26 @@ def render(inv: Inventory, signals: list[Signal] | None, notes: list[str]) -> st
 def status(as_json: bool, no_signals: bool) -> None:
     """Show what runs on the Docker engine, grouped by Dokploy appName, with health and the
     problems the detectors see (recent OOM kills and crashes, unhealthy containers, disks)."""
+    # The coroutine hands its result over in `collected` and returns None: on exit asyncio's
+    # runner formats its main task (result included) while restoring the SIGINT handler, which
+    # cost ~20 ms per run to repr a 200-container inventory that nobody reads.
+    collected: list[tuple[Inventory, list[Signal] | None, list[str]]] = []
+
+    async def collect_into() -> None:
+        collected.append(await collect(settings, not no_signals))
+
     try:
         settings = load_settings()
-        inv, signals, notes = anyio.run(collect, settings, not no_signals)
+        if no_signals and not settings.dokploy_configured:
+            collected.append(collect_now(settings))
+        else:
+            import anyio
+
+            anyio.run(collect_into)
     except (SettingsError, DockerOpsError) as exc:
         click.echo(f"error: {redact_text(str(exc))}", err=True)
         sys.exit(1)
+    inv, signals, notes = collected[0]
     if as_json:
         payload: dict[str, Any] = json.loads(inv.model_dump_json())
         payload["notes"] = [*payload.get("notes", []), *notes]

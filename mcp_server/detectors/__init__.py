@@ -11,17 +11,26 @@ from typing import TYPE_CHECKING
 
 from mcp_server.lazy_exports import lazy_exports
 
-from .base import Detector, DetectorContext, Findings, ManualClock, Severity, Signal, SignalChange, Target
 from .settings import DetectorSettings
 
 if TYPE_CHECKING:
+    from .base import Detector, DetectorContext, Findings, ManualClock, Severity, Signal, SignalChange, Target
     from .engine import DetectorEngine, DetectorStatus, EngineStatus
     from .inputs import DeploymentWatch, DomainSpec, dokploy_deployment_watches, dokploy_domain_specs
     from .registry import build_detectors, detector_classes
 
 # Imported on first use: the engine pulls in the Dokploy client (httpx, jsonschema, ~0.8 s), and
-# `mcp_server.settings` imports this package for DetectorSettings on every command.
+# `mcp_server.settings` imports this package for DetectorSettings on every command (so even the
+# signal models of .base wait until someone asks for them).
 _LAZY = {
+    "Detector": ".base",
+    "DetectorContext": ".base",
+    "Findings": ".base",
+    "ManualClock": ".base",
+    "Severity": ".base",
+    "Signal": ".base",
+    "SignalChange": ".base",
+    "Target": ".base",
     "DetectorEngine": ".engine",
     "DetectorStatus": ".engine",
     "EngineStatus": ".engine",

@@ -167,8 +167,8 @@ class ContainerDirectory:
             filters["status"] = status
         if health:
             filters["health"] = health
-        raw = await self.host.run(
-            lambda c: c.api.containers(all=include_stopped or bool(status), filters=filters),
+        raw = await self.host.read(
+            lambda reads: reads.containers(all=include_stopped or bool(status), filters=filters),
             what="list containers",
         )
         refs = [ContainerRef.from_list_entry(e) for e in raw]
@@ -192,6 +192,14 @@ class ContainerDirectory:
         while len(self._details) > self.max_cached:
             self._details.popitem(last=False)
         return found
+
+    def remember(self, details: ContainerDetails) -> None:
+        """Cache details inspected elsewhere (`status` hands over the inventory's inspects, so
+        the one detector pass does not ask the engine again), as `details` caches its own."""
+        self._details[details.id] = (time.monotonic(), details)
+        self._details.move_to_end(details.id)
+        while len(self._details) > self.max_cached:
+            self._details.popitem(last=False)
 
     async def details_if_possible(
         self, container_id: str, *, max_age_s: float | None = None

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import struct
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, Literal
 
-import docker
 from pydantic import BaseModel, Field
 
-from .host import DockerHost, InvalidArgument, get_container
+from .engine_reader import EngineNotFound, EngineReads
+from .host import ContainerNotFound, DockerHost, InvalidArgument
 from .models import ContainerDetails, details_from_attrs
 from .textsafe import cut_utf8, safe_text
 from .timeutil import TimeInput, parse_docker_time, to_api_time
@@ -65,10 +65,21 @@ class ContainerLogs(BaseModel):
 async def container_details(host: DockerHost, name: str) -> ContainerDetails:
     """State, health (with the last probe outputs), restarts, exit code, OOM flag, limits and
     restart policy of one container. Raises ContainerNotFound when it doesn't exist."""
-    return await host.run(
-        lambda client: details_from_attrs(get_container(client, name, host.base_url).attrs),
+    return await host.read(
+        lambda reads: details_from_attrs(inspect_by_name(reads, name, host.base_url)),
         what=f"inspect container {name}",
     )
+
+
+def inspect_by_name(reads: EngineReads, name: str, base_url: str) -> dict[str, Any]:
+    """`docker inspect` of a container by name or id (blocking, read-only: run it with
+    `DockerHost.read`). Raises `ContainerNotFound` naming it, as `get_container` does."""
+    if not name or not name.strip():
+        raise ContainerNotFound(name, base_url)
+    try:
+        return reads.inspect_container(name.strip().lstrip("/"))
+    except EngineNotFound:
+        raise ContainerNotFound(name, base_url) from None
 
 
 async def container_logs(
@@ -113,33 +124,33 @@ async def container_logs(
     except ValueError as exc:
         raise InvalidArgument(str(exc)) from None
 
-    def read(client: docker.DockerClient) -> ContainerLogs:
-        container = get_container(client, name, host.base_url)
-        api = client.api
-        response = api._get(api._url("/containers/{0}/logs", container.id), params=params, stream=True)
+    def read(reads: EngineReads) -> ContainerLogs:
+        attrs = inspect_by_name(reads, name, host.base_url)
+        chunks = reads.container_logs(str(attrs.get("Id", "")), params)
         try:
-            api._raise_for_status(response)
-            tty = bool((container.attrs.get("Config") or {}).get("Tty"))
+            tty = bool((attrs.get("Config") or {}).get("Tty"))
             collector = _CappedLines(cap)
-            for stream, stamp, data, cut in _log_lines(response, tty, cap):
+            for stream, stamp, data, cut in _log_lines(chunks, tty, cap):
                 collector.add(stream, stamp, data, cut)
         finally:
-            response.close()
-        return collector.result(container.name)
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # an answer left unread (an error while parsing) drops its connection
+        return collector.result(str(attrs.get("Name", "")).lstrip("/"))
 
-    result = await host.run(read, what=f"read logs of container {name}")
+    result = await host.read(read, what=f"read logs of container {name}")
     if max_bytes > LOG_MAX_BYTES_LIMIT:
         extra = f"max_bytes lowered to the limit {LOG_MAX_BYTES_LIMIT}"
         result.note = f"{result.note}; {extra}" if result.note else extra
     return result
 
 
-def _messages(response: Any, tty: bool) -> Iterator[tuple[StreamName, bytes]]:
+def _messages(chunks: Iterable[bytes], tty: bool) -> Iterator[tuple[StreamName, bytes]]:
     """(stream, bytes) log messages. Without a TTY the engine sends one framed message per log
     entry (8-byte header: stream id, length); with a TTY it sends raw bytes, cut here at newlines.
     Reads 64 KiB chunks and parses them in memory: per-frame reads cost far more than the data."""
     buffer = bytearray()
-    for chunk in response.raw.stream(65536, decode_content=False):
+    for chunk in chunks:
         buffer += chunk
         if tty:
             cut = buffer.rfind(b"\n") + 1
@@ -169,14 +180,16 @@ def _split_timestamp(data: bytes) -> tuple[bytes, bytes]:
     return b"", data
 
 
-def _log_lines(response: Any, tty: bool, cap: int) -> Iterator[tuple[StreamName, bytes, bytes, int]]:
+def _log_lines(
+    chunks: Iterable[bytes], tty: bool, cap: int
+) -> Iterator[tuple[StreamName, bytes, bytes, int]]:
     """(stream, timestamp bytes, line bytes, bytes cut off the line) per whole line.
 
     The engine splits lines longer than 16 KiB into several messages, each with its own
     timestamp; they are joined back under the first timestamp, keeping at most `cap` bytes so a
     single endless line can't fill memory."""
     partial: dict[StreamName, tuple[bytes, bytearray, int]] = {}
-    for stream, message in _messages(response, tty):
+    for stream, message in _messages(chunks, tty):
         stamp, body = _split_timestamp(message)
         complete = body.endswith(b"\n")
         if complete:

@@ -8,14 +8,16 @@ read-only (the only way to reach a remote host's filesystem through the Docker A
 from __future__ import annotations
 
 import shutil
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.to_thread
-import docker
 from pydantic import BaseModel, Field
 
 from .host import DockerHost, DockerOpsError
+
+if TYPE_CHECKING:
+    import docker  # the client comes from `DockerHost.run`; importing this module must not load it
 
 HELPER_LABEL = "ig.helper"
 

@@ -16,6 +16,7 @@ import http.client
 import json
 import socket
 import threading
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlencode
 
@@ -37,11 +38,12 @@ class EngineNotFound(EngineApiError):
 
 
 class EngineReads(Protocol):
-    """The read-only engine calls the inventory and `status` need. Each returns the engine's JSON
-    as parsed (the same dicts docker-py's `APIClient` methods of the same name return)."""
+    """The read-only engine calls the inventory, `status` and the detectors need. Each returns the
+    engine's JSON as parsed (the same dicts docker-py's `APIClient` methods of the same name return)."""
 
-    def containers(self, all: bool = False) -> list[dict[str, Any]]:
-        """`GET /containers/json`: running containers, or every container with `all=True`."""
+    def containers(self, all: bool = False, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """`GET /containers/json`: running containers, or every container with `all=True`;
+        `filters` as in docker-py (`{"label": ["k=v"], "status": "exited"}`)."""
         ...
 
     def inspect_container(self, container: str) -> dict[str, Any]:
@@ -65,6 +67,15 @@ class EngineReads(Protocol):
     ) -> list[dict[str, Any]]:
         """`GET /events` between two Unix times, as one finite list (`until` must not be in the
         future, or the engine keeps the answer open until then)."""
+        ...
+
+    def volumes(self, filters: dict[str, Any] | None = None) -> dict[str, Any]:
+        """`GET /volumes`: `{"Volumes": [...], "Warnings": ...}`."""
+        ...
+
+    def container_logs(self, container_id: str, params: dict[str, Any]) -> Iterator[bytes]:
+        """`GET /containers/{id}/logs` (no follow) as raw chunks of the answer, read as they come
+        (a long log is never held whole); close the iterator to stop early."""
         ...
 
 
@@ -123,43 +134,50 @@ _STALE_CONNECTION = (http.client.RemoteDisconnected, BrokenPipeError, Connection
 class UnixSocketReader:
     """`EngineReads` over the engine's Unix socket with the standard library only.
 
-    One kept-alive connection, used by one call at a time (calls from several threads wait for
-    each other); it is opened on the first call and again if the engine closed it.
+    Kept-alive connections: each call takes an idle one (or opens one), so calls from several
+    threads run side by side, and gives it back afterwards; up to `max_idle` are kept open, and
+    one the engine closed in the meantime is replaced.
 
     Args:
         socket_path: the socket file, e.g. /var/run/docker.sock.
         timeout: seconds to wait for the engine to accept and to answer.
+        max_idle: connections kept open between calls.
     """
 
-    def __init__(self, socket_path: str, timeout: float = 60.0) -> None:
+    def __init__(self, socket_path: str, timeout: float = 60.0, max_idle: int = 8) -> None:
         self.socket_path = socket_path
         self.timeout = timeout
+        self.max_idle = max_idle
         self._lock = threading.Lock()
-        self._connection: _UnixConnection | None = None
+        self._idle: list[_UnixConnection] = []
 
     def __repr__(self) -> str:
         return f"UnixSocketReader({self.socket_path!r})"
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> bytes:
         """The body of `GET path?params`; raises `EngineApiError` for an HTTP error status."""
-        query = urlencode({k: v for k, v in (params or {}).items() if v is not None})
-        target = f"{path}?{query}" if query else path
-        with self._lock:
-            status, body = self._exchange(target)
-        if status >= 400:
-            raise _api_error(status, body)
+        connection, response = self._open(_target(path, params))
+        try:
+            body = response.read()
+        except BaseException:
+            connection.close()
+            raise
+        self._give_back(connection, response)
+        if response.status >= 400:
+            raise _api_error(response.status, body)
         return body
 
-    def _exchange(self, target: str) -> tuple[int, bytes]:
+    def _open(self, target: str) -> tuple[_UnixConnection, http.client.HTTPResponse]:
+        """Send `GET target` and read the answer's head, on an idle connection or a new one."""
         # A GET is safe to send again: a kept-alive connection the engine has closed is retried once.
         for attempt in (1, 2):
-            reused = self._connection is not None
-            connection = self._connection or _UnixConnection(self.socket_path, self.timeout)
-            self._connection = None
+            with self._lock:
+                connection = self._idle.pop() if self._idle else None
+            reused = connection is not None
+            connection = connection or _UnixConnection(self.socket_path, self.timeout)
             try:
                 connection.request("GET", target, headers={"Accept": "application/json"})
-                response = connection.getresponse()
-                body = response.read()
+                return connection, connection.getresponse()
             except _STALE_CONNECTION:
                 connection.close()
                 if reused and attempt == 1:
@@ -168,18 +186,22 @@ class UnixSocketReader:
             except BaseException:
                 connection.close()
                 raise
-            if response.will_close:
-                connection.close()
-            else:
-                self._connection = connection
-            return response.status, body
         raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _give_back(self, connection: _UnixConnection, response: http.client.HTTPResponse) -> None:
+        """Keep a connection whose answer was read to the end for the next call."""
+        with self._lock:
+            if not response.will_close and len(self._idle) < self.max_idle:
+                self._idle.append(connection)
+                return
+        connection.close()
 
     def _get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return json.loads(self._get(path, params))
 
-    def containers(self, all: bool = False) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._get_json("/containers/json", {"all": 1 if all else 0})
+    def containers(self, all: bool = False, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        params = {"all": 1 if all else 0, **_filters_param(filters)}
+        result: list[dict[str, Any]] = self._get_json("/containers/json", params)
         return result
 
     def inspect_container(self, container: str) -> dict[str, Any]:
@@ -204,12 +226,71 @@ class UnixSocketReader:
         params = {"since": since, "until": until, **_filters_param(filters)}
         return _json_stream(self._get("/events", params))
 
+    def volumes(self, filters: dict[str, Any] | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._get_json("/volumes", _filters_param(filters))
+        return result
+
+    def container_logs(self, container_id: str, params: dict[str, Any]) -> Iterator[bytes]:
+        path = f"/containers/{quote(container_id, safe='/:')}/logs"
+        connection, response = self._open(_target(path, params))
+        if response.status >= 400:
+            try:
+                body = response.read()
+            finally:
+                connection.close()
+            raise _api_error(response.status, body)
+        return _Chunks(
+            lambda: response.read(65536),
+            at_end=lambda: self._give_back(connection, response),
+            # stopped early or failed: the rest of the answer is still on the socket
+            on_abort=connection.close,
+        )
+
     def close(self) -> None:
-        """Close the kept-alive connection (the next call opens a new one)."""
+        """Close the kept-alive connections (the next call opens a new one)."""
         with self._lock:
-            connection, self._connection = self._connection, None
-        if connection is not None:
+            idle, self._idle = self._idle, []
+        for connection in idle:
             connection.close()
+
+
+class _Chunks:
+    """The chunks of one streamed answer (`read` returns b"" at its end). Read to the end it
+    calls `at_end` (the connection can be reused); closed or failed before, `on_abort`. Unlike a
+    generator, closing it before the first chunk also releases the connection."""
+
+    def __init__(
+        self, read: Callable[[], bytes], *, at_end: Callable[[], None], on_abort: Callable[[], None]
+    ):
+        self._read, self._at_end, self._on_abort = read, at_end, on_abort
+        self._open = True
+
+    def __iter__(self) -> _Chunks:
+        return self
+
+    def __next__(self) -> bytes:
+        if not self._open:
+            raise StopIteration
+        try:
+            chunk = self._read()
+        except BaseException:
+            self.close()
+            raise
+        if chunk:
+            return chunk
+        self._open = False
+        self._at_end()
+        raise StopIteration
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self._on_abort()
+
+
+def _target(path: str, params: dict[str, Any] | None) -> str:
+    query = urlencode({k: v for k, v in (params or {}).items() if v is not None})
+    return f"{path}?{query}" if query else path
 
 
 def _api_error(status: int, body: bytes) -> EngineApiError:
@@ -243,8 +324,8 @@ class DockerPyReads:
             kind = EngineNotFound if isinstance(exc, docker.errors.NotFound) else EngineApiError
             raise kind(status, str(explanation)) from exc
 
-    def containers(self, all: bool = False) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._call(self.api.containers, all=all)
+    def containers(self, all: bool = False, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call(self.api.containers, all=all, filters=filters)
         return result
 
     def inspect_container(self, container: str) -> dict[str, Any]:
@@ -271,3 +352,20 @@ class DockerPyReads:
 
         result: list[dict[str, Any]] = self._call(read)
         return result
+
+    def volumes(self, filters: dict[str, Any] | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(self.api.volumes, filters=filters)
+        return result
+
+    def container_logs(self, container_id: str, params: dict[str, Any]) -> Iterator[bytes]:
+        api = self.api
+        response = self._call(
+            api._get, api._url("/containers/{0}/logs", container_id), params=params, stream=True
+        )
+        try:
+            self._call(api._raise_for_status, response)
+        except BaseException:
+            response.close()
+            raise
+        stream = response.raw.stream(65536, decode_content=False)
+        return _Chunks(lambda: next(stream, b""), at_end=response.close, on_abort=response.close)

@@ -29,17 +29,21 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.to_thread
-import docker
 from pydantic import BaseModel, Field
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from .host import DockerHost, DockerOpsError, InvalidArgument, translate_error
 from .models import COMPOSE_PROJECT, COMPOSE_SERVICE, STACK_NAMESPACE, SWARM_SERVICE_NAME
 from .timeutil import TimeInput, docker_time_to_ns, ns_to_api, ns_to_datetime, to_api_time
+
+# docker-py and tenacity are loaded when a stream connects: `status` replays past events and the
+# detectors import `ContainerEvent` without ever opening a stream.
+if TYPE_CHECKING:
+    import docker
+    from tenacity import RetryCallState
 
 WATCHED_ACTIONS: tuple[str, ...] = (
     "die",
@@ -233,6 +237,8 @@ class ContainerEventStream:
         return _Connection(client, stream, since_ns, items, reader)
 
     async def _connect(self, state: dict[str, Any]) -> _Connection:
+        from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
         def note_failure(retry_state: RetryCallState) -> None:
             state["failed"] = self.failed_attempts = retry_state.attempt_number
             outcome = retry_state.outcome

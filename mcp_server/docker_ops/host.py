@@ -13,9 +13,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
-import anyio.to_thread
-
 from .engine_reader import EngineApiError, EngineReads, UnixSocketReader
+
+# anyio (with its asyncio backend, ~0.1 s) is imported by the async methods that use it, so a
+# command that only calls `read_now` (`status --no-signals`) never starts an event loop.
 
 # docker-py (with requests, ~0.2 s to import) is loaded when the first SDK client is made, so
 # commands that only read (`status` on a unix:// engine, through `read`) never load it.
@@ -243,6 +244,8 @@ class DockerHost:
         `what` names the operation in error messages, e.g. "restart container web-1".
         """
 
+        import anyio.to_thread
+
         def call() -> T:
             return fn(self._shared_client())
 
@@ -257,15 +260,31 @@ class DockerHost:
         """Run `fn(reads)` in a worker thread, with read-only engine calls (`EngineReads`: list,
         inspect, info, swarm services and tasks, past events), and translate any failure into a
         `DockerOpsError` as `run` does. On a unix:// engine the calls go straight to the socket
-        (`UnixSocketReader`, no docker-py import: fast start for one-shot commands; one kept-alive
-        connection, so concurrent `read`s of one host take turns); on others through the SDK client."""
+        (`UnixSocketReader`, no docker-py import: fast start for one-shot commands; kept-alive
+        connections, one per concurrent `read`); on others through the SDK client."""
         reader = self._reader
         if reader is None:
             from .engine_reader import DockerPyReads
 
             return await self.run(lambda client: fn(DockerPyReads(client.api)), what=what)
+        import anyio.to_thread
+
         try:
             return await anyio.to_thread.run_sync(fn, reader)
+        except DockerOpsError:
+            raise
+        except Exception as exc:
+            raise translate_error(exc, self.base_url, what) from exc
+
+    def read_now(self, fn: Callable[[EngineReads], T], *, what: str) -> T:
+        """`read` for a caller with no event loop: `fn(reads)` runs in this thread (it blocks).
+        For one-shot commands; close the host with `close_now` afterwards."""
+        try:
+            if self._reader is not None:
+                return fn(self._reader)
+            from .engine_reader import DockerPyReads
+
+            return fn(DockerPyReads(self._shared_client().api))
         except DockerOpsError:
             raise
         except Exception as exc:
@@ -277,7 +296,7 @@ class DockerHost:
 
     async def info(self) -> dict[str, Any]:
         """The engine's `docker info` as a dict (DockerRootDir, Swarm, CgroupVersion, …)."""
-        return await self.run(lambda c: c.info(), what="docker info")
+        return await self.read(lambda reads: reads.info(), what="docker info")
 
     def stats_streams(self) -> StatsStreams:
         """The engine's stats streams of this host (one per followed container), made on first use
@@ -297,10 +316,26 @@ class DockerHost:
             streams, self._stats_streams = self._stats_streams, None
         if self._reader is not None:
             self._reader.close()  # opens a new connection if used again
+        if streams is None and client is None:
+            return
+        import anyio.to_thread
+
         if streams is not None:
             await anyio.to_thread.run_sync(streams.close)
         if client is not None:
             await anyio.to_thread.run_sync(client.close)
+
+    def close_now(self) -> None:
+        """`close` for a caller with no event loop (blocking)."""
+        with self._client_lock:
+            client, self._client = self._client, None
+            streams, self._stats_streams = self._stats_streams, None
+        if self._reader is not None:
+            self._reader.close()
+        if streams is not None:
+            streams.close()
+        if client is not None:
+            client.close()
 
     async def __aenter__(self) -> DockerHost:
         return self

@@ -13,6 +13,7 @@ Optionally each group gets the Dokploy object (type, id, name, project, environm
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -40,6 +41,9 @@ from .timeutil import parse_docker_time
 
 if TYPE_CHECKING:
     import docker
+
+INSPECTS_AT_ONCE = 8
+"""Engine calls `collect_raw_listed` keeps in flight (each on its own kept-alive connection)."""
 
 MAX_TASKS_PER_SERVICE = 10
 """Swarm keeps old tasks (5 per slot by default); the newest few are enough to see a crash loop."""
@@ -93,27 +97,37 @@ def attrs_from_list_entry(entry: dict[str, Any]) -> dict[str, Any]:
 def collect_raw_listed(reads: EngineReads) -> RawInventory:
     """Like `collect_raw`, for hosts with many containers: one list call, and an inspect only of
     the containers that are not running (for their exit code and OOM flag). On 200 running
-    containers this is 1 request instead of 201. Only read calls: run it with `DockerHost.read`."""
-    entries = reads.containers(all=True)
-    containers: list[dict[str, Any]] = []
-    listed_only = 0
-    for entry in entries:
-        if entry.get("State") != "running":
-            try:
-                containers.append(reads.inspect_container(entry["Id"]))
+    containers this is 1 request instead of 201. Only read calls: run it with `DockerHost.read`.
+    The inspects and `/info` (slow on a busy engine) are asked side by side, a few at a time."""
+
+    def inspect_or_none(container_id: str) -> dict[str, Any] | None:
+        try:
+            return reads.inspect_container(container_id)
+        except EngineNotFound:
+            return None  # removed between list and inspect
+
+    with ThreadPoolExecutor(INSPECTS_AT_ONCE) as pool:
+        info = pool.submit(reads.info)
+        entries = reads.containers(all=True)
+        stopped = [e["Id"] for e in entries if e.get("State") != "running"]
+        inspected = dict(zip(stopped, pool.map(inspect_or_none, stopped), strict=True))
+        raw = RawInventory(containers=[], swarm_active=False)
+        listed_only = 0
+        for entry in entries:
+            if entry.get("State") != "running":
+                if (attrs := inspected[entry["Id"]]) is not None:
+                    raw.containers.append(attrs)
                 continue
-            except EngineNotFound:
-                continue  # removed between list and inspect
-        containers.append(attrs_from_list_entry(entry))
-        listed_only += 1
-    raw = _with_swarm(reads, RawInventory(containers=containers, swarm_active=False))
+            raw.containers.append(attrs_from_list_entry(entry))
+            listed_only += 1
+        raw = _with_swarm(reads, raw, info.result())
     if listed_only:
         raw.notes.append(LISTED_NOTE)
     return raw
 
 
-def _with_swarm(reads: EngineReads, raw: RawInventory) -> RawInventory:
-    swarm = reads.info().get("Swarm") or {}
+def _with_swarm(reads: EngineReads, raw: RawInventory, info: dict[str, Any] | None = None) -> RawInventory:
+    swarm = (reads.info() if info is None else info).get("Swarm") or {}
     raw.swarm_active = swarm.get("LocalNodeState") == "active"
     if not raw.swarm_active:
         return raw

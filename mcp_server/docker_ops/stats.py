@@ -10,13 +10,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import docker
 from pydantic import BaseModel, Field
 
 from .host import DockerHost, get_container
 from .timeutil import parse_docker_time
+
+if TYPE_CHECKING:
+    import docker  # the client comes from `DockerHost.run`; importing this module must not load it
 
 
 class ContainerStats(BaseModel):

@@ -62,6 +62,7 @@ class Objects:
         self.running: Any = None
         self.exited: Any = None
         self.service: Any = None
+        self.volume: Any = None
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,11 @@ def objects() -> Iterator[Objects]:
             **common,
         )
         made.exited = client.containers.run(
-            IMAGE, ["sh", "-c", "exit 3"], name=f"{PROJECT}-job-1", labels=compose_labels("job"), **common
+            IMAGE,
+            ["sh", "-c", "echo to-out; echo to-err >&2; exit 3"],
+            name=f"{PROJECT}-job-1",
+            labels=compose_labels("job"),
+            **common,
         )
         assert made.exited.wait(timeout=60)["StatusCode"] == 3
         made.service = client.services.create(
@@ -95,10 +100,14 @@ def objects() -> Iterator[Objects]:
             stop_grace_period=1_000_000_000,
         )
         _wait_for(lambda: _task_running(client), f"a running task of {SERVICE}")
+        made.volume = client.volumes.create(name=f"{PROJECT}-data", labels=LABELS)
         yield made
     finally:
         if made.service is not None:
             made.service.remove()
+        if made.volume is not None:
+            with contextlib.suppress(docker.errors.NotFound):
+                made.volume.remove(force=True)
         for box in client.containers.list(all=True, filters={"label": f"ig.run={RUN_ID}"}):
             with contextlib.suppress(docker.errors.NotFound):
                 box.remove(force=True)
@@ -196,6 +205,59 @@ async def test_host_read_uses_the_socket_and_translates_errors(objects: Objects)
         )
 
 
+def test_filtered_list_volumes_and_logs_equal_docker_py(
+    objects: Objects, both: tuple[UnixSocketReader, DockerPyReads]
+) -> None:
+    """What the detectors read (lists with filters, volumes, logs) is docker-py's answer too."""
+    light, sdk = both
+    exited_only = {"label": [f"ig.run={RUN_ID}"], "status": "exited"}
+    listed = light.containers(all=True, filters=exited_only)
+    assert [e["Id"] for e in listed] == [objects.exited.id]
+    assert [e["Id"] for e in sdk.containers(all=True, filters=exited_only)] == [objects.exited.id]
+    ours = {"label": [f"ig.run={RUN_ID}"]}
+    volumes = light.volumes(filters=ours)
+    assert [v["Name"] for v in volumes["Volumes"]] == [objects.volume.name]
+    assert volumes == sdk.volumes(filters=ours)
+    params = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 0, "tail": "all"}
+    logs = b"".join(light.container_logs(objects.exited.id, params))
+    assert logs == b"".join(sdk.container_logs(objects.exited.id, params))
+    assert b"to-out\n" in logs and b"to-err\n" in logs
+    with pytest.raises(EngineNotFound):
+        light.container_logs(f"ig-status-reader-none-{RUN_ID}", params)
+
+
+def test_reads_run_side_by_side_on_kept_alive_connections(
+    objects: Objects, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read in progress (a log being streamed) does not hold up another read: each takes its
+    own connection, and both are kept for later calls; one left unread is closed, not reused."""
+    connects: list[str] = []
+    original = engine_reader._UnixConnection.connect
+
+    def counting(self: engine_reader._UnixConnection) -> None:
+        connects.append(self.socket_path)
+        original(self)
+
+    monkeypatch.setattr(engine_reader._UnixConnection, "connect", counting)
+    reader = UnixSocketReader(SOCKET)
+    params = {"stdout": 1, "stderr": 1, "follow": 0, "tail": "all"}
+    try:
+        streaming = reader.container_logs(objects.exited.id, params)
+        assert reader.inspect_container(objects.running.id)["Id"] == objects.running.id
+        assert len(connects) == 2 and len(reader._idle) == 1
+        assert b"to-out" in b"".join(streaming)
+        assert len(reader._idle) == 2
+        for _ in range(3):
+            reader.info()
+        assert len(connects) == 2
+        abandoned = reader.container_logs(objects.exited.id, params)
+        abandoned.close()  # never read: its answer is still on that connection
+        assert len(reader._idle) == 1
+    finally:
+        reader.close()
+    assert reader._idle == []
+
+
 def test_one_kept_alive_connection_reopened_when_the_engine_closed_it(
     objects: Objects, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -212,8 +274,9 @@ def test_one_kept_alive_connection_reopened_when_the_engine_closed_it(
         for _ in range(5):
             assert objects.running.id in _ours(reader.containers())
         assert len(connects) == 1
-        kept = reader._connection
-        assert kept is not None and kept.sock is not None
+        assert len(reader._idle) == 1
+        kept = reader._idle[0]
+        assert kept.sock is not None
         kept.sock.shutdown(socket.SHUT_RDWR)  # as if the engine had dropped the idle connection
         assert reader.inspect_container(objects.running.id)["Id"] == objects.running.id
         assert len(connects) == 2

@@ -1,9 +1,10 @@
 """`infraguardian-mcp status` as a user runs it: what it loads, and its one-line errors.
 
-`status` must start fast (issue 14: within 10x of `docker ps -a`), so `status --no-signals` on a
-unix:// engine reads the socket with the standard library and must not load docker-py, requests
-or PyYAML. It still honours the same settings (DOCKER_HOST, the config file) and fails with the
-same clear line when the engine is not there.
+`status` must start fast (issue 14: within 10x of `docker ps -a`), so on a unix:// engine it
+reads the socket with the standard library and must not load docker-py, requests or PyYAML, with
+or without its detector pass (which also must not load tenacity, the event stream's retry library).
+It still honours the same settings (DOCKER_HOST, the config file) and fails with the same clear
+line when the engine is not there.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-# docker-py and its HTTP stack (~0.2 s), PyYAML (~20 ms; only for a config file), the MCP SDK
-SLOW_TO_IMPORT = ("docker", "requests", "urllib3", "yaml", "mcp", "httpx")
+# docker-py and its HTTP stack (~0.2 s), PyYAML (~20 ms; only for a config file), the MCP SDK,
+# tenacity (~50 ms; only when an event stream connects)
+SLOW_TO_IMPORT = ("docker", "requests", "urllib3", "yaml", "mcp", "httpx", "tenacity")
 
 RUN_AND_LIST_MODULES = """
 import json, sys
@@ -51,9 +53,10 @@ def _status(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
 
 
 @pytest.mark.docker
-def test_status_no_signals_loads_neither_docker_py_nor_yaml(tmp_path: Path) -> None:
+@pytest.mark.parametrize("args", [("--no-signals",), ()], ids=["no-signals", "with-signals"])
+def test_status_loads_neither_docker_py_nor_yaml(tmp_path: Path, args: tuple[str, ...]) -> None:
     out = subprocess.run(
-        [sys.executable, "-c", RUN_AND_LIST_MODULES, "status", "--no-signals"],
+        [sys.executable, "-c", RUN_AND_LIST_MODULES, "status", *args],
         capture_output=True,
         text=True,
         env=_env(tmp_path),
@@ -66,6 +69,11 @@ def test_status_no_signals_loads_neither_docker_py_nor_yaml(tmp_path: Path) -> N
     loaded = set(report["modules"])
     assert not loaded & set(SLOW_TO_IMPORT), sorted(loaded & set(SLOW_TO_IMPORT))
     assert "mcp_server.docker_ops.engine_reader" in loaded
+    if args:  # no detector pass and no Dokploy: no event loop either (anyio and its backend, ~0.1 s)
+        assert "anyio" not in loaded and "mcp_server.detectors.base" not in loaded
+    else:  # the detector pass ran and printed its verdict
+        assert "mcp_server.detectors.engine" in loaded
+        assert "\nsignals        " in out.stdout, out.stdout[-500:]
 
 
 @pytest.mark.parametrize("args", [("--no-signals",), ()], ids=["no-signals", "with-signals"])

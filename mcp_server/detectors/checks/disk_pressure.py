@@ -16,11 +16,10 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
-import docker
 
 from mcp_server.docker_ops.disk import HELPER_LABEL, FilesystemUsage, parse_df_output, summarize_system_df
 
@@ -28,6 +27,9 @@ from ..base import Detector, DetectorContext, Findings, Severity, Signal, Target
 from ..fmt import human_bytes, human_duration
 from ..settings import DetectorSettings
 from ..state import label_filters, labels_in_scope
+
+if TYPE_CHECKING:
+    import docker  # the helper container's client comes from `DockerHost.run`
 
 _COMPOSE_PROJECT = "com.docker.compose.project"
 
@@ -133,7 +135,7 @@ class DiskPressureDetector(Detector):
 
     async def _measure_volumes(self, ctx: DetectorContext, findings: Findings) -> list[Measured]:
         filters = {"label": label_filters(self.settings)} if self.settings.include_labels else None
-        answer = await ctx.host.run(lambda c: c.api.volumes(filters=filters), what="list volumes")
+        answer = await ctx.host.read(lambda reads: reads.volumes(filters=filters), what="list volumes")
         measured: list[Measured] = []
         for volume in (answer or {}).get("Volumes") or []:
             labels = volume.get("Labels") or {}
