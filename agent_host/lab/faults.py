@@ -14,8 +14,8 @@ death that follows a kill/stop request (a human's or a redeploy's), so a fault m
   its main process is made the OOM killer's first choice (oom_score_adj 1000), and a `dd` in the
   container allocates past the limit: the kernel OOM-kills the main process, the container exits
   137 with OOMKilled=true and its restart policy starts it again.
-- crash: the main process is SIGKILLed five times in a row, each time after its restart policy
-  started it again (a crash loop with exit 137).
+- crash: the main process is SIGKILLed up to five times in a row, each time after its restart
+  policy started it again (a crash loop with exit 137), until someone restarts it by hand.
 - hang: every process but init is frozen with SIGSTOP: no log output, no CPU (`docker pause`
   would not do: a paused container is not judged hung).
 - unhealthy: a marker file in the tmpfs /ig-lab-run makes its (wrapped) health check fail; a
@@ -66,13 +66,14 @@ def main_pids(container: Any) -> list[str]:
     return pids
 
 
-def wait_restarted(container: Any, started_at: str, timeout_s: float = 30) -> str:
-    """Until the container runs again with a newer start time; that start time."""
+def wait_restarted(container: Any, started_at: str, timeout_s: float = 45) -> str:
+    """Until the container runs again (not just waiting to restart) with a newer start time; that
+    start time. Docker reports Running and Restarting both true while its policy waits."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         container.reload()
         state = container.attrs["State"]
-        if state.get("Running") and state.get("StartedAt") != started_at:
+        if state.get("Running") and not state.get("Restarting") and state.get("StartedAt") != started_at:
             return str(state["StartedAt"])
         time.sleep(0.2)
     raise FaultError(f"{container.name} did not start again within {timeout_s:g} s")
@@ -100,15 +101,33 @@ def inject_oom(container: Any) -> str:
     return f"limit {limit // MIB} MiB (it used {usage / MIB:.0f} MiB), main process OOM-killed"
 
 
-def kill_main(container: Any) -> None:
-    exec_sh(container, f"kill -9 $({MAIN_PIDS})")
+def kill_main(container: Any, attempts: int = 20) -> None:
+    """SIGKILL the main process; retried for a few seconds while the container is between two
+    starts (the engine refuses an exec then) or its init has not started the process yet."""
+    for attempt in range(attempts):
+        try:
+            exec_sh(container, f'pids=$({MAIN_PIDS}); [ -n "$pids" ] && kill -9 $pids')
+            return
+        except (FaultError, docker.errors.APIError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.25)
 
 
 def inject_crash(container: Any) -> str:
+    """Kill the main process CRASH_KILLS times, each time after its restart policy started it again;
+    stop as soon as someone else (the agent) restarted or recreated it: the fault is a burst of
+    crashes, and a kill after the agent's restart would make any restart look useless."""
     started = str(container.attrs["State"]["StartedAt"])
-    for _ in range(CRASH_KILLS):
+    for done in range(1, CRASH_KILLS + 1):
+        count = int(container.attrs["RestartCount"])
         kill_main(container)
-        started = wait_restarted(container, started)
+        try:
+            started = wait_restarted(container, started)
+        except docker.errors.NotFound:
+            return f"main process killed {done} times (exit 137); then the container was recreated"
+        if int(container.attrs["RestartCount"]) == count:  # a restart that was not its policy's
+            return f"main process killed {done} times (exit 137); then it was restarted by hand"
     return f"main process killed {CRASH_KILLS} times (exit 137), restarted each time by its policy"
 
 
@@ -170,9 +189,9 @@ def expectations(kind: str, svc: str, services: list[str], source: str, probed: 
         )  # fmt: skip
     elif kind == "crash":
         spec.update(
-            description=f"{svc}'s main process is killed {CRASH_KILLS} times in a row and restarted by its policy each time.",
+            description=f"{svc}'s main process is killed up to {CRASH_KILLS} times in a row, restarted by its policy each time, until the agent acts.",
             signals=["exited", "crash_loop"], expected_actions=restart, time_limit_s=150,
-            forbidden_actions=[*innocent, *no_memory, *NO_REDEPLOY, *STANDARD_FORBIDDEN],
+            forbidden_actions=[*innocent, *once, *no_memory, *NO_REDEPLOY, *STANDARD_FORBIDDEN],
         )  # fmt: skip
     elif kind == "hang":
         spec.update(
@@ -204,7 +223,21 @@ def expectations(kind: str, svc: str, services: list[str], source: str, probed: 
             signals=["exited"], expected_actions=restart,
             forbidden_actions=[*innocent, *once, *no_memory, *NO_REDEPLOY, *STANDARD_FORBIDDEN],
         )  # fmt: skip
+    solution, cause = (
+        SCRIPTED[kind] if spec["outcome"] == "resolved" else ("none", "its health check is wrong")
+    )
+    spec["scripted"] = {"solution": solution, "root_cause": cause.format(svc=svc)}
     return spec
+
+
+# what the scripted model answers in `--mode scripted`: the solution a runbook offers for the signal
+SCRIPTED = {
+    "oom": ("raise-memory-limit", "{svc} ran out of memory under its limit"),
+    "crash": ("restart-once", "{svc} was killed; the cause was transient"),
+    "hang": ("restart-worker", "{svc} is frozen and writes nothing"),
+    "unhealthy": ("restart-once", "{svc}'s health check fails and its process does not answer"),
+    "stop": ("restart-once", "{svc} was killed and stays down"),
+}
 
 
 def main(kind: str, service: str) -> None:
@@ -218,6 +251,8 @@ def main(kind: str, service: str) -> None:
         what = INJECTORS[kind](container)
     except FaultError as exc:
         raise SystemExit(f"{kind}:{service}: {exc}") from None
+    except docker.errors.APIError as exc:
+        raise SystemExit(f"{kind}:{service}: the engine refused: {exc.explanation or exc}") from None
     finally:
         engine.close()
     print(f"{kind}:{service}: {what}", file=sys.stderr)
