@@ -27,6 +27,8 @@ LOG_PATTERNS: dict[str, re.Pattern[str]] = {
     "missing_env": re.compile(
         r"(environment variable|env var|envvar)\S* .{0,40}(not set|missing|required|undefined)"
         r"|missing (required )?(environment|env)|keyerror: '[a-z0-9_]+'"
+        # envconfig (Go): "required key DATABASE_URL missing value"; "config key X is missing"
+        r"|(required|config(uration)?) (key|setting|variable) [a-z0-9_.]+ (is )?(missing|not set|unset)"
     ),
     "config_error": re.compile(
         r"invalid config|configuration error|config(uration)? file .{0,30}(not found|invalid)"
@@ -252,6 +254,25 @@ def _log_facts(
     facts["worker_like"] = bool(evidence.get("opted_in")) or any(
         w in re.split(r"[-_.\s]", words) for w in WORKER_WORDS
     )
+
+
+def log_evidence(context: Mapping[str, Any], signals: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """For each known failure pattern in the logs, the first line that shows it (≤ 200 characters):
+    the line a human must see when the agent escalates (in a 200,000-line flood, the one causal
+    line). Only for notes in the incident's timeline; the text stays untrusted data."""
+    digests = [
+        str((e.get("structured") or {}).get("text") or e.get("text") or "")
+        for e in context.values()
+        if e.get("tool") == "read_logs" and e.get("ok")
+    ]  # the structured text keeps its line breaks (an entry's `text` is that answer as JSON)
+    text = "\n".join([*digests, str(evidence_facts(signals).get("last_lines") or "")])
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        lowered = line.lower()
+        for name, pattern in LOG_PATTERNS.items():
+            if name not in found and pattern.search(lowered):
+                found[name] = line.strip()[:200]
+    return found
 
 
 def _disk_facts(facts: dict[str, Any], context: Mapping[str, Any]) -> None:

@@ -9,7 +9,7 @@ post-mortem."""
 
 from __future__ import annotations
 
-from agent_host.diagnosis.facts import compute_facts
+from agent_host.diagnosis.facts import compute_facts, log_evidence
 from agent_host.incidents.model import Incident
 from agent_host.loop.deps import LoopDeps, bounded_answer, load
 from agent_host.loop.state import LoopState
@@ -50,7 +50,20 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
             incident.note(
                 "gather_context", f"{call.id}: {call.tool} failed: {answer.error or answer.text[:200]}"
             )
+    note_log_evidence(incident)
     return await deps.save(incident, "done", "gather_context")
+
+
+LOG_EVIDENCE_NOTE = "log line showing"
+
+
+def note_log_evidence(incident: Incident) -> None:
+    """Note the first log line of each known failure pattern (e.g. the one causal line of a log
+    flood), so whoever reads the incident or its escalation sees the cause, not only its name."""
+    for name, line in log_evidence(incident.context, incident.signals).items():
+        message = f"{LOG_EVIDENCE_NOTE} {name}: {line}"
+        if not any(e.step == "gather_context" and e.message == message for e in incident.events):
+            incident.note("gather_context", message)
 
 
 def note_last_lines(incident: Incident) -> None:

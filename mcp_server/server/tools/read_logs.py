@@ -8,7 +8,7 @@ import anyio.to_thread
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from mcp_server.docker_ops.containers import container_logs
+from mcp_server.docker_ops.containers import DEFAULT_LOG_MAX_BYTES, LOG_MAX_BYTES_LIMIT, container_logs
 from mcp_server.docker_ops.timeutil import to_api_time
 from mcp_server.log_analysis import digest_log, render_digest
 from mcp_server.redaction import redact_lines
@@ -64,7 +64,10 @@ async def read_logs(
             target = container_target_of(docker, details)
         else:
             target, details = await container_target(docker, container)
-        logs = await container_logs(docker, container, tail=tail, since=since)
+        # The digest stays ~max_tokens whatever it reads, so it may read up to the engine reader's
+        # cap: in a flood the one causal line can sit 60,000 lines (megabytes) before the end.
+        cap = DEFAULT_LOG_MAX_BYTES if mode == "raw" else LOG_MAX_BYTES_LIMIT
+        logs = await container_logs(docker, container, tail=tail, since=since, max_bytes=cap)
     if mode == "raw":
         body = logs.as_text()
     else:

@@ -1,0 +1,42 @@
+"""read_logs' digest reads past the raw tail's 256 KiB: in a flood (found by the lab's log-flood
+scenario) the one causal line sits megabytes before the end, and the digest must still show it."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import anyio
+import docker
+import pytest
+from mcp import Client
+
+pytestmark = [pytest.mark.anyio, pytest.mark.docker]
+
+CAUSE = "FATAL: envconfig: required key DATABASE_URL missing value"
+# 10,000 warm-up lines, the cause, 89,999 shutdown lines (~5 MB after it), then exit 1
+FLOOD = (
+    "awk 'BEGIN { for (i = 1; i <= 100000; i++) {"
+    f' if (i == 10001) print "{CAUSE}";'
+    ' else printf "INFO shutdown: worker %d drained %d pending writes of shard %d\\n", i % 64, i % 131, i % 16'
+    " } }'; exit 1"
+)
+
+
+async def test_the_digest_finds_one_causal_line_megabytes_before_the_end(mcp_client: Client) -> None:
+    engine = docker.from_env()
+    name = f"ig-test-logflood-{secrets.token_hex(3)}"
+    container = engine.containers.run("ig/busybox:test", ["sh", "-c", FLOOD], name=name, detach=True)
+    try:
+        deadline = time.monotonic() + 120
+        while container.status != "exited" and time.monotonic() < deadline:
+            await anyio.sleep(0.5)
+            container.reload()
+        assert container.status == "exited", "the flood did not finish in 120 s"
+        digest = await mcp_client.call_tool("read_logs", {"container": name, "tail": 100_000})
+        result = digest.structured_content
+        assert result is not None and result["lines_read"] == 100_000, result
+        assert CAUSE in result["text"]  # 100,000 lines are ~5 MB: the raw cap (256 KiB) held ~5,000
+    finally:
+        container.remove(force=True)
+        engine.close()
