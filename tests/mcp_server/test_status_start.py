@@ -102,3 +102,32 @@ def test_the_config_file_is_honoured_and_the_environment_wins(tmp_path: Path) ->
     broken = _status(tmp_path, "--no-signals", INFRAGUARDIAN_CONFIG=str(config))
     assert broken.returncode == 1 and broken.stderr.count("\n") == 1
     assert broken.stderr.startswith(f"error: INFRAGUARDIAN_CONFIG: cannot read {config}")
+
+
+def test_the_collector_is_paused_while_status_runs_and_on_again_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`status` runs with the cyclic garbage collector paused (it rescanned the start-up's objects
+    for 50-150 ms) and turns it back on when done, even when it fails."""
+    import gc
+
+    from mcp_server import status as status_module
+    from mcp_server.cli import main
+    from mcp_server.settings import SettingsError
+
+    seen: list[bool] = []
+
+    def settings_that_fail() -> None:
+        seen.append(gc.isenabled())
+        raise SettingsError("invalid setting INFRAGUARDIAN_X: for this test")
+
+    monkeypatch.setattr(status_module, "load_settings", settings_that_fail)
+    assert gc.isenabled()
+    try:
+        with pytest.raises(SystemExit) as stop:
+            main(["status", "--no-signals"])
+        assert stop.value.code == 1 and seen == [False]
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()  # give this test process's objects back to the collector
