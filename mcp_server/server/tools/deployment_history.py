@@ -25,7 +25,9 @@ class HistoryResult(BaseModel):
     app_name: str
     dokploy_type: str
     deployments: list[DeploymentRow]
-    snapshots: int = Field(description="compose versions InfraGuardian kept (rollback points)")
+    snapshots: int = Field(
+        description="compose versions InfraGuardian kept that differ from the current one (rollback points)"
+    )
 
 
 async def deployment_history(
@@ -50,6 +52,13 @@ async def deployment_history(
             deployments = await client.deployments_by_application(row.id)
         else:
             raise fail(f"{app_name!r} is a Dokploy {row.type}: databases have no deployment history")
+        kept = 0
+        if row.type == "compose":
+            # the watcher keeps the running version too: only a different one can be rolled back to
+            compose = await client.compose_one(row.id)
+            now = (compose.compose_file, compose.env or "")
+            history = svc.snapshots.history(row.id, limit=svc.snapshots.keep)
+            kept = sum(1 for snap in history if (snap.compose_file, snap.env or "") != now)
     rows = [
         DeploymentRow(
             deployment_id=d.deployment_id,
@@ -60,7 +69,6 @@ async def deployment_history(
         )
         for d in deployments[:limit]
     ]
-    kept = len(svc.snapshots.history(row.id)) if row.type == "compose" else 0
     await audit_read(
         ctx,
         "deployment_history",
