@@ -19,6 +19,13 @@ from typing import TextIO
 
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a state file larger than this is read in part (and said so)
 
+# Stores that hold the operator's own configuration on purpose, not an output: the server keeps each
+# deployed compose byte for byte (secrets included, as Dokploy's own database does) so that a
+# rollback restores exactly what ran. They are not searched, but must be readable by their owner
+# alone (0600, as the server creates them); anything read out of them passes the redaction of the
+# path it leaves by, and that is searched.
+PRIVATE_STORES = ("snapshots.sqlite3",)
+
 
 @contextlib.contextmanager
 def captured_stderr(path: Path) -> Iterator[TextIO]:
@@ -68,6 +75,11 @@ def find_canaries(
     found: list[str] = []
     root_list = list(roots)
     for path in files_under(root_list):
+        if path.name.startswith(PRIVATE_STORES):
+            mode = path.stat().st_mode & 0o777
+            if mode & 0o077:
+                found.append(f"{path.name} holds configuration but is readable by others ({mode:o})")
+            continue
         try:
             data = _read(path)
         except OSError as exc:

@@ -47,3 +47,17 @@ def test_stderr_of_a_child_is_captured_while_progress_stays_on_the_terminal(
     err = capfd.readouterr().err
     assert "[scenario] progress line" in err and "after" in err and CANARY not in err
     assert find_canaries([CANARY], [log]) == ["canary #1 in stderr.log"]
+
+
+def test_the_server_snapshot_store_is_not_an_output_but_must_be_private(tmp_path: Path) -> None:
+    store = tmp_path / "server" / "snapshots.sqlite3"
+    store.parent.mkdir()
+    store.write_text(f"POSTGRES_PASSWORD={CANARY}")
+    store.chmod(0o600)
+    (tmp_path / "server" / "snapshots.sqlite3-wal").write_text(CANARY)
+    (tmp_path / "server" / "snapshots.sqlite3-wal").chmod(0o600)
+    assert find_canaries([CANARY], [tmp_path / "server"]) == []
+    store.chmod(0o644)
+    assert find_canaries([CANARY], [tmp_path / "server"]) == [
+        "snapshots.sqlite3 holds configuration but is readable by others (644)"
+    ]
