@@ -172,6 +172,9 @@ class ScenarioSpec(Strict):
     )
     injections: list[Injection] = Field(default_factory=list)
     extra_stacks: list[ExtraStack] = Field(default_factory=list)
+    ci: bool = Field(
+        default=False, description="in the fast subset (`lab run --ci`) that CI runs on every push"
+    )
 
     @field_validator("canaries")
     @classmethod
