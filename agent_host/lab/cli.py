@@ -123,7 +123,8 @@ def run(
     click.echo(markdown_table(results))
     if compose_file is not None:
         for result in results:
-            click.echo(f"what the agent did ({result.mode}): {result.outcome or result.error or 'nothing'}")
+            did = "; ".join(result.actions) or "no change"
+            click.echo(f"what the agent did ({result.mode}): {did} — {result.outcome or result.error or ''}")
     # a baseline failing is what the agent is compared with; a baseline that could not run is an error
     if any(r.error or (r.mode in AGENT_MODES and not r.passed) for r in results):
         raise SystemExit(1)

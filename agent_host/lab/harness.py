@@ -222,6 +222,14 @@ async def check_final_states(
     return finals
 
 
+def leaf_errors(exc: BaseException) -> list[BaseException]:
+    """The errors themselves, out of the task groups they were raised in (a fault injector's
+    message, not "unhandled errors in a TaskGroup")."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in leaf_errors(inner)]
+    return [exc]
+
+
 def model_url(scenario: Scenario, mode: str) -> tuple[str | None, Any]:
     """Where the agent finds its model in `mode`: none (runbook), the scripted stand-in, or the
     real Ollama at $OLLAMA_HOST (ollama); and the stand-in to stop afterwards."""
@@ -252,8 +260,9 @@ def run_one(scenario: Scenario, mode: str, progress: Progress) -> ScenarioResult
                 with captured_stderr(work / "stderr.log"):
                     result, searched = anyio.run(run_scenario, scenario, mode, standin, work, progress, url)
             except Exception as exc:  # one broken scenario is a failed row, not a crashed run
-                progress(scenario.name, f"ERROR: {exc}")
-                return ScenarioResult(name=scenario.name, mode=mode, error=f"{type(exc).__name__}: {exc}")
+                error = "; ".join(f"{type(e).__name__}: {e}" for e in leaf_errors(exc))
+                progress(scenario.name, f"ERROR: {error}")
+                return ScenarioResult(name=scenario.name, mode=mode, error=error)
             sent = (
                 {"requests sent to the model": json.dumps([r.body for r in ollama.requests])}
                 if ollama

@@ -19,6 +19,7 @@ import docker
 import httpx
 import yaml
 
+from standins.dokploy.compose_files import load_compose
 from standins.dokploy.server import StandIn
 
 from .loader import Scenario
@@ -32,7 +33,7 @@ Progress = Callable[[str, str], None]  # (scenario, what is happening)
 def scoped_compose(compose_text: str, scope: dict[str, str]) -> str:
     """The scenario's compose with the run's label on every service and named volume (the server
     watches only those: its disk detector filters volumes by the same labels)."""
-    compose = yaml.safe_load(compose_text)
+    compose = load_compose(compose_text)  # as Compose reads it (YAML 1.2: `22:22` stays text)
     for service in compose["services"].values():
         labels = service.get("labels") or {}
         if isinstance(labels, list):

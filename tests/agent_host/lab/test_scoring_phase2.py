@@ -141,3 +141,18 @@ def test_approval_asked_and_answered_counts_as_asked() -> None:
     result = score(spec, "runbook", app_name=APP, incidents=[incident], fault_at=FAULT_AT,
                    audit_rows=[], final_state_ok=None)  # fmt: skip
     assert result.approval_ok and result.passed, result.failures
+
+
+def test_the_report_lists_the_changes_made_and_a_task_group_error_shows_its_cause() -> None:
+    from agent_host.lab.harness import leaf_errors
+
+    spec = parse_spec(FLAPPING, "flapping.yaml")
+    first = made(1, "resolved")
+    first.actions[0].arguments = {"app_name": APP, "service": "api", "timeout_s": 10}
+    result = score(spec, "runbook", app_name=APP, incidents=[first, made(2, "escalated", tool=None)],
+                   fault_at=FAULT_AT, audit_rows=[], final_state_ok=None)  # fmt: skip
+    assert result.actions == ["restart_service(api, timeout_s=10)"]
+    group = ExceptionGroup(
+        "unhandled errors in a TaskGroup", [RuntimeError("fault.sh exited 2: no such container")]
+    )
+    assert [str(e) for e in leaf_errors(group)] == ["fault.sh exited 2: no such container"]
