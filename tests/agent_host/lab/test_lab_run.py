@@ -61,3 +61,19 @@ def test_lab_run_oom_loop_runbook_passes_and_leaves_nothing_behind(tmp_path: Pat
         assert engine.volumes.list(filters={"label": project}) == []
     finally:
         engine.close()
+
+
+def test_rehearsal_options_are_checked_before_anything_runs(tmp_path: Path) -> None:
+    runner = CliRunner()
+    alone = runner.invoke(main, ["lab", "run", "--compose", str(tmp_path / "c.yml")])
+    assert alone.exit_code != 0 and "--compose and --fault go together" in alone.output
+    missing = runner.invoke(main, ["lab", "run", "--compose", str(tmp_path / "c.yml"), "--fault", "oom:api"])
+    assert missing.exit_code != 0 and "no such compose file" in missing.output
+    mixed = runner.invoke(
+        main,
+        ["lab", "run", "--compose", str(tmp_path / "c.yml"), "--fault", "oom:api", "--scenario", "oom-loop"],
+    )
+    assert mixed.exit_code != 0 and "leave out --scenario" in mixed.output
+    (tmp_path / "c.yml").write_text("services:\n  api:\n    image: ig/busybox:test\n")
+    unknown = runner.invoke(main, ["lab", "run", "--compose", str(tmp_path / "c.yml"), "--fault", "oom:db"])
+    assert unknown.exit_code != 0 and "has no service 'db'" in unknown.output
