@@ -18,9 +18,6 @@ from mcp_server.safety.actions import get_action
 
 from .spec import ExpectedAction, ForbiddenAction, ScenarioSpec, StackExpectation, value_matches
 
-# report.py still names this; canaries and injections are checked now (remove with its last use)
-PHASE1_NOTE = "checked by the harness"
-
 
 class ScenarioResult(BaseModel):
     """One scenario's score; `passed` needs every check below to hold."""

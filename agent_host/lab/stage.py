@@ -99,7 +99,8 @@ def stack_containers(engine: docker.DockerClient, app_name: str) -> dict[str, An
 def is_up(container: Any) -> bool:
     state = container.attrs["State"]
     health = (state.get("Health") or {}).get("Status")
-    return bool(state.get("Running")) and health in (None, "healthy")
+    # Docker keeps Running true while a restart policy waits to restart (Restarting): not up
+    return bool(state.get("Running")) and not state.get("Restarting") and health in (None, "healthy")
 
 
 async def wait_up(engine: docker.DockerClient, app_name: str, timeout_s: float) -> dict[str, Any]:
