@@ -40,3 +40,35 @@ async def test_the_digest_finds_one_causal_line_megabytes_before_the_end(mcp_cli
     finally:
         container.remove(force=True)
         engine.close()
+
+
+# First run: the cause, exit 1. The restart policy starts it again; that run floods 150,000 lines
+# (more than the tail) and keeps running, as a crash-looping service does between two crashes.
+RESTARTED = (
+    "if [ ! -e /tmp/ran ]; then touch /tmp/ran; echo 'INFO starting'; "
+    f'echo "{CAUSE}"; exit 1; fi; '
+    "awk 'BEGIN { for (i = 1; i <= 150000; i++) printf \"INFO cache warm-up: loaded sku-%07d\\n\", i }'; "
+    "echo 'INFO warm-up done'; exec sleep 3600"
+)
+
+
+async def test_the_digest_of_a_restarted_container_reads_the_run_that_crashed(mcp_client: Client) -> None:
+    engine = docker.from_env()
+    name = f"ig-test-logflood-{secrets.token_hex(3)}"
+    container = engine.containers.run(
+        "ig/busybox:test", ["sh", "-c", RESTARTED], name=name, detach=True, init=True,
+        restart_policy={"Name": "on-failure", "MaximumRetryCount": 3},
+    )  # fmt: skip
+    try:
+        for _ in range(240):  # at most 120 s for the flood of the second run
+            if b"warm-up done" in container.logs(tail=1):
+                break
+            await anyio.sleep(0.5)
+        container.reload()
+        assert container.attrs["RestartCount"] == 1 and container.status == "running"
+        digest = await mcp_client.call_tool("read_logs", {"container": name, "tail": 100_000})
+        result = digest.structured_content
+        assert result is not None and CAUSE in result["text"], result
+    finally:
+        container.remove(force=True)
+        engine.close()

@@ -9,6 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from mcp_server.docker_ops.containers import DEFAULT_LOG_MAX_BYTES, LOG_MAX_BYTES_LIMIT, container_logs
+from mcp_server.docker_ops.models import ContainerDetails
 from mcp_server.docker_ops.timeutil import to_api_time
 from mcp_server.log_analysis import digest_log, render_digest
 from mcp_server.redaction import redact_lines
@@ -68,11 +69,25 @@ async def read_logs(
         # cap: in a flood the one causal line can sit 60,000 lines (megabytes) before the end.
         cap = DEFAULT_LOG_MAX_BYTES if mode == "raw" else LOG_MAX_BYTES_LIMIT
         logs = await container_logs(docker, container, tail=tail, since=since, max_bytes=cap)
+        earlier: list[str] = []
+        if mode == "digest" and since is None and restarted_after_exit(details):
+            # Its restart policy started it again: the crash's cause is in the run before, which a
+            # flooding new run pushes out of the tail in a second. Digest that run too, up to here.
+            # The engine cuts `tail` from the end before it filters by time, so the run before
+            # is asked for as (this run's lines + tail) lines until this run's start.
+            started = details.started_at
+            logs = await container_logs(docker, container, tail="all", since=started, max_bytes=cap)
+            this_run = len(logs.lines) + logs.dropped_lines
+            logs.lines = logs.lines[-tail:]
+            before = await container_logs(
+                docker, container, tail=this_run + tail, until=started, max_bytes=cap
+            )
+            earlier = [line.text for line in before.lines]
     if mode == "raw":
         body = logs.as_text()
     else:
         # redacted before templating, so a digest never splits a multi-line secret
-        lines = redact_lines([line.text for line in logs.lines])
+        lines = redact_lines([*earlier, *(line.text for line in logs.lines)])
         digest = await anyio.to_thread.run_sync(
             lambda: digest_log(
                 lines,
@@ -86,7 +101,13 @@ async def read_logs(
     return LogsResult(
         container=container,
         mode=mode,
-        lines_read=len(logs.lines),
+        lines_read=len(earlier) + len(logs.lines),
         truncated=logs.truncated,
         text=wrap_untrusted(body, f"container logs: {container}"),
     )
+
+
+def restarted_after_exit(details: ContainerDetails) -> bool:
+    """Whether the container runs again after an exit (a restart policy, `docker restart`)."""
+    started, finished = details.started_at, details.finished_at
+    return details.status == "running" and bool(started and finished and finished <= started)
