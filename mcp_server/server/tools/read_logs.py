@@ -79,8 +79,10 @@ async def read_logs(
             logs = await container_logs(docker, container, tail="all", since=started, max_bytes=cap)
             this_run = len(logs.lines) + logs.dropped_lines
             logs.lines = logs.lines[-tail:]
+            # The run keeps writing between the two reads (a flood: tens of thousands of lines a
+            # second), so the window is widened by as much again; the cap keeps the newest lines.
             before = await container_logs(
-                docker, container, tail=this_run + tail, until=started, max_bytes=cap
+                docker, container, tail=2 * this_run + tail, until=started, max_bytes=cap
             )
             earlier = [line.text for line in before.lines]
     if mode == "raw":
