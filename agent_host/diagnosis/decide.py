@@ -16,8 +16,11 @@ from agent_host.incidents.model import Decision
 from agent_host.model.decision import NONE, ModelDecision
 from agent_host.settings import AgentSettings
 from mcp_server.runbooks import Runbook, RunbookLibrary, Solution, Verify, all_hold
+from mcp_server.runbooks.model import RETARGET_FACTS
 
 from .flap import FlapVerdict
+
+_BLAMED = {"upstream": "the dependency", "cpu_hog": "the service taking its CPU"}
 
 
 @dataclass
@@ -25,7 +28,7 @@ class Choice:
     decision: Decision
     solution: Solution | None = None
     runbook: Runbook | None = None
-    retarget: str | None = None  # the dependency to blame instead (its runbook is `runbook`)
+    retarget: str | None = None  # the service to blame instead (its runbook is `runbook`)
 
     @property
     def verify(self) -> Verify | None:
@@ -80,13 +83,13 @@ def choose(
         followed = library.get(solution.follow)
         if followed is None:  # the library checks follows at load; kept for a library built by hand
             return Choice(decision, runbook=book)
-        upstream = list(facts.get("upstream_down") or [])
-        if solution.apply_to == "upstream" and upstream:
+        blamed = list(facts.get(RETARGET_FACTS.get(solution.apply_to, ""), None) or [])
+        if blamed:  # apply_to names another service as the root cause (a down dependency, a CPU hog)
             decision.runbook = followed.name
             decision.reasons.append(
-                f"the root cause is the dependency {upstream[0]}: {followed.name} applies to it"
+                f"the root cause is {_BLAMED[solution.apply_to]} {blamed[0]}: {followed.name} applies to it"
             )
-            return Choice(decision, runbook=followed, retarget=upstream[0])
+            return Choice(decision, runbook=followed, retarget=blamed[0])
         book = followed
         seen.append(book.name)
     _adopt(decision, book, solution, solution.confidence, settings)

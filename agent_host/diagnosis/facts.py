@@ -47,6 +47,11 @@ LOG_PATTERNS: dict[str, re.Pattern[str]] = {
 PROBE_CANNOT_RUN = re.compile(
     r"executable file not found|command not found|: not found|no such file or directory|permission denied|exec format error"
 )
+# a neighbour starves a service of CPU when it burns at least this share of one core (as docker
+# stats counts: 100 = one core) while that service, failing its probe, runs at most
+# CPU_STARVED_MAX_PERCENT itself: a process that gets no CPU answers nothing and uses none
+CPU_HOG_PERCENT = 25.0
+CPU_STARVED_MAX_PERCENT = 5.0
 WORKER_WORDS = ("worker", "celery", "rq", "sidekiq", "consumer", "queue", "beat", "scheduler", "cron")
 
 
@@ -56,6 +61,18 @@ def _result(context: Mapping[str, Any], tool: str) -> dict[str, Any] | None:
         if entry.get("tool") == tool and entry.get("ok") and isinstance(entry.get("structured"), dict):
             return dict(entry["structured"])
     return None
+
+
+def _stats_rows(context: Mapping[str, Any], *, whole_app: bool) -> list[dict[str, Any]]:
+    """The rows of the first successful container_stats call of the target itself (a service or a
+    container named) or, with `whole_app`, of its whole app (app_name alone)."""
+    for entry in context.values():
+        if entry.get("tool") != "container_stats" or not entry.get("ok"):
+            continue
+        arguments = entry.get("arguments") or {}
+        if whole_app == (not arguments.get("service") and not arguments.get("container")):
+            return list((entry.get("structured") or {}).get("containers") or [])
+    return []
 
 
 def _text(context: Mapping[str, Any], tool: str) -> str:
@@ -107,6 +124,7 @@ def compute_facts(
     _memory_facts(facts, context, evidence, history)
     _log_facts(facts, context, from_signal, target)
     _disk_facts(facts, context)
+    _neighbour_facts(facts, service, _stats_rows(context, whole_app=True))
     _graph_facts(facts, service, graph, health or _result(context, "compose_health"))
     for key, value in volume_facts(signals, context, graph).items():
         facts.setdefault(key, value)  # a filling volume's name, size, growth, users and blast radius
@@ -206,8 +224,7 @@ def _container_facts(
 def _memory_facts(
     facts: dict[str, Any], context: Mapping[str, Any], evidence: Mapping[str, Any], history: Mapping[str, Any]
 ) -> None:
-    stats = _result(context, "container_stats")
-    rows = (stats or {}).get("containers") or []
+    rows = _stats_rows(context, whole_app=False)
     status = _containers(context, None)
     limit = next((c.get("memory_limit_bytes") for c in status if c.get("memory_limit_bytes")), None)
     if not limit and evidence.get(
@@ -273,6 +290,24 @@ def log_evidence(context: Mapping[str, Any], signals: Sequence[Mapping[str, Any]
             if name not in found and pattern.search(lowered):
                 found[name] = line.strip()[:200]
     return found
+
+
+def _neighbour_facts(facts: dict[str, Any], service: str | None, rows: list[dict[str, Any]]) -> None:
+    """`cpu_starved_by`: from the stats of the whole app, the other services that burn at least
+    CPU_HOG_PERCENT of a core while this one, failing its probe, barely runs (busiest first).
+    Unknown without those stats or without this service's own row in them."""
+    mine = [float(r.get("cpu_percent") or 0) for r in rows if r.get("service") == service]
+    if not service or not mine:
+        return
+    if max(mine) > CPU_STARVED_MAX_PERCENT or facts.get("process_alive") is True:
+        facts["cpu_starved_by"] = []  # it runs (or answers): whatever it lacks, it is not CPU
+        return
+    busiest: dict[str, float] = {}
+    for row in rows:
+        name, cpu = row.get("service"), float(row.get("cpu_percent") or 0)
+        if name and name != service and row.get("running", True) and cpu >= CPU_HOG_PERCENT:
+            busiest[name] = max(cpu, busiest.get(name, 0.0))
+    facts["cpu_starved_by"] = sorted(busiest, key=lambda name: (-busiest[name], name))
 
 
 def _disk_facts(facts: dict[str, Any], context: Mapping[str, Any]) -> None:

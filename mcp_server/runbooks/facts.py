@@ -59,6 +59,12 @@ FACTS: dict[str, FactSpec] = {
     "memory_raised_before": FactSpec("bool", "this target's limit was raised for an OOM before"),
     "oom_after_raise": FactSpec("bool", "it was OOM-killed again after a raise (a leak is likely)"),
     "cpu_percent": FactSpec("number", "CPU use in percent of its limit or the host's CPUs"),
+    "cpu_starved_by": FactSpec(
+        "list",
+        "other services of the same app that burn at least a quarter of a CPU core while this one, "
+        "failing its probe, barely runs (busiest first): a noisy neighbour takes the CPU it needs; "
+        "empty: it runs or answers; absent: no stats of the whole app",
+    ),
     # deploys
     "minutes_since_deploy": FactSpec("number", "minutes since the newest deployment finished"),
     "last_deploy_failed": FactSpec("bool", "the newest deployment ended in error"),

@@ -24,6 +24,12 @@ from .arguments import placeholders_in, unknown_placeholder
 from .conditions import Condition
 
 _ID = r"^[a-z0-9][a-z0-9-]*$"
+# a solution's `apply_to` (other than "target") -> the list fact whose first service is the root
+# cause the followed runbook is about (that service becomes the incident's target)
+RETARGET_FACTS: dict[str, str] = {
+    "upstream": "upstream_down",  # the first down dependency
+    "cpu_hog": "cpu_starved_by",  # the busiest service of the app starving this one of CPU
+}
 
 
 def _check_placeholders(args: dict[str, Any]) -> dict[str, Any]:
@@ -150,10 +156,11 @@ class Solution(BaseModel):
     )
     undo: list[Action] = Field(default_factory=list, description="restore the state before the fix")
     follow: str | None = Field(default=None, pattern=_ID, description="another runbook to apply instead")
-    apply_to: Literal["target", "upstream"] = Field(
+    apply_to: Literal["target", "upstream", "cpu_hog"] = Field(
         default="target",
         description="with follow: upstream = the followed runbook is about the first down dependency, "
-        "which becomes the incident's target (its root cause)",
+        "cpu_hog = about the busiest service starving this one of CPU; that service becomes the "
+        "incident's target (its root cause)",
     )
     verify: Verify | None = None
 
@@ -169,8 +176,10 @@ class Solution(BaseModel):
                 "human_steps need approval: always and no undo (a person makes the change, "
                 "the agent has nothing to undo)"
             )
-        if self.apply_to == "upstream" and not self.follow:
-            raise ValueError("apply_to: upstream needs follow (the runbook to apply to the dependency)")
+        if self.apply_to != "target" and not self.follow:
+            raise ValueError(
+                f"apply_to: {self.apply_to} needs follow (the runbook to apply to the service it blames)"
+            )
         return self
 
 
