@@ -135,7 +135,12 @@ async def test_read_tools_on_a_real_stack(deployed: tuple[Client, str]) -> None:
 
     stats = await client.call_tool("container_stats", {"app_name": app, "service": "api"})
     mem = stats.structured_content["containers"][0]  # type: ignore[index]
-    assert mem["memory_limit_bytes"] == 64 * 1024 * 1024
+    assert mem["memory_limit_bytes"] == 64 * 1024 * 1024 and mem["service"] == "api"
+    whole_app = await client.call_tool("container_stats", {"app_name": app})  # a noisy neighbour shows
+    rows = whole_app.structured_content["containers"]  # type: ignore[index]
+    assert sorted(r["service"] for r in rows) == ["api", "db", "worker"]
+    assert next(r for r in rows if r["service"] == "worker")["running"] is False
+    seen.append(text_of(whole_app))
     events = await client.call_tool("recent_events", {"minutes": 5, "app_name": app})
     deaths = [e for e in events.structured_content["events"] if e["action"] == "die"]  # type: ignore[index]
     assert any(e["service"] == "worker" and e["detail"] == "exit 3" for e in deaths)
