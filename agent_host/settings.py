@@ -88,6 +88,17 @@ class AgentSettings(BaseSettings):
         default=None, gt=0, description="cap every runbook's verification window (labs and tests)"
     )
     max_follow_depth: int = Field(default=2, ge=0, le=5)
+    related_fix_window_s: float = Field(
+        default=60, ge=0,
+        description="before restarting a service, an incident of the same app that fixed a dependency "
+        "of it (or grouped it among its victims) less than this long ago, or is fixing one now, is "
+        "waited for: the service often recovers by itself and is then closed with nothing done",
+    )  # fmt: skip
+    related_settle_s: float = Field(
+        default=10, ge=0,
+        description="after that incident's verification ends, how long the service gets to recover "
+        "before the agent goes on with its own fix",
+    )  # fmt: skip
     flap: FlapSettings = Field(default_factory=FlapSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
 

@@ -2,9 +2,11 @@
 node, so a killed agent resumes each incident at the node it was in:
 
     detect_incident → gather_context → analyze_compose → diagnose
-    diagnose      ── auto | approval → plan_solution;  escalate → escalate;
+    diagnose      ── auto | approval → wait_for_related;  escalate → escalate;
                      retarget → gather_context (a down dependency is the root cause: blame it);
                      done → END (merged into the dependency's open incident)
+    wait_for_related ── auto | approval → plan_solution;  done → END (recovered once another
+                     incident fixed its dependency: nothing done)
     plan_solution ── auto → execute_action;  approval | escalate → escalate
     escalate      ── approved → execute_action;  otherwise → END
     execute_action── success → verify_fix;  failure → rollback
@@ -35,6 +37,7 @@ from .nodes import (
     plan_solution,
     rollback,
     verify_fix,
+    wait_for_related,
 )
 from .state import LoopState
 
@@ -43,6 +46,7 @@ NODES: tuple[ModuleType, ...] = (
     gather_context,
     analyze_compose,
     diagnose,
+    wait_for_related,
     plan_solution,
     escalate,
     execute_action,
@@ -80,12 +84,15 @@ def build_graph(deps: LoopDeps | None) -> StateGraph[LoopState]:
         "diagnose",
         _route,
         {
-            "auto": "plan_solution",
-            "approval": "plan_solution",
+            "auto": "wait_for_related",
+            "approval": "wait_for_related",
             "escalate": "escalate",
             "retarget": "gather_context",
             "done": END,
         },
+    )
+    graph.add_conditional_edges(
+        "wait_for_related", _route, {"auto": "plan_solution", "approval": "plan_solution", "done": END}
     )
     graph.add_conditional_edges(
         "plan_solution", _route, {"auto": "execute_action", "approval": "escalate", "escalate": "escalate"}
