@@ -41,9 +41,9 @@ from .harness import (
     Dokploy,
     Progress,
     Stack,
+    deploy_stacks,
     fault_env,
     inject,
-    scoped_compose,
     stack_containers,
     wait_up,
 )
@@ -260,14 +260,7 @@ async def run_baseline_scenario(
     dokploy = Dokploy(standin)
     try:
         progress(name, f"deploying through the Dokploy stand-in ({mode} baseline)")
-        scope = {LAB_LABEL: f"{name}-{secrets.token_hex(4)}"}
-        token = secrets.token_hex(3)
-        deployed = await dokploy.deploy_stack(f"{name}-{token}", scoped_compose(scenario.compose_text, scope))
-        stacks = [Stack("main", deployed.app_name, deployed.compose_id, spec.main_stack())]
-        for extra in spec.extra_stacks:
-            text = scoped_compose(scenario.extra_composes[extra.name], scope)
-            deployed = await dokploy.deploy_stack(f"{name}-{extra.name}-{token}", text)
-            stacks.append(Stack(extra.name, deployed.app_name, deployed.compose_id, extra))
+        stacks = await deploy_stacks(dokploy, scenario, {LAB_LABEL: f"{name}-{secrets.token_hex(4)}"})
         progress(name, "waiting for the stack to be up")
         for stack in stacks:
             stack.containers = await wait_up(engine, stack.app_name, 90)

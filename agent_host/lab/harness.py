@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import tempfile
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,9 @@ from .stage import (  # noqa: F401  (re-exported: baselines.py and tests import 
     LAB_LABEL,
     Dokploy,
     Progress,
+    Stack,
     audit_rows,
+    deploy_stacks,
     env_name,
     final_state,
     inject,
@@ -50,17 +51,6 @@ from .stage import (  # noqa: F401  (re-exported: baselines.py and tests import 
 )
 
 ENDED_BADLY = frozenset({"escalated"})
-
-
-@dataclass
-class Stack:
-    """One deployed stack of a run and what is expected of it."""
-
-    name: str  # "main" or the extra stack's name
-    app_name: str
-    compose_id: str
-    expect: StackExpectation
-    containers: dict[str, Any] = field(default_factory=dict)
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -160,13 +150,7 @@ async def run_scenario(
     try:
         settings = agent_settings(scenario, work, ollama_url)  # a bad `agent:` fails before deploying
         progress(name, "deploying through the Dokploy stand-in")
-        token = secrets.token_hex(3)
-        deployed = await dokploy.deploy_stack(f"{name}-{token}", scoped_compose(scenario.compose_text, scope))
-        stacks = [Stack("main", deployed.app_name, deployed.compose_id, spec.main_stack())]
-        for extra in spec.extra_stacks:
-            text = scoped_compose(scenario.extra_composes[extra.name], scope)
-            deployed = await dokploy.deploy_stack(f"{name}-{extra.name}-{token}", text)
-            stacks.append(Stack(extra.name, deployed.app_name, deployed.compose_id, extra))
+        stacks = await deploy_stacks(dokploy, scenario, scope)
         env = server_env(standin, work / "server", scope, spec.server_env)
 
         def notify(incident: Incident, step: str) -> None:  # the lines the agent's console prints

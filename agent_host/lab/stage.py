@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from standins.dokploy.compose_files import load_compose
 from standins.dokploy.server import StandIn
 
 from .loader import Scenario
+from .spec import StackExpectation
 
 LAB_LABEL = (
     "ig.lab"  # every container of a run carries ig.lab=<scenario>-<token>; the server watches only those
@@ -190,3 +192,27 @@ def server_env(standin: StandIn, state: Path, scope: dict[str, str], extra: dict
         INFRAGUARDIAN_DETECTORS__INCLUDE_LABELS=json.dumps(scope), **extra,
     )  # fmt: skip
     return env
+
+
+@dataclass
+class Stack:
+    """One deployed stack of a run and what is expected of it."""
+
+    name: str  # "main" or the extra stack's name
+    app_name: str
+    compose_id: str
+    expect: StackExpectation
+    containers: dict[str, Any] = field(default_factory=dict)
+
+
+async def deploy_stacks(dokploy: Dokploy, scenario: Scenario, scope: dict[str, str]) -> list[Stack]:
+    """The scenario's stack and its extra stacks, each deployed as its own Dokploy project with the
+    run's `scope` label (the agent runs and the baselines deploy the same way)."""
+    name, spec, token = scenario.name, scenario.spec, secrets.token_hex(3)
+    deployed = await dokploy.deploy_stack(f"{name}-{token}", scoped_compose(scenario.compose_text, scope))
+    stacks = [Stack("main", deployed.app_name, deployed.compose_id, spec.main_stack())]
+    for extra in spec.extra_stacks:
+        text = scoped_compose(scenario.extra_composes[extra.name], scope)
+        deployed = await dokploy.deploy_stack(f"{name}-{extra.name}-{token}", text)
+        stacks.append(Stack(extra.name, deployed.app_name, deployed.compose_id, extra))
+    return stacks
