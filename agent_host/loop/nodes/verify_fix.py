@@ -11,25 +11,37 @@ import time
 from typing import Any
 
 from agent_host.diagnosis.verify_checks import CHECKS, VerifyMemo
+from agent_host.incidents.model import Incident
 from agent_host.loop.deps import LoopDeps, load
 from agent_host.loop.human_steps import human_only, not_done_reason
 from agent_host.loop.state import LoopState
+from mcp_server.runbooks import Verify
 
 # checks whose single failure during the window already settles it (a new OOM kill is not "maybe")
 DECISIVE = {"no_new_signal"}
 
 
-async def run(state: LoopState, deps: LoopDeps) -> LoopState:
-    incident = load(state)
-    book = deps.library.get(incident.decision.runbook or "") if incident.decision else None
-    solution = next((s for s in book.solutions if s.id == incident.decision.solution), None) if book and incident.decision else None  # fmt: skip
+def chosen_verify(deps: LoopDeps, incident: Incident) -> tuple[Verify | None, float]:
+    """The verification of the incident's chosen solution (else of its runbook) and its window in
+    seconds, capped by `verify_window_max_s`; (None, 0) when there is none."""
+    decision = incident.decision
+    book = deps.library.get(decision.runbook or "") if decision else None
+    solution = next((s for s in book.solutions if s.id == decision.solution), None) if book and decision else None  # fmt: skip
     verify = (solution.verify if solution and solution.verify else None) or (book.verify if book else None)
     if verify is None:
-        incident.verification = {"verdict": "unknown", "why": "no verification defined"}
-        return await deps.save(incident, "unknown", "verify_fix")
+        return None, 0.0
     window = float(verify.window_s)
     if deps.settings.verify_window_max_s is not None:
         window = min(window, deps.settings.verify_window_max_s)
+    return verify, window
+
+
+async def run(state: LoopState, deps: LoopDeps) -> LoopState:
+    incident = load(state)
+    verify, window = chosen_verify(deps, incident)
+    if verify is None:
+        incident.verification = {"verdict": "unknown", "why": "no verification defined"}
+        return await deps.save(incident, "unknown", "verify_fix")
     acted = [a.at for a in incident.actions if a.ok]
     memo = VerifyMemo(max(acted) if acted else deps.clock(), incident.facts)
     samples: dict[str, list[bool | None]] = {c.check: [] for c in verify.checks}

@@ -27,6 +27,7 @@ from typing import Any
 from agent_host.diagnosis.verify_checks import CHECKS, VerifyMemo
 from agent_host.incidents.model import Incident
 from agent_host.loop.deps import LoopDeps, load
+from agent_host.loop.nodes.verify_fix import chosen_verify
 from agent_host.loop.state import LoopState
 from mcp_server.runbooks import Check, RunbookLibrary
 
@@ -53,7 +54,8 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
         f"waiting until {deadline.isoformat(timespec='seconds')} to see whether it recovers by itself",
     )
     await deps.store.save(incident)
-    checks = _verify_checks(deps.library, incident)
+    verify, _ = chosen_verify(deps, incident)
+    checks = list(verify.checks) if verify else []
     memo = VerifyMemo(now, incident.facts)
     for _ in range(MAX_POLLS):
         if checks and await recovered(deps, checks, incident.target, memo):
@@ -88,12 +90,6 @@ def _restarts_target(library: RunbookLibrary, incident: Incident) -> bool:
     """The chosen fix restarts this incident's own service (the kind of fix a victim never needs)."""
     _, solution = _solution(library, incident)
     return solution is not None and any(a.tool in RESTART_TOOLS for a in solution.actions)
-
-
-def _verify_checks(library: RunbookLibrary, incident: Incident) -> list[Check]:
-    book, solution = _solution(library, incident)
-    verify = (solution.verify if solution and solution.verify else None) or (book.verify if book else None)
-    return list(verify.checks) if verify else []
 
 
 def _upstream_of(incident: Incident) -> set[str]:
@@ -145,11 +141,7 @@ def related_deadline(deps: LoopDeps, other: Incident, now: datetime) -> datetime
     window, capped like verify_fix caps it) or its close, plus `related_settle_s` for this service
     to notice; never later than a full window from now."""
     settle = timedelta(seconds=deps.settings.related_settle_s)
-    book, solution = _solution(deps.library, other)
-    verify = (solution.verify if solution and solution.verify else None) or (book.verify if book else None)
-    window = float(verify.window_s) if verify else 0.0
-    if deps.settings.verify_window_max_s is not None:
-        window = min(window, deps.settings.verify_window_max_s)
+    _, window = chosen_verify(deps, other)
     if other.closed_at is not None:
         end = other.closed_at
     else:
