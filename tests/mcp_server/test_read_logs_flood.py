@@ -72,3 +72,35 @@ async def test_the_digest_of_a_restarted_container_reads_the_run_that_crashed(mc
     finally:
         container.remove(force=True)
         engine.close()
+
+
+# First run: the cause, exit 1. The second run floods without end while the digest reads: between
+# its read of this run and its read of the run before, this run writes thousands of lines more.
+STILL_FLOODING = (
+    "if [ ! -e /tmp/ran ]; then touch /tmp/ran; echo 'INFO starting'; "
+    f'echo "{CAUSE}"; exit 1; fi; '
+    "awk 'BEGIN { for (i = 1; ; i++) printf \"INFO cache warm-up: loaded sku-%09d\\n\", i }'"
+)
+
+
+async def test_the_digest_finds_the_crashed_run_while_the_next_run_still_floods(mcp_client: Client) -> None:
+    engine = docker.from_env()
+    name = f"ig-test-logflood-{secrets.token_hex(3)}"
+    container = engine.containers.run(
+        "ig/busybox:test", ["sh", "-c", STILL_FLOODING], name=name, detach=True, init=True,
+        restart_policy={"Name": "on-failure", "MaximumRetryCount": 3},
+    )  # fmt: skip
+    try:
+        for _ in range(120):
+            container.reload()
+            if container.attrs["RestartCount"] == 1 and container.status == "running":
+                break
+            await anyio.sleep(0.25)
+        assert container.attrs["RestartCount"] == 1 and container.status == "running"
+        for tail in (5000, 100_000):  # a default read and a crash runbook's
+            digest = await mcp_client.call_tool("read_logs", {"container": name, "tail": tail})
+            result = digest.structured_content
+            assert result is not None and CAUSE in result["text"], (tail, result and result["text"][-2000:])
+    finally:
+        container.remove(force=True)
+        engine.close()
