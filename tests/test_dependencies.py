@@ -29,7 +29,16 @@ ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 # Heavy libraries of the agent host that the server must never load or install.
-AGENT_ONLY_MODULES = ("chromadb", "ollama", "onnxruntime", "kubernetes", "grpc", "langgraph", "psycopg")
+AGENT_ONLY_MODULES = (
+    "chromadb",
+    "ollama",
+    "onnxruntime",
+    "kubernetes",
+    "grpc",
+    "langgraph",
+    "psycopg",
+    "wordllama",
+)
 AGENT_ONLY_DISTRIBUTIONS = (
     "chromadb",
     "ollama",
@@ -38,6 +47,7 @@ AGENT_ONLY_DISTRIBUTIONS = (
     "grpcio",
     "langgraph",
     "psycopg",
+    "wordllama",
 )
 
 
@@ -156,7 +166,7 @@ def test_pyproject_declares_each_part_and_its_console_script() -> None:
     agent_deps = {
         _normalize(re.split(r"[<>=!~ ;\[]", spec)[0]) for spec in project["optional-dependencies"]["agent"]
     }
-    agent_libraries = {"chromadb", "ollama", "langgraph", "psycopg"}
+    agent_libraries = {"chromadb", "ollama", "langgraph", "psycopg", "wordllama"}
     assert agent_libraries | {"langgraph-checkpoint-sqlite", "langgraph-checkpoint-postgres"} <= agent_deps
     assert server_deps.isdisjoint(agent_libraries)
     assert {_normalize(m) for m in AGENT_EXTRA_MODULES} == agent_libraries
