@@ -22,6 +22,7 @@ when the configured embedding differs from the stored one, the collection is re-
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import threading
 from pathlib import Path
@@ -185,7 +186,7 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 def lexical_tokens(text: str) -> list[str]:
     """Lowercase words (`exit_code`, `oom-killed`, `10.0.0.1` stay whole), then adjacent pairs."""
     words = _TOKEN.findall(text.lower())
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
 @register_embedding_function

@@ -1,11 +1,11 @@
 """Settings of incident memory (nested in the agent's settings as `memory`):
 
-    INFRAGUARDIAN_AGENT__MEMORY__ENABLED        false = no knowledge base at all
-    INFRAGUARDIAN_AGENT__MEMORY__CHROMA_URL     http(s)://host:port of a Chroma server (else embedded)
-    INFRAGUARDIAN_AGENT__MEMORY__CHROMA_TOKEN   that server's auth token (never printed)
-    INFRAGUARDIAN_AGENT__MEMORY__EMBEDDING      wordllama (offline, default) or ollama
-    INFRAGUARDIAN_AGENT__MEMORY__OLLAMA_MODEL   the Ollama embedding model (default nomic-embed-text)
-    INFRAGUARDIAN_AGENT__MEMORY__SIMILAR_COUNT  how many similar past incidents a decision sees
+INFRAGUARDIAN_AGENT__MEMORY__ENABLED        false = no knowledge base at all
+INFRAGUARDIAN_AGENT__MEMORY__CHROMA_URL     http(s)://host:port of a Chroma server (else embedded)
+INFRAGUARDIAN_AGENT__MEMORY__CHROMA_TOKEN   that server's auth token (never printed)
+INFRAGUARDIAN_AGENT__MEMORY__EMBEDDING      wordllama (offline, default) or ollama
+INFRAGUARDIAN_AGENT__MEMORY__OLLAMA_MODEL   the Ollama embedding model (default nomic-embed-text)
+INFRAGUARDIAN_AGENT__MEMORY__SIMILAR_COUNT  how many similar past incidents a decision sees
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ class MemorySettings(BaseSettings):
         description="wordllama: offline, weights ship with the package; ollama: the Ollama server's /api/embed",
     )
     ollama_model: str = Field(default="nomic-embed-text", description="embedding model when embedding=ollama")
-    similar_count: int = Field(default=3, ge=1, le=10, description="similar past incidents shown to a decision")
+    similar_count: int = Field(
+        default=3, ge=1, le=10, description="similar past incidents shown to a decision"
+    )
 
     @field_validator("chroma_url")
     @classmethod
