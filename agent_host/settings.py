@@ -62,6 +62,26 @@ class FlapSettings(BaseSettings):
     )
 
 
+class LearningSettings(BaseSettings):
+    """How what the agent remembers about a target's past fixes changes its next decision (the
+    decision record shows the adjustment and these values)."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    failure_penalty: float = Field(
+        default=0.15, ge=0, le=1,
+        description="a fix that failed for this target loses this much confidence per failure; a "
+        "candidate that did not fail here is tried before it",
+    )  # fmt: skip
+    trust_after: int = Field(
+        default=2, ge=1,
+        description="a fix that worked this many times for the same problem on this target, and has not "
+        "failed since, may be applied at a lower threshold (never above low risk, never past `approval: always`)",
+    )  # fmt: skip
+    threshold_discount: float = Field(default=0.1, ge=0, le=0.5, description="how much lower")
+    threshold_floor: float = Field(default=0.5, ge=0, le=1, description="never lower than this")
+
+
 class AgentSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="INFRAGUARDIAN_AGENT__", env_nested_delimiter="__", extra="ignore"
@@ -100,6 +120,7 @@ class AgentSettings(BaseSettings):
         "before the agent goes on with its own fix",
     )  # fmt: skip
     flap: FlapSettings = Field(default_factory=FlapSettings)
+    learning: LearningSettings = Field(default_factory=LearningSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
 
     def link_settings(self) -> LinkSettings:

@@ -18,6 +18,7 @@ from agent_host.settings import AgentSettings
 from mcp_server.runbooks import Runbook, RunbookLibrary, Solution, Verify, all_hold
 from mcp_server.runbooks.model import RETARGET_FACTS
 
+from .feedback import adjusted, order_reason, ranked
 from .flap import FlapVerdict
 
 _BLAMED = {"upstream": "the dependency", "cpu_hog": "the service taking its CPU"}
@@ -64,7 +65,8 @@ def choose(
             decision.escalation += held
             decision.reasons.append(f"{book.name}: escalation rule holds: {held[0]}")
             return Choice(decision, runbook=book)
-        solution = next((s for s in book.solutions if all_hold(s.when, facts)), None)
+        holding = [s for s in book.solutions if all_hold(s.when, facts)]
+        solution = next(iter(ranked(holding, flap.lessons)), None)
         if solution is None:
             decision.reasons.append(f"{book.name}: no solution's conditions hold")
             for candidate in book.solutions:
@@ -72,6 +74,9 @@ def choose(
                 decision.reasons.append(f"  {candidate.id}: " + "; ".join(failed))
             return Choice(decision, runbook=book)
         decision.reasons += [f"{book.name}/{solution.id}: " + c.explain(facts) for c in solution.when]
+        reordered = order_reason(holding[0], solution, flap.lessons)
+        if reordered:
+            decision.reasons.append(reordered)
         if solution.follow is None:
             break
         if len(seen) > settings.max_follow_depth or solution.follow in seen:
@@ -92,24 +97,22 @@ def choose(
             return Choice(decision, runbook=followed, retarget=blamed[0])
         book = followed
         seen.append(book.name)
-    _adopt(decision, book, solution, solution.confidence, settings)
+    confidence, threshold = _adopt(decision, book, solution, solution.confidence, flap, settings)
     if (
         solution.approval == "always"
         or solution.risk != "low"
-        or solution.confidence < solution.threshold
+        or confidence < threshold
         or solution.id in flap.needs_human
     ):
         decision.route = "approval"
         decision.reasons.append(
-            f"asks a human: risk {solution.risk}, confidence {solution.confidence:g} vs threshold "
-            f"{solution.threshold:g}, approval {solution.approval}"
+            f"asks a human: risk {solution.risk}, confidence {confidence:g} vs threshold "
+            f"{threshold:g}, approval {solution.approval}"
             + (", failed here before" if solution.id in flap.needs_human else "")
         )
     else:
         decision.route = "auto"
-        decision.reasons.append(
-            f"acts alone: risk low, confidence {solution.confidence:g} ≥ threshold {solution.threshold:g}"
-        )
+        decision.reasons.append(f"acts alone: risk low, confidence {confidence:g} ≥ threshold {threshold:g}")
     return Choice(decision, solution=solution, runbook=book)
 
 
@@ -179,15 +182,12 @@ def apply_model(
         decision.reasons.append(f"{book.name}/{solution.id}: follows runbook {followed.name} → {nxt.id}")
         book, solution = followed, nxt
         seen.append(book.name)
-    _adopt(decision, book, solution, model.confidence, settings)
+    confidence, threshold = _adopt(decision, book, solution, model.confidence, flap, settings)
     blocked = [
         why
         for why, bad in (
             (f"risk {solution.risk}", solution.risk != "low"),
-            (
-                f"confidence {model.confidence:g} < threshold {solution.threshold:g}",
-                model.confidence < solution.threshold,
-            ),
+            (f"confidence {confidence:g} < threshold {threshold:g}", confidence < threshold),
             ("approval always", solution.approval == "always"),
             ("flap protection does not allow acting now", not flap.may_act),
             ("failed here before", solution.id in flap.needs_human),
@@ -199,22 +199,31 @@ def apply_model(
     decision.reasons.append(
         "asks a human: " + ", ".join(blocked)
         if blocked
-        else f"acts alone: risk low, model confidence {model.confidence:g} ≥ threshold {solution.threshold:g}"
+        else f"acts alone: risk low, model confidence {confidence:g} ≥ threshold {threshold:g}"
     )
     return Choice(decision, solution=solution, runbook=book)
 
 
 def _adopt(
-    decision: Decision, book: Runbook, solution: Solution, confidence: float, settings: AgentSettings
-) -> None:
-    """Write the chosen solution into the decision record (whoever chose it)."""
+    decision: Decision,
+    book: Runbook,
+    solution: Solution,
+    confidence: float,
+    flap: FlapVerdict,
+    settings: AgentSettings,
+) -> tuple[float, float]:
+    """Write the chosen solution into the decision record (whoever chose it), with the confidence
+    and threshold after what this target's past fixes teach (feedback.py); returns those two."""
+    confidence, threshold, lessons = adjusted(solution, confidence, flap.lessons, settings.learning)
     decision.runbook = book.name
     decision.solution = solution.id
     decision.solution_title = solution.title
     decision.confidence = confidence
-    decision.threshold = solution.threshold
+    decision.threshold = threshold
     decision.risk = solution.risk
+    decision.reasons += lessons
     decision.reasons.append(_flap_settings(settings))
+    return confidence, threshold
 
 
 def _flap_settings(settings: AgentSettings) -> str:

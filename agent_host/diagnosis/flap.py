@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from agent_host.diagnosis.feedback import FixLesson, lessons_from
 from agent_host.incidents.store import FixRecord
 from agent_host.settings import FlapSettings
 
@@ -28,12 +29,13 @@ class FlapVerdict:
     escalate: bool = False
     wait_s: float = 0.0
     needs_human: set[str] = field(default_factory=set)  # solutions that failed too often here
+    lessons: dict[str, FixLesson] = field(default_factory=dict)  # what each past fix taught (feedback.py)
     reasons: list[str] = field(default_factory=list)
 
 
 def judge(fixes: Sequence[FixRecord], recurrences: int, settings: FlapSettings, now: datetime) -> FlapVerdict:
     """What flap protection allows now for a target with these fixes (newest first) and incidents."""
-    verdict = FlapVerdict()
+    verdict = FlapVerdict(lessons=lessons_from(fixes))
     failed_in_a_row = 0
     for fix in fixes:
         if fix.outcome == "worked":
