@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agent_host.diagnosis.decide import choose
+from agent_host.diagnosis.decide import Choice, choose
 from agent_host.diagnosis.feedback import lessons_from
 from agent_host.diagnosis.flap import judge
 from agent_host.incidents.store import FixRecord
@@ -55,7 +55,7 @@ def fix(incident: str, solution: str, outcome: str, minutes_ago: float) -> FixRe
     return FixRecord(incident, solution, outcome, NOW - timedelta(minutes=minutes_ago))
 
 
-def decide(tmp_path: Path, fixes: list[FixRecord]):  # type: ignore[no-untyped-def]
+def decide(tmp_path: Path, fixes: list[FixRecord]) -> Choice:
     settings = AgentSettings(state_dir=tmp_path, flap=NO_FLAP)
     verdict = judge(fixes, recurrences=len(fixes), settings=settings.flap, now=NOW)
     return choose("oom-two-ways", LIBRARY, FACTS, verdict, settings, "runbook only")
