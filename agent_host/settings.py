@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent_host.memory.settings import MemorySettings
 from agent_host.model.settings import ModelSettings
 from agent_host.server_link.settings import LinkSettings
 
@@ -121,6 +122,7 @@ class AgentSettings(BaseSettings):
     )  # fmt: skip
     flap: FlapSettings = Field(default_factory=FlapSettings)
     learning: LearningSettings = Field(default_factory=LearningSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
 
     def link_settings(self) -> LinkSettings:

@@ -80,6 +80,10 @@ class Decision(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     escalation: list[str] = Field(default_factory=list, description="escalation reasons that hold")
     model_tokens: int = Field(default=0, description="tokens the model read and wrote for this decision")
+    similar: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="the most similar past incidents from incident memory: what was done, how it ended",
+    )
 
 
 class Incident(BaseModel):

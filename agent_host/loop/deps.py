@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 
 from agent_host.approvals.book import ApprovalBook
+from agent_host.diagnosis.recall import remember
 from agent_host.incidents.model import Incident, now
 from agent_host.incidents.store import IncidentStore
 from agent_host.settings import AgentSettings
@@ -29,14 +30,18 @@ class LoopDeps:
     settings: AgentSettings
     approvals: ApprovalBook | None = None
     decider: Any | None = None  # agent_host.model.ModelDecider; None: runbook-only
+    memory: Any | None = None  # agent_host.memory.KnowledgeBase; None: no incident memory
     mode_note: Callable[[], str] = lambda: "runbook-only: no model configured"
     clock: Callable[[], datetime] = now
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep
     listeners: list[Callable[[Incident, str], None]] = field(default_factory=list)
 
     async def save(self, incident: Incident, route: Route, step: str) -> LoopState:
-        """Store the incident (the post-mortem is always current) and hand the state on."""
+        """Store the incident (the post-mortem is always current), index it in incident memory
+        once it is closed, and hand the state on."""
         await self.store.save(incident)
+        if incident.closed:
+            await remember(self.memory, incident)
         for listener in self.listeners:
             listener(incident, step)
         return {"incident": incident.model_dump(mode="json"), "route": route}

@@ -101,6 +101,18 @@ def past_outcomes_text(outcomes: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join("- " + json.dumps(dict(o), default=str) for o in outcomes[:10])
 
 
+def similar_text(incident: Incident) -> str:
+    """The most similar past incidents (incident memory): what was done and how it ended. Their
+    summaries hold container text, so the block is fenced."""
+    rows = (incident.context.get("_similar") or {}).get("structured") or []
+    if not rows:
+        return "(none remembered)"
+    keys = ("incident_id", "similarity", "same_service", "service", "kind", "solution", "outcome_kind",
+            "recover_s", "summary")  # fmt: skip
+    lines = [json.dumps({k: r.get(k) for k in keys}, default=str) for r in rows]
+    return wrap_untrusted("\n".join(lines), "incident memory: past incidents")
+
+
 def decide_prompt(
     incident: Incident,
     candidates: Sequence[Candidate],
@@ -128,6 +140,7 @@ def decide_prompt(
         graph=graph_neighbourhood(incident),
         deployment=last_deployment(incident),
         past_outcomes=past_outcomes_text(past_outcomes),
+        similar=similar_text(incident),
         runbook=incident.runbook or "none",
         candidates=json.dumps([c.describe() for c in candidates], indent=1),
         candidate_ids=", ".join(f"`{i}`" for i in ids) or "(no candidates)",

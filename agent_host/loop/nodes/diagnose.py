@@ -17,6 +17,7 @@ from agent_host.diagnosis.decide import Choice, apply_model, choose
 from agent_host.diagnosis.facts import compute_facts
 from agent_host.diagnosis.flap import FlapVerdict, judge
 from agent_host.diagnosis.history import target_history
+from agent_host.diagnosis.recall import recall, similar_reason
 from agent_host.incidents.grouping import attach
 from agent_host.incidents.model import Incident
 from agent_host.incidents.store import FixRecord
@@ -44,12 +45,16 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
         incident.note("diagnose", f"waiting {verdict.wait_s:.0f} s: {verdict.reasons[-1]}")
         await deps.store.save(incident)
         await deps.sleep(verdict.wait_s)
+    similar = await recall(deps.memory, incident, deps.settings.memory.similar_count)
     choice = choose(incident.runbook, deps.library, incident.facts, verdict, deps.settings, deps.mode_note())
     if choice.retarget and choice.runbook is not None:  # code settled it: a dependency is down
         incident.decision = choice.decision
         return await _blame_dependency(deps, incident, choice.retarget, choice.runbook.name)
     choice = await _ask_model(deps, incident, choice, verdict, fixes)
     incident.decision = choice.decision
+    if deps.memory is not None:
+        incident.decision.similar = similar
+        incident.decision.reasons.append(similar_reason(similar))
     what = choice.decision.solution or "no fix"
     incident.note(
         "diagnose",
