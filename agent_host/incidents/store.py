@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from .database import Database, Tx
-from .model import Incident
+from .model import Incident, now
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS incidents (
@@ -36,6 +36,12 @@ SCHEMA = (
         PRIMARY KEY (incident_id, solution)
     )""",
     "CREATE INDEX IF NOT EXISTS fixes_target ON fixes (target_key, at)",
+    # incidents a human told the agent to forget (`memory forget ID`): kept out of incident memory,
+    # also when it is rebuilt from this store, and their fixes no longer steer decisions
+    """CREATE TABLE IF NOT EXISTS forgotten (
+        incident_id TEXT PRIMARY KEY,
+        at TEXT NOT NULL
+    )""",
 )
 
 
@@ -134,6 +140,35 @@ class IncidentStore:
             (target_key, limit),
         )
         return [FixRecord(r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in rows]
+
+    async def forget(self, incident_id: str) -> bool:
+        """Forget what the incident taught: mark it forgotten (incident memory skips it, also when
+        rebuilt) and delete its fixes (they no longer lower or raise a confidence). The incident's
+        own record stays for the post-mortem. False when there is no such incident."""
+        at = now().isoformat()
+
+        def write(tx: Tx) -> bool:
+            if not tx.fetchall("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)):
+                return False
+            tx.execute(
+                "INSERT INTO forgotten VALUES (?,?) ON CONFLICT (incident_id) DO NOTHING", (incident_id, at)
+            )
+            tx.execute("DELETE FROM fixes WHERE incident_id = ?", (incident_id,))
+            return True
+
+        return await self._db.transaction(write)
+
+    async def closed(self, limit: int | None = None) -> list[Incident]:
+        """Closed incidents that were not forgotten, newest first (incident memory is rebuilt from them)."""
+        sql = (
+            "SELECT record FROM incidents WHERE status IN ('resolved', 'escalated', 'merged') "
+            "AND id NOT IN (SELECT incident_id FROM forgotten) ORDER BY opened_at DESC"
+        )
+        params: tuple[object, ...] = ()
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", (limit,)
+        rows = await self._query(sql, params)
+        return [Incident.model_validate_json(r[0]) for r in rows]
 
     async def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         return await self._db.transaction(lambda tx: tx.fetchall(sql, params))
