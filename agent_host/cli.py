@@ -77,6 +77,11 @@ def _register() -> None:
     ):
         main.add_command(command)
     cli_incidents.graph.callback = needs_agent_extra(cli_incidents.graph.callback)  # type: ignore[arg-type]
+    from . import cli_memory
+
+    main.add_command(cli_memory.memory)
+    for sub in cli_memory.memory.commands.values():
+        sub.callback = needs_agent_extra(sub.callback)  # type: ignore[arg-type]
     from .lab import cli as cli_lab
 
     main.add_command(cli_lab.lab)

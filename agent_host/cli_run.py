@@ -43,7 +43,7 @@ def run(as_json: bool, once: bool) -> None:
     async def main() -> None:
         async with running_agent(settings, listeners=[printer.step]) as agent:
             reporter = Reporter(
-                settings.state_dir, server=agent.link.describe(), mode=agent.deps.mode_note,
+                settings.state_dir, server=agent.link.describe(), mode=agent.describe_mode,
                 read_resource=agent.link.read_resource, open_incidents=agent.deps.store.unfinished,
             )  # fmt: skip
             printer.watching(await reporter.refresh(), str(settings.state_dir))

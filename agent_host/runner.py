@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
@@ -24,6 +26,7 @@ from agent_host.settings import AgentSettings
 from mcp_server.runbooks import RunbookLibrary
 
 RUNBOOK_INDEX = "runbook://index"
+log = logging.getLogger(__name__)
 
 
 def mode_note(settings: AgentSettings) -> str:
@@ -31,11 +34,35 @@ def mode_note(settings: AgentSettings) -> str:
     return "runbook-only: no model configured (set OLLAMA_HOST or INFRAGUARDIAN_AGENT__MODEL__OLLAMA_HOST)"
 
 
-async def server_runbooks(link: ServerLink) -> RunbookLibrary:
+async def server_runbook_texts(link: ServerLink) -> dict[str, str]:
     """The server's own runbooks (`runbook://…`), so agent and server follow the same files."""
     index = json.loads(await link.read_resource(RUNBOOK_INDEX))
-    texts = {entry["name"]: await link.read_resource(f"runbook://{entry['name']}") for entry in index}
-    return RunbookLibrary.from_texts(texts)
+    return {entry["name"]: await link.read_resource(f"runbook://{entry['name']}") for entry in index}
+
+
+async def server_runbooks(link: ServerLink) -> RunbookLibrary:
+    return RunbookLibrary.from_texts(await server_runbook_texts(link))
+
+
+async def incident_memory(
+    settings: AgentSettings, store: IncidentStore, runbooks: dict[str, str]
+) -> tuple[Any | None, str]:
+    """The knowledge base (embedded Chroma in the state directory, or a Chroma server) and a line
+    saying what it is; the runbooks are indexed as notes. Memory that cannot open is reported and
+    the agent runs without it, as it runs without a model."""
+    if not settings.memory.enabled:
+        return None, "incident memory off (INFRAGUARDIAN_AGENT__MEMORY__ENABLED=false)"
+    from agent_host.memory import KnowledgeBase, MemoryStoreError
+
+    try:
+        memory = await KnowledgeBase.open(
+            settings.memory, settings.state_dir, ollama_host=settings.model.ollama_host, store=store
+        )
+        for name, text in sorted(runbooks.items()):
+            await memory.add_note(f"runbook:{name}", text, {"kind": "runbook", "name": name})
+    except MemoryStoreError as exc:
+        return None, f"incident memory unavailable ({exc}); deciding without it"
+    return memory, f"incident memory: {memory.status}"
 
 
 async def model_decider(settings: AgentSettings, link: ServerLink) -> ModelDecider | None:
@@ -71,6 +98,13 @@ class Agent:
     link: ServerLink
     deps: LoopDeps
     monitor: Monitor
+    memory_status: str = ""
+
+    def describe_mode(self) -> str:
+        """How it decides (model or runbooks) and what it remembers, for `run`'s first lines."""
+        return (
+            f"{self.deps.mode_note()}; {self.memory_status}" if self.memory_status else self.deps.mode_note()
+        )
 
 
 @contextlib.asynccontextmanager
@@ -86,18 +120,23 @@ async def running_agent(
     store, book = IncidentStore(db), ApprovalBook(db)
     try:
         async with ServerLink(settings.link_settings(), env=env) as link, checkpointer(settings) as saver:
-            library = await server_runbooks(link)
+            texts = await server_runbook_texts(link)
+            library = RunbookLibrary.from_texts(texts)
             decider = await model_decider(settings, link)
+            memory, memory_status = await incident_memory(settings, store, texts)
+            log.info("%s", memory_status)
             deps = LoopDeps(
                 link=link, library=library, store=store, settings=settings, approvals=book,
                 mode_note=decider.mode_note if decider else (lambda: mode_note(settings)),
-                listeners=list(listeners or []), decider=decider,
+                listeners=list(listeners or []), decider=decider, memory=memory,
             )  # fmt: skip
             graph = compile_graph(deps, saver)
             try:
-                yield Agent(link, deps, Monitor(deps, graph, link.active_signals))
+                yield Agent(link, deps, Monitor(deps, graph, link.active_signals), memory_status)
             finally:
                 if decider is not None:
                     await decider.aclose()
+                if memory is not None:
+                    await memory.close()
     finally:
         db.close()
