@@ -1,0 +1,1 @@
+"""Labelled incident texts and the retrieval scoring of incident memory (bench/memory_recall.py)."""
