@@ -11,6 +11,7 @@ in worker threads).
 
 from __future__ import annotations
 
+import logging
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,8 @@ from chromadb.config import Settings
 from chromadb.errors import NotFoundError
 
 from agent_host.memory.embeddings import embedding_id
+
+logger = logging.getLogger(__name__)
 
 INCIDENTS = "incidents"
 NOTES = "notes"
@@ -45,6 +48,21 @@ def chroma_settings(token: str | None = None) -> Settings:
 def embedded_client(path: Path) -> ClientAPI:
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings())
+
+
+def drop_embedded_system(path: Path) -> None:
+    """Forget Chroma's cached system for `path` after it failed to open: Chroma caches one system
+    per directory for the whole process, also a half-started one, and would hand it out again
+    (broken) when the directory is recreated."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    system = SharedSystemClient._identifier_to_system.pop(str(path), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+    if system is not None:
+        try:
+            system.stop()
+        except Exception as exc:  # it never started properly: stopping it is best effort
+            logger.debug("stopping Chroma's half-started system for %s: %s", path, exc)
 
 
 def server_client(url: str, token: str | None) -> ClientAPI:

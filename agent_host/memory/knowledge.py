@@ -125,6 +125,7 @@ class KnowledgeBase:
         except Exception as exc:  # Chroma cannot read its directory: keep it aside, start anew
             if client is not None:
                 await anyio.to_thread.run_sync(chroma.close_client, client)
+            await anyio.to_thread.run_sync(chroma.drop_embedded_system, path)
             moved = await anyio.to_thread.run_sync(chroma.move_aside, path)
             try:
                 client = await anyio.to_thread.run_sync(chroma.embedded_client, path)
