@@ -3,9 +3,10 @@
 From the incident store's fix records for the target (the same root-cause fingerprint), newest
 first, each solution gets a lesson: how often it failed since it last worked, and how often it
 worked since it last failed. Then, for the candidates whose conditions hold:
-- order: a solution that follows another runbook (the root cause is elsewhere) stays first; then
-  what worked here, then what has no record, then what failed here (fewest failures first) — so a
-  fix that failed is not tried again while an untried alternative exists;
+- order: the runbook's (it puts the more specific fix first), except that what failed here goes
+  after every candidate that did not (fewest failures first) — a fix that failed is not tried
+  again while an alternative holds. A success alone reorders nothing: last month's restart is no
+  reason to skip the rollback a bad deploy calls for;
 - confidence: each failure since it last worked costs `failure_penalty` (settings.learning), and
   two failures (flap.never_auto_after_failures) already make it a human's call;
 - threshold: a fix that worked `trust_after` times here and has not failed since may act at a
@@ -57,15 +58,9 @@ def lessons_from(fixes: Sequence[FixRecord]) -> dict[str, FixLesson]:
 def ranked(holding: Sequence[Solution], lessons: Mapping[str, FixLesson]) -> list[Solution]:
     """The candidates whose conditions hold, in the order memory would try them (stable)."""
 
-    def key(solution: Solution) -> tuple[int, int]:
-        if solution.follow is not None:
-            return (0, 0)
+    def key(solution: Solution) -> int:
         lesson = lessons.get(solution.id)
-        if lesson is None:
-            return (2, 0)
-        if lesson.failed:
-            return (3, lesson.failed)
-        return (1, -lesson.worked)
+        return lesson.failed if lesson is not None and solution.follow is None else 0
 
     return sorted(holding, key=key)
 
@@ -75,9 +70,11 @@ def order_reason(first: Solution, chosen: Solution, lessons: Mapping[str, FixLes
     if chosen.id == first.id:
         return None
     skipped, picked = lessons.get(first.id), lessons.get(chosen.id)
-    why = []
-    if skipped and skipped.failed:
-        why.append(f"{first.id} failed for this target {skipped.failed}× (last {skipped.last_incident})")
+    why = (
+        [f"{first.id} failed for this target {skipped.failed}× (last {skipped.last_incident})"]
+        if skipped
+        else []
+    )
     if picked and picked.worked:
         why.append(f"{chosen.id} worked here {picked.worked}× (last {picked.last_incident})")
     return f"memory: tries {chosen.id} before {first.id}: " + "; ".join(why)

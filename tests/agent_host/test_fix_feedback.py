@@ -78,7 +78,12 @@ def test_a_fix_that_failed_here_gives_way_to_the_alternative_and_says_why(tmp_pa
     ), choice.decision.reasons
 
 
-def test_what_worked_here_is_tried_first_and_the_record_says_it_is_remembered(tmp_path: Path) -> None:
+def test_a_success_alone_does_not_reorder_the_runbook(tmp_path: Path) -> None:
+    choice = decide(tmp_path, [fix("inc-1", "raise-memory-limit", "worked", 3)])
+    assert choice.decision.solution == "restart", choice.decision.reasons  # the runbook's first
+
+
+def test_the_fix_that_worked_after_one_that_failed_is_remembered_and_said(tmp_path: Path) -> None:
     past = [fix("inc-2", "raise-memory-limit", "worked", 3), fix("inc-1", "restart", "failed", 10)]
     choice = decide(tmp_path, past)
     assert choice.decision.solution == "raise-memory-limit" and choice.decision.route == "auto"
@@ -88,7 +93,11 @@ def test_what_worked_here_is_tried_first_and_the_record_says_it_is_remembered(tm
 
 
 def test_two_successes_lower_the_threshold_within_policy(tmp_path: Path) -> None:
-    past = [fix("inc-3", "raise-memory-limit", "worked", 1), fix("inc-2", "raise-memory-limit", "worked", 3)]
+    past = [
+        fix("inc-3", "raise-memory-limit", "worked", 1),
+        fix("inc-2", "raise-memory-limit", "worked", 3),
+        fix("inc-1", "restart", "failed", 9),
+    ]
     choice = decide(tmp_path, past)
     assert choice.decision.solution == "raise-memory-limit"
     assert choice.decision.threshold == 0.6 and choice.decision.confidence == 0.75
