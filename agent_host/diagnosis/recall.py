@@ -13,10 +13,13 @@ from dataclasses import asdict
 from typing import Any
 
 from agent_host.incidents.model import Incident
+from agent_host.memory.documents import incident_document
 
 log = logging.getLogger(__name__)
 
 SIMILAR_KEY = "_similar"  # incident.context entry the prompt and the post-mortem read
+NOTES_KEY = "_notes"  # the owner's knowledge notes near this incident (the prompt reads them)
+NOTES_SEARCHED, NOTES_SHOWN = 8, 2  # runbook notes are dropped from what is searched
 
 
 async def recall(memory: Any, incident: Incident, count: int) -> list[dict[str, Any]]:
@@ -33,7 +36,26 @@ async def recall(memory: Any, incident: Incident, count: int) -> list[dict[str, 
         return []
     rows = [_row(asdict(item)) for item in found]
     incident.context[SIMILAR_KEY] = {"tool": "incident_memory", "ok": True, "structured": rows}
+    await _recall_notes(memory, incident)
     return rows
+
+
+async def _recall_notes(memory: Any, incident: Incident) -> None:
+    """The owner's knowledge notes (`memory note`) closest to this incident, for the model's
+    prompt; the runbooks are indexed as notes too, but the model already sees the candidates."""
+    query = incident_document(incident)[1]  # the text similar() compares: symptoms and evidence
+    try:
+        found = await memory.search_notes(query, NOTES_SEARCHED)
+    except Exception as exc:  # as above: an aid, never a blocker
+        incident.note("diagnose", f"knowledge notes not searched ({type(exc).__name__}: {exc})")
+        return
+    notes = [
+        {"note_id": note_id, "similarity": similarity, "text": text}
+        for note_id, similarity, text in found
+        if not note_id.startswith("runbook:")
+    ][:NOTES_SHOWN]
+    if notes:
+        incident.context[NOTES_KEY] = {"tool": "incident_memory", "ok": True, "structured": notes}
 
 
 def similar_reason(rows: list[dict[str, Any]]) -> str:

@@ -17,6 +17,7 @@ from string import Template
 from typing import Any
 
 from agent_host.incidents.model import Incident
+from mcp_server.redaction import redact_text
 from mcp_server.safety.boundary import wrap_untrusted
 
 from .decision import Candidate, decision_schema
@@ -113,6 +114,19 @@ def similar_text(incident: Incident) -> str:
     return wrap_untrusted("\n".join(lines), "incident memory: past incidents")
 
 
+def notes_text(incident: Incident) -> str:
+    """The owner's knowledge notes closest to this incident (written by people: not fenced, but
+    redacted like everything the model is sent)."""
+    notes = (incident.context.get("_notes") or {}).get("structured") or []
+    return (
+        "\n".join(
+            f"- (similarity {n.get('similarity', 0):.2f}) {redact_text(str(n.get('text', ''))[:500])}"
+            for n in notes
+        )
+        or "(none)"
+    )
+
+
 def decide_prompt(
     incident: Incident,
     candidates: Sequence[Candidate],
@@ -141,6 +155,7 @@ def decide_prompt(
         deployment=last_deployment(incident),
         past_outcomes=past_outcomes_text(past_outcomes),
         similar=similar_text(incident),
+        notes=notes_text(incident),
         runbook=incident.runbook or "none",
         candidates=json.dumps([c.describe() for c in candidates], indent=1),
         candidate_ids=", ".join(f"`{i}`" for i in ids) or "(no candidates)",
