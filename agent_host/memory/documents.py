@@ -17,6 +17,7 @@ redaction first, so no secret a container printed is ever embedded or stored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -153,18 +154,35 @@ def actions_digest(incident: Incident) -> str:
     for action in incident.actions:
         if action.dry_run:
             continue
-        arguments = ", ".join(f"{k}={str(v)[:40]}" for k, v in action.arguments.items() if k != "app_name")
+        arguments = ", ".join(
+            f"{k}={str(v)[:40]}" for k, v in action.arguments.items() if k not in ("app_name", "service")
+        )
         verdict = "refused" if action.refused else ("ok" if action.ok else "failed")
         parts.append(f"{action.tool}({arguments[:160]}) {verdict}")
     return "; ".join(parts) or "none"
 
 
+def unnamed(text: str, incident: Incident) -> str:
+    """`text` without the target's container, app and service names: measured on the labelled set
+    (bench/memory_eval), names pulled a query towards other failures of the same app, and taking
+    them out of the embedded text lifted wordllama's recall@3 from 0.89 to 0.97. Whether a past
+    incident is about the same service comes from the metadata instead (`same_service`)."""
+    names = [str(incident.target.get(k) or "") for k in ("container", "app_name", "service")]
+    for name in sorted({n for n in names if len(n) >= 2}, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w.-]){re.escape(name)}(?![\w-]|\.\w)", "", text, flags=re.IGNORECASE)
+    return re.sub(r"[ \t]+\n", "\n", re.sub(r"[ \t]{2,}", " ", text)).strip(" :/")
+
+
 def symptoms(incident: Incident) -> str:
-    """What was seen, before anything was decided: the query text for similar past incidents."""
-    target = incident.target
-    where = "/".join(str(target[k]) for k in ("app_name", "service") if target.get(k)) or incident.target_key
-    signals = "; ".join(f"{s.get('kind')}: {str(s.get('summary') or '')[:150]}" for s in incident.signals[:5])
-    lines = [f"Incident {incident.kind} on {where} ({incident.severity}): {incident.summary[:200]}"]
+    """What was seen, before anything was decided: the query text for similar past incidents.
+    Without the target's names (see `unnamed`); the severity and the signals' own words stay."""
+    summary = unnamed(incident.summary, incident)[:200]
+    signals = "; ".join(
+        f"{s.get('kind')}: {unnamed(str(s.get('summary') or ''), incident)[:150]}"
+        for s in incident.signals[:5]
+        if unnamed(str(s.get("summary") or ""), incident) != summary
+    )
+    lines = [f"Incident {incident.kind} ({incident.severity}): {summary}"]
     meaning = [KIND_WORDS.get(incident.kind, "")]
     exit_code = incident.facts.get("exit_code")
     if isinstance(exit_code, int) and not isinstance(exit_code, bool) and exit_code in EXIT_CODE_WORDS:
@@ -186,7 +204,7 @@ def symptoms(incident: Incident) -> str:
 
 def query_text(incident: Incident) -> str:
     """The redacted, bounded symptoms of an incident, to look for similar ones."""
-    return redact_text(symptoms(incident))[:DOCUMENT_MAX_CHARS]
+    return unnamed(redact_text(symptoms(incident)), incident)[:DOCUMENT_MAX_CHARS]
 
 
 def incident_text(incident: Incident) -> str:
@@ -199,7 +217,7 @@ def incident_text(incident: Incident) -> str:
         f"Actions: {actions_digest(incident)[:400]}",
         outcome,
     ]
-    return redact_text("\n".join(lines))[:DOCUMENT_MAX_CHARS]
+    return unnamed(redact_text("\n".join(lines)), incident)[:DOCUMENT_MAX_CHARS]
 
 
 def _image(incident: Incident) -> str:

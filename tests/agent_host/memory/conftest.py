@@ -75,7 +75,7 @@ def incident(
     if outcome == "open":
         return inc
     decision = Decision(
-        runbook=inc.runbook, solution=solution, solution_title=f"{solution.replace('-', ' ')} of {service}",
+        runbook=inc.runbook, solution=solution, solution_title=solution.replace("-", " ").capitalize(),
         confidence=0.9, threshold=0.8, risk="low", route="auto",
         reasons=[f"{inc.runbook}/{solution}: conditions hold"],
     )  # fmt: skip
@@ -85,7 +85,8 @@ def incident(
     inc.decision = decision
     if outcome == "escalated":
         decision.route = "escalate"
-        decision.solution = None
+        decision.solution = decision.solution_title = None
+        decision.escalation = [f"{inc.runbook}: escalation rule holds"]
         inc.close("escalated", "needs a human: no safe fix", "escalate")
         inc.closed_at = seen + timedelta(seconds=5)
         return inc

@@ -51,7 +51,7 @@ async def test_remember_similar_search_entries_and_forget(tmp_path: Path) -> Non
             "worked",
         )
         assert best.recover_s == 40 and not best.same_service and 0 < best.similarity <= 1
-        assert best.summary.startswith("Incident oom on shop/api")
+        assert best.summary.startswith("Incident oom (critical)")
 
         hits = await kb.search("killed by out of memory, exit 137", n=2)
         assert hits[0].incident_id == past[0].id and len(hits) == 2
@@ -105,14 +105,22 @@ async def test_documents_carry_outcome_root_cause_and_no_secret() -> None:
     assert doc_id == failed.id and len(text) <= DOCUMENT_MAX_CHARS
     assert "S3cr3tPassw0rd" not in text
     assert "Root cause: the database refuses connections" in text
-    assert "restart_service(service=worker) ok" in text
+    assert "restart_service() ok" in text
     assert meta["outcome_kind"] == "failed" and meta["solution"] == "restart" and meta["recover_s"] == -1
     assert all(v is not None for v in meta.values())
     assert meta["compose"] == meta["app_name"] == "shop" and meta["status"] == "escalated"
     worked = incident("oom", "api", evidence=OOM, solution="raise-memory", recover_s=42)
     _, text, meta = incident_document(worked)
     assert meta["outcome_kind"] == "worked" and meta["recover_s"] == 42.0
-    assert "Root cause: raise memory of api" in text and "Outcome: worked: resolved by raise-memory" in text
+    assert "Root cause: Raise memory" in text and "Outcome: worked: resolved by raise-memory" in text
+    # names pull a query towards the same app's other failures: they are metadata, not text
+    assert "shop" not in text and "api" not in text
+    assert (meta["app_name"], meta["service"]) == ("shop", "api")
+    domain = incident("domain_down", "proxy", summary="proxy of shop: shop.example.com answers 502")
+    unnamed_text = incident_document(domain)[1]
+    assert (
+        "shop.example.com answers 502" in unnamed_text and "proxy" not in unnamed_text
+    )  # a domain stays whole
 
 
 async def test_reopening_keeps_the_data_without_warnings(tmp_path: Path) -> None:
