@@ -18,7 +18,7 @@ import click
 from agent_host import __version__
 
 # Import names of the `agent` extra in pyproject.toml (keep the two lists together).
-AGENT_EXTRA_MODULES: tuple[str, ...] = ("ollama", "chromadb", "langgraph", "psycopg", "wordllama")
+AGENT_EXTRA_MODULES: tuple[str, ...] = ("ollama", "chromadb", "langgraph", "psycopg", "wordllama", "telegram")
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -38,6 +38,7 @@ AGENT_ONLY_MODULES = (
     "langgraph",
     "psycopg",
     "wordllama",
+    "telegram",
 )
 AGENT_ONLY_DISTRIBUTIONS = (
     "chromadb",
@@ -48,6 +49,7 @@ AGENT_ONLY_DISTRIBUTIONS = (
     "langgraph",
     "psycopg",
     "wordllama",
+    "python-telegram-bot",
 )
 
 
@@ -166,10 +168,11 @@ def test_pyproject_declares_each_part_and_its_console_script() -> None:
     agent_deps = {
         _normalize(re.split(r"[<>=!~ ;\[]", spec)[0]) for spec in project["optional-dependencies"]["agent"]
     }
-    agent_libraries = {"chromadb", "ollama", "langgraph", "psycopg", "wordllama"}
+    agent_libraries = {"chromadb", "ollama", "langgraph", "psycopg", "wordllama", "python-telegram-bot"}
     assert agent_libraries | {"langgraph-checkpoint-sqlite", "langgraph-checkpoint-postgres"} <= agent_deps
     assert server_deps.isdisjoint(agent_libraries)
-    assert {_normalize(m) for m in AGENT_EXTRA_MODULES} == agent_libraries
+    distribution = {"telegram": "python-telegram-bot"}  # import name → what pip installs
+    assert {_normalize(distribution.get(m, m)) for m in AGENT_EXTRA_MODULES} == agent_libraries
     assert project["scripts"]["infraguardian-mcp"] == "mcp_server.cli:main"
     assert project["scripts"]["infraguardian-agent"] == "agent_host.cli:main"
     installed = {ep.name: ep for ep in importlib.metadata.entry_points(group="console_scripts")}
@@ -226,7 +229,17 @@ def test_server_only_environment_runs_the_server_and_lacks_the_agent_libraries(t
     environ = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(env_dir)}
     environ.pop("VIRTUAL_ENV", None)
     subprocess.run(
-        [_uv(), "sync", "--frozen", "--no-dev", "--no-editable", "--quiet"],
+        # rebuilt from this tree: uv keys its cache of a local project's wheel on pyproject.toml only
+        [
+            _uv(),
+            "sync",
+            "--frozen",
+            "--no-dev",
+            "--no-editable",
+            "--reinstall-package",
+            "infraguardian",
+            "--quiet",
+        ],
         cwd=ROOT,
         env=environ,
         check=True,
