@@ -94,6 +94,28 @@ async def test_similar_puts_the_same_service_first_and_never_itself(tmp_path: Pa
         await kb.close()
 
 
+async def test_the_target_s_own_history_of_that_kind_is_found_beyond_the_nearest(tmp_path: Path) -> None:
+    kb = await _kb(tmp_path)
+    try:
+        for n in range(30):  # OOMs elsewhere, worded like the new one: the nearest 13 are all these
+            await kb.remember(incident("oom", f"svc{n}", app="farm", evidence=OOM, minutes=n))
+        own_oom = incident(
+            "oom", "billing", evidence={**OOM, "last_log_lines": ["heap limit reached", "GC overhead"]},
+            summary="billing restarted after a kill", solution="raise-memory", outcome="failed", minutes=40,
+        )  # fmt: skip
+        own_disk = incident("disk_pressure", "billing", evidence={"used_percent": 99}, minutes=41)
+        await kb.remember(own_oom)
+        await kb.remember(own_disk)
+        now = incident("oom", "billing", evidence=OOM, outcome="open", minutes=60)
+        found = await kb.similar(now, n=3)
+        assert found[0].incident_id == own_oom.id and found[0].same_service
+        assert (found[0].solution, found[0].outcome_kind) == ("raise-memory", "failed")
+        assert own_disk.id not in [s.incident_id for s in found]  # another kind: not promoted
+        assert [s.same_service for s in found] == [True, False, False]
+    finally:
+        await kb.close()
+
+
 async def test_documents_carry_outcome_root_cause_and_no_secret() -> None:
     secret = "postgres://app:S3cr3tPassw0rd@db:5432/shop"
     failed = incident(
