@@ -1,0 +1,30 @@
+"""pytest plugin: the `telegram_standin` fixture.
+
+Registered in the top-level `tests/conftest.py` (`pytest_plugins`, which pytest only honours there).
+Each test gets a fresh, started stand-in with Telegram's default flood limits: point the bot at
+`telegram_standin.base_url` with `telegram_standin.token`, play the user with `.send_text(...)` and
+`.press_button(...)`, read `.sent()`, `.edits`, `.callback_answers`, `.requests`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from .server import TelegramStandIn
+
+
+@pytest.fixture
+def telegram_standin() -> Iterator[TelegramStandIn]:
+    """A running Telegram Bot API stand-in (`.base_url`, `.token`, `.send_text`, `.sent()`, `.down()`)."""
+    from .server import TelegramStandIn  # imported here: test sessions that never use it skip uvicorn & co
+
+    standin = TelegramStandIn()
+    standin.start()
+    try:
+        yield standin
+    finally:
+        standin.stop()
