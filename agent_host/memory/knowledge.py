@@ -318,7 +318,7 @@ class KnowledgeBase:
             **{k: str(v) for k, v in metadata.items()},
             "note_id": note_id,
         }
-        body = text[:NOTE_MAX_CHARS]
+        body = redact_text(text)[:NOTE_MAX_CHARS]  # an owner's note may hold a pasted secret
         await self._run(
             f"store note {note_id}",
             lambda: collection.upsert(ids=[note_id], documents=[body], metadatas=[meta]),

@@ -104,6 +104,10 @@ def test_notes_are_found_by_meaning(state: Path) -> None:
     assert code == 0 and "noted note:celery" in out
     code, out = memory_cli("search", "worker cannot connect to the redis broker", "--json")
     assert code == 0 and "note:celery" in [n["id"] for n in json.loads(out)["notes"]], out
+    # a pasted secret is redacted before it is stored, not only when printed
+    memory_cli("note", "redis AUTH for the worker: REDIS_PASSWORD=Zq8vN3pLx7TyWm2K", "--id", "note:redis")
+    chroma_files = b"".join(f.read_bytes() for f in (state / "memory").rglob("*") if f.is_file())
+    assert b"Zq8vN3pLx7TyWm2K" not in chroma_files and b"redis AUTH for the worker" in chroma_files
 
 
 def test_bad_input_gets_one_clear_line(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
