@@ -124,7 +124,7 @@ async def running_agent(
             library = RunbookLibrary.from_texts(texts)
             decider = await model_decider(settings, link)
             memory, memory_status = await incident_memory(settings, store, texts)
-            log.info("%s", memory_status)
+            log.debug("%s", memory_status)
             deps = LoopDeps(
                 link=link, library=library, store=store, settings=settings, approvals=book,
                 mode_note=decider.mode_note if decider else (lambda: mode_note(settings)),

@@ -278,6 +278,7 @@ class StandIn:
             return
         for app_name in sorted(world.compose_projects):
             await down_project(world, app_name, volumes=True, stop_timeout=0)
+            await world.in_thread(_remove_project_leftovers, world, app_name)
             await world.in_thread(remove_stack, world, app_name)
             await world.in_thread(_remove_network, world, app_name)
         await world.in_thread(_remove_services, world, sorted(world.swarm_services))
@@ -292,6 +293,35 @@ class StandIn:
         asyncio.run(self.ateardown())
         with contextlib.suppress(OSError):
             self._sock.close()
+
+
+def _remove_project_leftovers(world: World, app_name: str) -> None:
+    """What `compose down` left of a project: a container the engine failed to stop ("tried to kill
+    container, but did not receive an exit event") survives `down`; force-remove it, then the
+    project's volumes and networks. Raises if a container or volume is still there after 30 s, so a leak is never silent."""
+    import docker.errors
+
+    client = world.docker()
+    label = f"com.docker.compose.project={app_name}"
+    deadline = time.monotonic() + 30
+    while True:
+        left = client.containers.list(all=True, filters={"label": label})
+        for container in left:
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                container.remove(force=True, v=True)
+        volumes = client.volumes.list(filters={"label": label})
+        for volume in volumes:
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                volume.remove(force=True)
+        if not left and not volumes:
+            for network in client.networks.list(filters={"label": label}):
+                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                    network.remove()
+            return
+        if time.monotonic() > deadline:
+            names = [c.name for c in left] + [v.name for v in volumes]
+            raise RuntimeError(f"could not remove what is left of {app_name}: {', '.join(names)}")
+        time.sleep(0.5)
 
 
 def _remove_network(world: World, name: str) -> None:

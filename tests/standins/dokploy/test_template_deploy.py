@@ -131,6 +131,13 @@ def test_teardown_removes_everything_the_standin_created() -> None:
         app_name = compose["appName"]
         assert client.containers.list(filters={"label": f"com.docker.compose.project={app_name}"})
         assert client.networks.list(names=[app_name])
+        # what `compose down` leaves (here: a container and a volume of the project it does not
+        # know; in a lab run, a container the engine failed to kill) is swept too
+        project = {"com.docker.compose.project": app_name}
+        client.containers.create(
+            "ig/busybox:test", ["sleep", "3600"], labels={**project, "ig.test": TEST_LABEL}
+        )
+        client.volumes.create(labels=project)
     finally:
         standin.stop()
         standin.teardown()
@@ -139,6 +146,7 @@ def test_teardown_removes_everything_the_standin_created() -> None:
             client.containers.list(all=True, filters={"label": f"com.docker.compose.project={app_name}"})
             == []
         )
+        assert client.volumes.list(filters={"label": f"com.docker.compose.project={app_name}"}) == []
         assert [n for n in client.networks.list(names=[app_name]) if n.name == app_name] == []
         assert client.services.list(filters={"name": database["appName"]}) == []
         assert [v for v in client.volumes.list(filters={"name": database["appName"]})] == []
