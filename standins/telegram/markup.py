@@ -1,11 +1,10 @@
-"""Message text and keyboards checked the way the Bot API checks them (its parsers live in TDLib).
+"""Message text checked the way the Bot API checks it (its parsers live in TDLib).
 
 `parse_text(text, parse_mode)` gives the text a user sees and its entities (offsets in UTF-16 code
 units), or raises BotApiError 400 "Bad Request: can't parse entities: <reason>" with TDLib's wording
 (`MessageEntity.cpp`: parse_html, parse_markdown_v2, parse_markdown). Then, as Telegram does,
 leading/trailing white space is trimmed, empty text is "message text is empty" and more than 4096
-characters is "message is too long". `check_reply_markup` enforces inline keyboard rules
-(callback_data 1-64 bytes, exactly one action per button).
+characters is "message is too long". Keyboards are checked in `keyboards`.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from typing import Any
 from .wire import bad_request
 
 MAX_TEXT = 4096
-MAX_CALLBACK_DATA = 64  # bytes
 HTML_KINDS = {
     "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
     "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "tg-spoiler": "spoiler",
@@ -25,11 +23,6 @@ HTML_KINDS = {
 HTML_TAGS = frozenset(HTML_KINDS)  # every other tag is "Unsupported start tag"
 SPACES = " \t\r\n\v\0"
 MDV2_RESERVED = "_*[]()~`>#+-=|{}.!"
-BUTTON_ACTIONS = (
-    "url", "callback_data", "web_app", "login_url", "switch_inline_query",
-    "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text",
-    "callback_game", "pay",
-)  # fmt: skip
 
 
 class _ParseError(Exception):
@@ -170,8 +163,22 @@ def _parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
                 f'Unmatched end tag at byte offset {_byte(text, begin)}, expected "</{tag}>", found "</{end_tag}>"'
             )
         length = _utf16("".join(out)) - offset
-        if length > 0:
-            entities.append(_html_entity(tag, argument, offset, length))
+        entity = _html_entity(tag, argument, offset, length)
+        if entity["type"] == "pre" and tag == "code" and not (stack and stack[-1][0] == "pre"):
+            entity = {
+                "type": "code",
+                "offset": offset,
+                "length": length,
+            }  # a language only counts inside <pre>
+        last = entities[-1] if entities else {}
+        if (
+            tag == "pre"
+            and last.get("type") == "pre"
+            and (last["offset"], last["length"]) == (offset, length)
+        ):
+            pass  # <pre><code class="language-x">: one pre entity with its language, as TDLib merges them
+        elif length > 0:
+            entities.append(entity)
         i += 1
     if stack:
         raise _ParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
@@ -275,6 +282,7 @@ def _parse_markdown_v2(text: str) -> tuple[str, list[dict[str, Any]]]:
     out: list[str] = []
     entities: list[dict[str, Any]] = []
     stack: list[tuple[str, int, int]] = []  # kind, UTF-16 offset, byte offset of the opening mark
+    language = ""  # of the open ``` block
     i, n = 0, len(text)
     while i < n:
         char = text[i]
@@ -297,6 +305,8 @@ def _parse_markdown_v2(text: str) -> tuple[str, list[dict[str, Any]]]:
             length = _utf16("".join(out)) - offset
             entity: dict[str, Any] = {"type": kind, "offset": offset, "length": length}
             i += {"underline": 2, "spoiler": 2, "pre": 3}.get(kind, 1)
+            if kind == "pre" and language:
+                entity["language"] = language
             if kind in ("text_link", "custom_emoji"):
                 if text[i : i + 1] != "(":
                     if kind == "custom_emoji":
@@ -319,14 +329,14 @@ def _parse_markdown_v2(text: str) -> tuple[str, list[dict[str, Any]]]:
         elif char == "!" and text[i + 1 : i + 2] == "[":
             kind, i = "custom_emoji", i + 2
         elif char == "`" and text[i + 1 : i + 3] == "``":
-            kind, i = "pre", i + 3
+            kind, i, language = "pre", i + 3, ""
             line_end = text.find("\n", i)
             if (
                 line_end >= 0
                 and "`" not in text[i:line_end]
                 and not any(c in SPACES for c in text[i:line_end])
             ):
-                i = line_end + 1  # the language name line
+                language, i = text[i:line_end], line_end + 1  # the language name line
         elif char in "_*~`[":
             kind, i = (
                 {"_": "italic", "*": "bold", "~": "strikethrough", "`": "code", "[": "text_link"}[char],
@@ -374,48 +384,3 @@ def _parse_markdown(text: str) -> tuple[str, list[dict[str, Any]]]:
         if length > 0:
             entities.append(entity)
     return "".join(out), entities
-
-
-def check_reply_markup(markup: Any) -> dict[str, Any] | None:
-    """The reply_markup as Telegram stores it, or BotApiError(400) for a keyboard it refuses."""
-    if markup is None:
-        return None
-    if not isinstance(markup, dict):
-        raise bad_request("can't parse reply keyboard markup JSON object")
-    keyboard = markup.get("inline_keyboard")
-    if keyboard is None:
-        return markup  # reply keyboards, ReplyKeyboardRemove, ForceReply: stored as sent
-    if not isinstance(keyboard, list) or not all(isinstance(row, list) for row in keyboard):
-        raise bad_request(
-            'can\'t parse inline keyboard button: field "inline_keyboard" must be an Array of Arrays'
-        )
-    for row in keyboard:
-        for button in row:
-            _check_button(button)
-    return markup
-
-
-def _check_button(button: Any) -> None:
-    if not isinstance(button, dict):
-        raise bad_request("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
-    if not isinstance(button.get("text"), str):
-        raise bad_request('can\'t parse inline keyboard button: Field "text" must be of type String')
-    actions = [key for key in BUTTON_ACTIONS if key in button]
-    if not actions:
-        raise bad_request(
-            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
-        )
-    data = button.get("callback_data")
-    if "callback_data" in button and (
-        not isinstance(data, str) or not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA
-    ):
-        raise bad_request("BUTTON_DATA_INVALID")
-    url = button.get("url")
-    if "url" in button and (not isinstance(url, str) or ("://" not in url and not url.startswith("tg:"))):
-        raise bad_request("BUTTON_URL_INVALID")
-
-
-def buttons(markup: dict[str, Any] | None) -> list[list[tuple[str, str | None]]]:
-    """An inline keyboard as rows of (text, callback_data)."""
-    rows = (markup or {}).get("inline_keyboard") or []
-    return [[(str(b.get("text", "")), b.get("callback_data")) for b in row] for row in rows]

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .markup import check_reply_markup, check_text
+from .keyboards import check_reply_markup
+from .markup import check_text
 from .wire import BotApiError, Params, bad_request, too_many_requests
 from .world import CallbackAnswer, Edit, SentMessage, World
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .markup import buttons
+from .keyboards import buttons
 
 MAX_RECORDS = 10_000  # a lab run of days keeps its memory bounded (the oldest are dropped)
 FIRST_UPDATE_ID = 700_000_001
