@@ -60,6 +60,8 @@ class TelegramApp:
             record.description = exc.description
         except Exception as exc:  # a stand-in bug: answer 500 so the client sees it, and say what broke
             error = BotApiError(500, f"Internal Server Error: stand-in crashed: {exc!r}")
+            with self.world.lock:
+                self.world.problems.append(f"stand-in crashed on {name}: {exc!r}")
             response = error_response(error)
             record.description = error.description
         record.status = response.status_code

@@ -29,6 +29,9 @@ import click
 )
 @click.option("--overall-per-second", type=click.FloatRange(0), default=30.0, show_default=True)
 @click.option("--strict-chats", is_flag=True, help="Refuse sends to chats no user has written from.")
+@click.option(
+    "--allow-http-webhooks", is_flag=True, help="Accept http:// webhook URLs (Telegram wants https)."
+)
 @click.option("--log-requests", is_flag=True, help="Print one line per call: method and answer.")
 def standin(
     host: str,
@@ -38,6 +41,7 @@ def standin(
     chat_per_second: float,
     overall_per_second: float,
     strict_chats: bool,
+    allow_http_webhooks: bool,
     log_requests: bool,
 ) -> None:
     """Serve Telegram's Bot API for one bot, locally."""
@@ -56,6 +60,7 @@ def standin(
             bot_username=bot_username,
             flood_limits=limits,
             strict_chats=strict_chats,
+            allow_http_webhooks=allow_http_webhooks,
             on_answered=log if log_requests else None,
         )
     except ValueError as exc:

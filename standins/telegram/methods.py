@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from .keyboards import check_reply_markup
 from .markup import check_text
@@ -28,6 +29,7 @@ CHAT_ACTIONS = {
     "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
 }  # fmt: skip
 COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
+WEBHOOK_PORTS = (80, 88, 443, 8443)
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 Method = Callable[[World, Params], Any]
@@ -225,8 +227,11 @@ def set_webhook(world: World, params: Params) -> Any:
     url = params.string("url") or ""
     if not url:
         return delete_webhook(world, params)
-    if not url.startswith("https://"):
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not (world.allow_http_webhooks and parts.scheme == "http"):
         raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+    if parts.scheme == "https" and (parts.port or 443) not in WEBHOOK_PORTS:
+        raise bad_request("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
     secret = params.string("secret_token")
     if secret is not None and not SECRET_TOKEN.fullmatch(secret):
         raise bad_request("secret token contains unallowed characters")
@@ -259,6 +264,9 @@ def get_webhook_info(world: World, params: Params) -> Any:
         }
         if world.webhook is not None:
             info.update(url=world.webhook["url"], max_connections=world.webhook["max_connections"])
+            for key in ("last_error_date", "last_error_message"):
+                if key in world.webhook:
+                    info[key] = world.webhook[key]
             if world.webhook["allowed_updates"]:
                 info["allowed_updates"] = world.webhook["allowed_updates"]
         return info

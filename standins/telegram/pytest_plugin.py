@@ -3,7 +3,8 @@
 Registered in the top-level `tests/conftest.py` (`pytest_plugins`, which pytest only honours there).
 Each test gets a fresh, started stand-in with Telegram's default flood limits: point the bot at
 `telegram_standin.base_url` with `telegram_standin.token`, play the user with `.send_text(...)` and
-`.press_button(...)`, read `.sent()`, `.edits`, `.callback_answers`, `.requests`.
+`.press_button(...)`, read `.sent()`, `.edits`, `.callback_answers`, `.requests`. At teardown the
+test FAILS if the stand-in itself crashed on a request (it answered 500).
 """
 
 from __future__ import annotations
@@ -28,3 +29,6 @@ def telegram_standin() -> Iterator[TelegramStandIn]:
         yield standin
     finally:
         standin.stop()
+    problems = standin.problems()
+    if problems:
+        pytest.fail("Telegram stand-in: " + "\n  ".join(["crashed:", *problems]), pytrace=False)

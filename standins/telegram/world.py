@@ -164,9 +164,11 @@ class World:
         self.chat_actions: list[tuple[int, str]] = []
         self.requests: deque[RecordedRequest] = deque(maxlen=MAX_RECORDS)
         self.failures: list[ScriptedFailure] = []
+        self.problems: list[str] = []  # stand-in crashes: the pytest fixture fails the test on these
         self.limits = FloodLimits()
         self._buckets: dict[tuple[str, int], _Bucket] = {}
         self.blocked_until = 0.0  # rate_limit(): every send refused until then (monotonic)
+        self.allow_http_webhooks = False  # Telegram wants https; local tests serve http
         self.strict_chats = False  # True: sending to a chat no user wrote from first is refused
         self.poll_generation = 0  # a newer getUpdates ends an older one with 409, as Telegram does
         self.on_answered: Callable[[RecordedRequest], None] | None = None
