@@ -21,8 +21,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-# the stand-in fixtures (`dokploy_standin`, `ollama_standin`) for every test folder
-pytest_plugins = ["standins.dokploy.pytest_plugin", "standins.ollama.pytest_plugin"]
+# the stand-in fixtures (`dokploy_standin`, `ollama_standin`, `telegram_standin`) for every test folder
+pytest_plugins = [
+    "standins.dokploy.pytest_plugin",
+    "standins.ollama.pytest_plugin",
+    "standins.telegram.pytest_plugin",
+]
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 OPENAPI_FILE = SHARED / "dokploy" / "openapi.json"

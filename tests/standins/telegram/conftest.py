@@ -7,10 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from telegram import Bot
 
-from standins.telegram import TelegramStandIn, pytest_plugin
-
-# the fixture, until tests/conftest.py lists "standins.telegram.pytest_plugin" in its pytest_plugins
-telegram_standin = pytest_plugin.telegram_standin
+from standins.telegram import TelegramStandIn
 
 OWNER = 4242  # a private chat's id is its user's id
 GROUP = -100777  # a supergroup
