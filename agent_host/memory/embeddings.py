@@ -79,8 +79,34 @@ def _texts(input: Documents) -> list[str]:
     return [text if text and text.strip() else _EMPTY_TEXT for text in input]
 
 
+class FixedDimensionEmbedding:
+    """What Chroma asks of each of our embedding functions beyond `__call__`: cosine space first,
+    and the dimension as the stored config (rebuilt by `build_from_config`)."""
+
+    dim: int
+
+    def default_space(self) -> Space:
+        return "cosine"
+
+    def supported_spaces(self) -> list[Space]:
+        return ["cosine", "l2", "ip"]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"dim": self.dim}
+
+
+def unit_vector(vector: np.ndarray, spare: int) -> np.ndarray:
+    """`vector` scaled to length 1; a zero vector becomes the unit vector at `spare` (cosine is
+    undefined for a zero vector, and Chroma would store NaNs)."""
+    norm = float(np.linalg.norm(vector))
+    if norm == 0.0:
+        vector[spare] = 1.0
+        return vector
+    return vector / norm
+
+
 @register_embedding_function
-class WordLlamaEmbedding(EmbeddingFunction[Documents]):
+class WordLlamaEmbedding(FixedDimensionEmbedding, EmbeddingFunction[Documents]):
     """wordllama 0.4 (`l2_supercat`, 256 dimensions), offline; vectors are L2-normalised."""
 
     def __init__(self) -> None:
@@ -96,15 +122,6 @@ class WordLlamaEmbedding(EmbeddingFunction[Documents]):
     @staticmethod
     def name() -> str:
         return "wordllama"
-
-    def default_space(self) -> Space:
-        return "cosine"
-
-    def supported_spaces(self) -> list[Space]:
-        return ["cosine", "l2", "ip"]
-
-    def get_config(self) -> dict[str, Any]:
-        return {"dim": self.dim}
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> WordLlamaEmbedding:
@@ -190,7 +207,7 @@ def lexical_tokens(text: str) -> list[str]:
 
 
 @register_embedding_function
-class LexicalEmbedding(EmbeddingFunction[Documents]):
+class LexicalEmbedding(FixedDimensionEmbedding, EmbeddingFunction[Documents]):
     """Hashed bag of words and word pairs into 256 signed buckets, L2-normalised; deterministic
     across processes (blake2b, not Python's salted `hash()`)."""
 
@@ -204,11 +221,7 @@ class LexicalEmbedding(EmbeddingFunction[Documents]):
             bucket = int.from_bytes(digest[:4], "little") % self.dim
             sign = 1.0 if digest[4] & 1 else -1.0
             vector[bucket] += sign
-        norm = float(np.linalg.norm(vector))
-        if norm == 0.0:  # every token cancelled out: a fixed direction, never a zero vector
-            vector[0] = 1.0
-            return vector
-        return vector / norm
+        return unit_vector(vector, spare=0)  # every token may cancel out
 
     def __call__(self, input: Documents) -> Embeddings:
         return [self.embed_one(text) for text in input]
@@ -216,15 +229,6 @@ class LexicalEmbedding(EmbeddingFunction[Documents]):
     @staticmethod
     def name() -> str:
         return "lexical"
-
-    def default_space(self) -> Space:
-        return "cosine"
-
-    def supported_spaces(self) -> list[Space]:
-        return ["cosine", "l2", "ip"]
-
-    def get_config(self) -> dict[str, Any]:
-        return {"dim": self.dim}
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> LexicalEmbedding:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 
-from agent_host.memory.embeddings import lexical_tokens
+from agent_host.memory.embeddings import lexical_tokens, unit_vector
 
 
 def words(text: str) -> list[str]:
@@ -54,11 +54,7 @@ class TfidfEmbedding(EmbeddingFunction[Documents]):
             index = self.vocabulary.get(word)
             if index is not None:
                 vector[index] = (1.0 + math.log(count)) * self.idf[index]
-        norm = float(np.linalg.norm(vector))
-        if norm == 0.0:  # no known word: a fixed spare direction, never a zero vector (cosine undefined)
-            vector[-1] = 1.0
-            return vector
-        return vector / norm
+        return unit_vector(vector, spare=len(vector) - 1)  # no known word: the spare direction
 
     def __call__(self, input: Documents) -> Embeddings:
         return [self.embed_one(text) for text in input]
