@@ -60,6 +60,7 @@ async def incident_memory(
         )
         for name, text in sorted(runbooks.items()):
             await memory.add_note(f"runbook:{name}", text, {"kind": "runbook", "name": name})
+        await memory.catch_up(store)
     except MemoryStoreError as exc:
         return None, f"incident memory unavailable ({exc}); deciding without it"
     return memory, f"incident memory: {memory.status}"

@@ -48,6 +48,7 @@ __all__ = ["KnowledgeBase", "MemoryEntry", "MemoryStoreError", "SimilarIncident"
 
 T = TypeVar("T")
 BATCH = 256  # documents per Chroma write when rebuilding
+CATCH_UP_RECENT = 200  # closed incidents checked at each start (a crash loses at most a few)
 NOTE_MAX_CHARS = 8000
 
 
@@ -305,6 +306,27 @@ class KnowledgeBase:
             return len(documents)
 
         return await self._run("rebuild the index from the incident store", work)
+
+    async def catch_up(self, store: IncidentStore, recent: int = CATCH_UP_RECENT) -> int:
+        """Index the `recent` newest closed incidents the index lacks (an agent killed between
+        closing an incident and indexing it loses nothing); the number added."""
+        incidents = [i for i in await store.closed(limit=recent) if i.status != "merged"]
+        if not incidents:
+            return 0
+        collection = self._collection(chroma.INCIDENTS)
+
+        def work() -> int:
+            present = set(collection.get(ids=[i.id for i in incidents], include=[])["ids"])
+            missing = [incident_document(i) for i in incidents if i.id not in present]
+            if missing:
+                collection.upsert(
+                    ids=[d[0] for d in missing],
+                    documents=[d[1] for d in missing],
+                    metadatas=[d[2] for d in missing],
+                )
+            return len(missing)
+
+        return await self._run("index the incidents closed while the agent was down", work)
 
     async def count(self) -> int:
         collection = self._collection(chroma.INCIDENTS)
