@@ -1,0 +1,37 @@
+"""Telegram settings, nested in the agent's settings as `telegram` (environment variables
+`INFRAGUARDIAN_AGENT__TELEGRAM__*`). With no token, or no allowed chat, Telegram is off.
+
+    INFRAGUARDIAN_AGENT__TELEGRAM__TOKEN              the bot token from @BotFather
+    INFRAGUARDIAN_AGENT__TELEGRAM__ALLOWED_CHAT_IDS   '[123456789]': chats obeyed and notified
+    INFRAGUARDIAN_AGENT__TELEGRAM__ALLOWED_USER_IDS   '[123456789]': who may command/approve
+    INFRAGUARDIAN_AGENT__TELEGRAM__BASE_URL           another Bot API server (tests: the stand-in)
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TelegramSettings(BaseSettings):
+    """How the agent talks to Telegram; `enabled` is False until a token and a chat are set."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    token: SecretStr | None = Field(default=None, description="bot token; None = Telegram off")
+    base_url: str = Field(
+        default="https://api.telegram.org/bot", description="Bot API URL the token is appended to"
+    )
+    allowed_chat_ids: list[int] = Field(
+        default_factory=list, description="chats that are obeyed; notifications go to each of them"
+    )
+    allowed_user_ids: list[int] = Field(
+        default_factory=list,
+        description="users who may command and approve; empty = any member of an allowed chat",
+    )
+    poll_timeout_s: int = Field(default=30, ge=0, description="long-polling timeout of getUpdates")
+    notify: bool = Field(default=True, description="send incident notifications to the allowed chats")
+
+    @property
+    def enabled(self) -> bool:
+        return self.token is not None and bool(self.token.get_secret_value()) and bool(self.allowed_chat_ids)
