@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from agent_host.memory.settings import MemorySettings
 from agent_host.model.settings import ModelSettings
 from agent_host.server_link.settings import LinkSettings
+from agent_host.telegram.settings import TelegramSettings
 
 if TYPE_CHECKING:
     from agent_host.incidents.database import Database
@@ -123,6 +124,7 @@ class AgentSettings(BaseSettings):
     flap: FlapSettings = Field(default_factory=FlapSettings)
     learning: LearningSettings = Field(default_factory=LearningSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
 
     def link_settings(self) -> LinkSettings:
