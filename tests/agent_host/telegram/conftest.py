@@ -1,17 +1,23 @@
 """Shared fixtures of the Telegram tests: a `BotContext` on a fresh SQLite database (incident store,
-approval book, outbox) whose settings point at the `telegram_standin` fixture."""
+approval book, outbox) whose settings point at the `telegram_standin` fixture, and `running_bot`,
+a started TelegramBot for one test."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from telegram.ext import BaseHandler
 
 from agent_host.approvals.book import ApprovalBook
 from agent_host.incidents.database import Database
 from agent_host.incidents.store import IncidentStore
+from agent_host.telegram.bot import TelegramBot
 from agent_host.telegram.context import BotContext
 from agent_host.telegram.outbox import Outbox
 from agent_host.telegram.settings import TelegramSettings
@@ -59,3 +65,18 @@ def bot_context(database: Database, telegram_settings: TelegramSettings) -> BotC
         decider=None,
         outbox=Outbox(database),
     )
+
+
+@asynccontextmanager
+async def running_bot(
+    ctx: BotContext, handlers: Sequence[BaseHandler[Any, Any, Any]] = (), **options: Any
+) -> AsyncIterator[TelegramBot]:
+    """A started TelegramBot polling the stand-in (ready: Telegram answered), stopped afterwards.
+    `options` go to TelegramBot (e.g. coalesce_s=0.2, retry_base_s=0.2, retry_max_s=1)."""
+    bot = TelegramBot(ctx, handlers, **options)
+    await bot.start()
+    try:
+        await asyncio.wait_for(bot.ready.wait(), timeout=30)
+        yield bot
+    finally:
+        await bot.stop()
