@@ -127,6 +127,8 @@ async def reply_to_question(ctx: BotContext, text: str, language: str | None) ->
     decider = ctx.decider
     if decider is None or not decider.settings.ollama_host:
         return no_model_reply(text)
+    if not decider.available():  # known down: the decider looks for it again every recheck_s
+        return f"{esc(decider.mode_note())}. Meanwhile try {esc(suggest(text))} (/help lists every command)."
     try:
         answer = await answer_question(decider, text, language)
     except Exception as exc:  # Ollama down or odd: say so, with the command that still works

@@ -260,6 +260,12 @@ async def test_commands_on_a_real_stack(
         async with polling(telegram_standin, command_handlers(bot_context)):
             done = await ask(telegram_standin, f"/restart {name} api", within=120)
             assert done.startswith(f"✅ restart {app_name}/api") and "→ running" in done
+            deployed = await ask(telegram_standin, f"/deploy granada {name}", within=180)
+            assert deployed.startswith(f"✅ deploy {app_name}: done") and "deploy budget 1 of 3" in deployed
+            # nothing to go back to yet (the deploy changed nothing): the server's one line
+            rolled = await ask(telegram_standin, f"/rollback granada {name}", within=180)
+            assert rolled.startswith(f"rollback failed: no earlier version of '{app_name}'")
+            assert "\n" not in rolled
             muted = await ask(telegram_standin, f"/mute {name} db 2h")
             assert muted.startswith(f"🔕 {app_name}/db muted until")
     assert [k for k in link.keys if k] and all(k.startswith("telegram:") for k in link.keys if k)

@@ -80,3 +80,17 @@ async def test_the_model_reads_through_the_server_and_answers_in_the_users_langu
     assert str(second.messages[-1]["content"]).startswith("refused: restart_service is not available")
     assert third.messages[-1]["role"] == "tool" and '"host"' in str(third.messages[-1]["content"])
     assert link.keys == [None]  # exactly one call reached the server: list_inventory
+
+
+async def test_a_model_that_does_not_answer_gets_the_command_suggested(
+    telegram_standin: TelegramStandIn, bot_context: BotContext, ollama_standin: OllamaStandIn
+) -> None:
+    decider = ModelDecider(ModelSettings(ollama_host=ollama_standin.url, timeout_s=5))
+    bot_context.decider = decider
+    ollama_standin.down()
+    try:
+        async with polling(telegram_standin, command_handlers(bot_context)):
+            reply = await ask(telegram_standin, "show me the RAG API logs")
+    finally:
+        await decider.aclose()
+    assert reply == "The model did not answer just now. Try /logs <service> [n] (/help lists every command)."
