@@ -9,6 +9,7 @@ model (or one that does not answer) the bot says so and suggests the command tha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from agent_host.telegram.commands._common import esc, split_html, who
@@ -147,7 +149,8 @@ async def on_question(ctx: BotContext, update: Update, context: ContextTypes.DEF
     chat_id, user_id = who(update)
     if not ctx.allowed(chat_id, user_id):
         return  # the bot's access guard answers strangers; never ask the model for them
-    await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+    with contextlib.suppress(TelegramError):  # only a hint that the bot works on it
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
     language = update.effective_user.language_code if update.effective_user else None
     reply = await reply_to_question(ctx, message.text, language)
     for part in split_html(reply):

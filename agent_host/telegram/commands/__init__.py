@@ -19,6 +19,7 @@ mutating command carries the update's idempotency key and leaves a row in the bo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
+from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from agent_host.telegram.commands import actions, answers, mute, reads
@@ -114,7 +116,8 @@ def _callback(
         if not ctx.allowed(chat_id, user_id):
             return  # the bot's access guard (group -1) already refused and audited it
         if command.mutating or command.name in ("logs", "metrics", "health"):
-            await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+            with contextlib.suppress(TelegramError):  # only a hint that the bot works on it
+                await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
         reply = await run_command(ctx, command, update)
         for part in split_html(reply):
             await message.reply_text(part, parse_mode=ParseMode.HTML)

@@ -4,6 +4,7 @@ agent's incident store; nothing here changes anything."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from telegram import Update
@@ -27,6 +28,8 @@ DEFAULT_LOG_LINES = 30
 MAX_LOG_LINES = 300
 DEFAULT_INCIDENTS = 5
 MAX_INCIDENTS = 20
+# the engine's raw line prefix "2026-12-04T00:18:28.704197+00:00 stdout " → "00:18:28 " on a phone
+_RAW_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT(\d\d:\d\d:\d\d)\S* (?:stdout|stderr) ", re.M)
 
 
 def _entry_line(entry: dict[str, Any]) -> str:
@@ -123,7 +126,7 @@ async def logs(ctx: BotContext, update: Update, args: list[str]) -> str:
     result = await call(
         ctx, "read_logs", {"app_name": ref.app_name, "service": ref.service, "mode": "raw", "tail": lines}
     )
-    text = unfenced(str(result.get("text") or "")).strip("\n") or "(no log lines)"
+    text = _RAW_PREFIX.sub(r"\1 ", unfenced(str(result.get("text") or ""))).strip("\n") or "(no log lines)"
     head = f"<b>{esc(ref.label)}</b> — last {lines} lines of {esc(result.get('container', ''))}"
     return f"{head}\n<pre>{esc(text)}</pre>"
 

@@ -4,6 +4,7 @@ Telegram stand-in, and every tool call goes to the REAL MCP server (in process, 
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -246,6 +247,7 @@ async def test_commands_on_a_real_stack(
             logs = await ask(telegram_standin, f"/logs granada {name} api 10")
             assert f"api {name} ready <b>bold</b>" in logs  # container text shown as text, not markup
             assert "hunter2secret" not in logs  # secrets masked
+            assert re.search(rf"^\d\d:\d\d:\d\d api {name} ready", logs, re.M) and "stdout" not in logs
             assert "CPU" in await ask(telegram_standin, f"/metrics {name} api")
             # two services fit "granada <name>": a mutation asks back, never guesses
             asked = await ask(telegram_standin, f"/restart granada {name}")
