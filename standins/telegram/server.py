@@ -1,7 +1,8 @@
 """Start, stop, take down and bring back a Telegram Bot API stand-in; play the user; read what the bot did.
 
-The server is uvicorn in a background thread with its own event loop, on a socket bound before it
-starts (port 0 = a free port), so `url` is known at once and sync and async tests use it alike.
+The server is uvicorn in a background thread (`standins.background.BackgroundServer`), on a socket
+bound before it starts (port 0 = a free port), so `url` is known at once and sync and async tests use
+it alike; webhook delivery runs beside it on the same event loop.
 `down()` closes the port (clients get "connection refused") and drops open connections, held
 getUpdates included; queued updates and everything recorded are kept, and `up()` serves again on the
 same port.
@@ -10,17 +11,13 @@ same port.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
-import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
-import uvicorn
-
+from ..background import ASGIApp, BackgroundServer
 from .app import TelegramApp
 from .users import user, user_taps, user_writes
 from .webhook import deliver_forever
@@ -29,16 +26,10 @@ from .world import CallbackAnswer, Edit, FloodLimits, RecordedRequest, ScriptedF
 DEFAULT_TOKEN = "7000000001:AAstand-in-token_for-tests"  # noqa: S105 - a fake token the stand-in accepts
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn without signal handling: the host process (pytest, a tool) keeps its own."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-class TelegramStandIn:
+class TelegramStandIn(BackgroundServer):
     """A local Telegram Bot API for one bot (see the package docstring)."""
+
+    standin_name = "telegram"
 
     def __init__(
         self,
@@ -53,7 +44,6 @@ class TelegramStandIn:
         allow_http_webhooks: bool = False,
         on_answered: Callable[[RecordedRequest], None] | None = None,
     ) -> None:
-        self.host = host
         self.token = token
         self.world = World(bot_id=int(token.split(":", 1)[0]), bot_username=bot_username, bot_name=bot_name)
         self.world.limits = flood_limits or FloodLimits()
@@ -61,21 +51,9 @@ class TelegramStandIn:
         self.world.allow_http_webhooks = allow_http_webhooks
         self.world.on_answered = on_answered
         self.app = TelegramApp(self.world, token)
-        self._sock: socket.socket | None = self._bind(port)
-        self.port = int(self._sock.getsockname()[1])
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._thread_error: BaseException | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._running = False
+        super().__init__(host=host, port=port)
 
-    # -- addresses -------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        """The server's root, e.g. `http://127.0.0.1:41234`."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
+    # -- addresses (`url`, the server's root, comes from BackgroundServer) -----------------------
     @property
     def base_url(self) -> str:
         """For python-telegram-bot's `base_url` (it appends the token): `http://127.0.0.1:41234/bot`."""
@@ -218,127 +196,13 @@ class TelegramStandIn:
             self.world.limits = replace(self.world.limits, **changes)  # type: ignore[arg-type]
             return self.world.limits
 
-    # -- going away and coming back ---------------------------------------------------------------
-    def down(self) -> None:
-        """Telegram unreachable: the port closes (connection refused), open connections drop."""
-        if self._loop is not None and self._running:
-            asyncio.run_coroutine_threadsafe(self._cut_connections(), self._loop).result(10)
-        self._stop_thread(force=True)
+    # -- served by BackgroundServer (`start`, `stop`, `down`, `up`, `with`, `async with`) -----------
+    def _asgi_app(self) -> ASGIApp:
+        return self.app
 
-    def up(self) -> None:
-        """Serve again on the same port (after `down()`), with everything queued and recorded."""
-        if not self._running:
-            self._sock = self._bind(self.port)
-            self.start()
+    def _set_stopping(self, stopping: bool) -> None:
+        self.app.stopping = stopping  # held getUpdates end at once while the server goes down
 
-    # -- lifecycle -------------------------------------------------------------------------
-    def start(self, timeout: float = 10.0) -> TelegramStandIn:
-        """Serve from a background thread; returns once requests are accepted."""
-        if self._sock is None:
-            self._sock = self._bind(self.port)
-        self._thread_error = None
-        self.app.stopping = False
-        self._server = _QuietServer(
-            uvicorn.Config(
-                self.app,
-                lifespan="off",
-                log_level="warning",
-                access_log=False,
-                server_header=False,
-                timeout_graceful_shutdown=1,
-            )
-        )
-        self._thread = threading.Thread(target=self._thread_main, name="telegram-standin", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if self._thread_error is not None or not self._thread.is_alive():
-                raise RuntimeError(f"telegram stand-in failed to start: {self._thread_error!r}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"telegram stand-in did not start within {timeout}s")
-            time.sleep(0.005)
-        self._running = True
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._stop_thread(force=False)
-
-    def serve_forever(self) -> None:
-        """Serve in this thread until SIGINT/SIGTERM (the command line)."""
-        assert self._sock is not None
-        server = uvicorn.Server(
-            uvicorn.Config(self.app, lifespan="off", log_level="warning", server_header=False)
-        )
-        asyncio.run(self._serve(server, self._sock))
-
-    def __enter__(self) -> TelegramStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> TelegramStandIn:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.to_thread(self.stop)
-
-    # -- internals -------------------------------------------------------------------------
-    def _bind(self, port: int) -> socket.socket:
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, port))
-        sock.listen(512)  # connections queue in the backlog before uvicorn runs: `url` works at once
-        return sock
-
-    async def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
-        """Serve, and deliver updates to a webhook while one is set."""
-        delivery = asyncio.create_task(deliver_forever(self.world, lambda: self.app.stopping))
-        try:
-            await server.serve(sockets=[sock])
-        finally:
-            self.app.stopping = True
-            await asyncio.wait([delivery], timeout=5)
-            delivery.cancel()
-
-    def _thread_main(self) -> None:
-        server, sock = self._server, self._sock
-        assert server is not None and sock is not None
-
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            await self._serve(server, sock)
-            pending = list(server.server_state.tasks)  # held getUpdates end quickly once `stopping` is set
-            if pending:
-                await asyncio.wait(pending, timeout=5)
-
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # reported by start()
-            self._thread_error = exc
-
-    async def _cut_connections(self) -> None:
-        """Drop every open connection at once (on the server's loop), like a network outage."""
-        self.app.stopping = True
-        if self._server is not None:
-            for connection in list(self._server.server_state.connections):
-                transport = getattr(connection, "transport", None)
-                if transport is not None:
-                    transport.abort()
-
-    def _stop_thread(self, *, force: bool) -> None:
-        self.app.stopping = True
-        if self._server is not None:
-            self._server.should_exit = True
-            self._server.force_exit = force
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
-        if self._sock is not None:
-            with contextlib.suppress(OSError):
-                self._sock.close()  # uvicorn closes it too; this covers a never-started stand-in
-            self._sock = None
-        self._running = False
-        self._loop = None
-        self.app.stopping = False
+    def _beside_server(self) -> Coroutine[Any, Any, None]:
+        """Deliver updates to a webhook while one is set."""
+        return deliver_forever(self.world, lambda: self.app.stopping)
