@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from agent_host.approvals.book import ApprovalRequest, approval_id, expiry, plan_hash
 from agent_host.incidents.model import ActionRecord, Incident, now
 from agent_host.telegram.bot import TelegramBot
 from agent_host.telegram.context import BotContext
@@ -215,3 +216,37 @@ async def test_a_muted_target_gets_no_notification(
         "🔴 Incident opened — shop/db",
     ]
     assert all("inc-muted" not in t for t in shown + texts(telegram_standin, GROUP))
+
+
+async def test_an_incident_waiting_for_approval_shows_the_question_and_its_buttons_until_answered(
+    telegram_standin: TelegramStandIn, bot_context: BotContext
+) -> None:
+    assert bot_context.approvals is not None
+    waiting = opened()
+    waiting.status = "awaiting_approval"
+    waiting.plan = [{"tool": "update_memory_limit", "arguments": {"app_name": "shop", "service": "api", "memory": "128m"}}]  # fmt: skip
+    digest = plan_hash(waiting.plan)
+    request = await bot_context.approvals.ask(
+        ApprovalRequest(
+            id=approval_id(waiting.id, digest),
+            incident_id=waiting.id,
+            title="raise-memory on service:local/shop/api",
+            changes=["memory 64m → 128m"],
+            blast_radius=["web"],
+            plan_hash=digest,
+            expires_at=expiry(now(), 900),
+        )
+    )
+    async with notifying(bot_context) as bot:
+        bot.listener(waiting, "escalate")
+        [message] = await telegram_standin.wait_for(lambda: telegram_standin.sent(OWNER))
+        assert message.text.startswith("🟠 Waiting for your approval — shop/api")
+        assert "Approval needed: raise-memory on service:local/shop/api" in message.text
+        assert "memory 64m → 128m" in message.text
+        assert [data.split(":")[:2] for _, data in message.buttons[0]] == [["ap", request.id]] * 3
+        await bot_context.approvals.answer(request.id, True, "telegram:4242")
+        bot.listener(verified(waiting), "verify_fix")
+        await telegram_standin.wait_for(lambda: texts(telegram_standin, OWNER)[0].startswith("✅ Resolved"))
+    [message] = telegram_standin.sent(OWNER)
+    assert message.buttons == []  # the question is answered: its buttons are gone
+    assert "Approval needed" not in message.text
