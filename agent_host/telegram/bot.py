@@ -72,6 +72,7 @@ class TelegramBot:
         self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.ready = asyncio.Event()  # set once Telegram answered and polling runs
         self._connecting: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()  # set by stop(): run_notifier returns
 
     def _build(self) -> Application[Any, Any, Any, Any, Any, Any]:
         settings = self.ctx.settings
@@ -95,6 +96,7 @@ class TelegramBot:
         """Build the Application and connect in the background (returns at once)."""
         if self.app is not None:
             return
+        self._stopped.clear()
         self.app = self._build()
         self._connecting = asyncio.create_task(self._connect(), name="telegram-connect")
 
@@ -138,7 +140,8 @@ class TelegramBot:
         log.error("telegram: a handler failed: %s", context.error, exc_info=context.error)
 
     async def stop(self) -> None:
-        """Stop polling and close the Application (updates fetched are confirmed to Telegram)."""
+        """Stop polling, end `run_notifier`, close the Application (fetched updates are confirmed)."""
+        self._stopped.set()
         if self._connecting is not None and not self._connecting.done():
             self._connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -158,11 +161,23 @@ class TelegramBot:
         self.notifier.offer(incident)
 
     async def run_notifier(self) -> None:
-        """The notification worker: waits until Telegram answered once, then delivers for ever
-        (run it as a task; cancel it to stop). Unfinished incidents are shown again first, so a
+        """The notification worker: waits until Telegram answered once, then delivers until `stop()`
+        (or until its task is cancelled). Unfinished incidents are shown again first, so a
         restarted agent brings their messages up to date (edited, never sent twice)."""
         for incident in await self.ctx.store.unfinished():
             self.notifier.offer(incident, replace=False)
+        stopped = asyncio.create_task(self._stopped.wait())
+        work = asyncio.create_task(self._deliver_when_ready())
+        try:
+            await asyncio.wait({stopped, work}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (stopped, work):
+                task.cancel()
+            await asyncio.gather(stopped, work, return_exceptions=True)
+        if work.done() and not work.cancelled() and (problem := work.exception()) is not None:
+            raise problem
+
+    async def _deliver_when_ready(self) -> None:
         await self.ready.wait()
         assert self.app is not None
         await self.notifier.run(self.app.bot)

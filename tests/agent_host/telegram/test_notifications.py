@@ -250,3 +250,15 @@ async def test_an_incident_waiting_for_approval_shows_the_question_and_its_butto
     [message] = telegram_standin.sent(OWNER)
     assert message.buttons == []  # the question is answered: its buttons are gone
     assert "Approval needed" not in message.text
+
+
+async def test_stopping_the_bot_ends_the_notification_worker(
+    telegram_standin: TelegramStandIn, bot_context: BotContext
+) -> None:
+    async with running_bot(bot_context, [], **FAST) as bot:
+        worker = asyncio.create_task(bot.run_notifier())
+        bot.listener(opened(), "detect_incident")
+        await telegram_standin.wait_for(lambda: telegram_standin.sent(OWNER))
+        assert not worker.done()
+    await asyncio.wait_for(worker, timeout=10)  # it returns by itself
+    assert worker.done() and not worker.cancelled()
