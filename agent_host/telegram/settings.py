@@ -16,7 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class TelegramSettings(BaseSettings):
     """How the agent talks to Telegram; `enabled` is False until a token and a chat are set."""
 
-    model_config = SettingsConfigDict(extra="forbid")
+    # the prefix matters when this class reads the environment itself (AgentSettings builds it with
+    # default_factory): without it, a bare TOKEN or NOTIFY variable of the shell would be taken
+    model_config = SettingsConfigDict(env_prefix="INFRAGUARDIAN_AGENT__TELEGRAM__", extra="forbid")
 
     token: SecretStr | None = Field(default=None, description="bot token; None = Telegram off")
     base_url: str = Field(

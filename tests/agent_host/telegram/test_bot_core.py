@@ -137,3 +137,30 @@ async def test_the_command_menu_is_the_command_list(
         menu = await telegram_standin.wait_for(telegram_standin.commands)
     assert [entry["command"] for entry in menu] == [command.name for command in COMMANDS]
     assert all(0 < len(entry["description"]) <= 256 for entry in menu)
+
+
+def test_settings_come_from_the_agents_environment_variables_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_host.settings import AgentSettings
+
+    monkeypatch.setenv("TOKEN", "a-shell-variable-that-is-not-ours")
+    monkeypatch.setenv("NOTIFY", "false")
+    assert AgentSettings().telegram.token is None
+    assert not AgentSettings().telegram.enabled  # no token, no chat: Telegram is off
+    monkeypatch.setenv("INFRAGUARDIAN_AGENT__TELEGRAM__TOKEN", "123:abc")
+    assert not AgentSettings().telegram.enabled  # a token but no chat to obey or notify
+    monkeypatch.setenv("INFRAGUARDIAN_AGENT__TELEGRAM__ALLOWED_CHAT_IDS", "[4242, -100777]")
+    monkeypatch.setenv("INFRAGUARDIAN_AGENT__TELEGRAM__ALLOWED_USER_IDS", "[4242]")
+    monkeypatch.setenv("INFRAGUARDIAN_AGENT__TELEGRAM__BASE_URL", "http://127.0.0.1:8081/bot")
+    telegram = AgentSettings().telegram
+    assert telegram.enabled and telegram.notify
+    assert telegram.token is not None and telegram.token.get_secret_value() == "123:abc"
+    assert (telegram.allowed_chat_ids, telegram.allowed_user_ids) == ([4242, -100777], [4242])
+    assert telegram.base_url == "http://127.0.0.1:8081/bot"
+    assert "123:abc" not in repr(telegram)
+
+
+def test_allowed_needs_an_allowed_chat_and_if_listed_an_allowed_user(bot_context: BotContext) -> None:
+    assert bot_context.allowed(OWNER, OWNER) and bot_context.allowed(GROUP, OWNER)
+    assert not bot_context.allowed(GROUP, STRANGER) and not bot_context.allowed(OTHER_GROUP, OWNER)
+    bot_context.settings.allowed_user_ids = []  # then any member of an allowed chat
+    assert bot_context.allowed(GROUP, STRANGER) and not bot_context.allowed(OTHER_GROUP, STRANGER)
