@@ -262,3 +262,19 @@ async def test_stopping_the_bot_ends_the_notification_worker(
         assert not worker.done()
     await asyncio.wait_for(worker, timeout=10)  # it returns by itself
     assert worker.done() and not worker.cancelled()
+
+
+async def test_a_deleted_incident_message_is_sent_again_when_the_incident_moves(
+    telegram_standin: TelegramStandIn, bot_context: BotContext
+) -> None:
+    incident = opened()
+    async with notifying(bot_context) as bot:
+        bot.listener(incident, "detect_incident")
+        [first] = await telegram_standin.wait_for(lambda: telegram_standin.sent(OWNER))
+        assert bot.app is not None
+        await bot.app.bot.delete_message(OWNER, first.message_id)  # someone cleaned the chat
+        bot.listener(verified(incident), "verify_fix")
+        [again] = await telegram_standin.wait_for(lambda: telegram_standin.sent(OWNER))
+        await telegram_standin.wait_for(lambda: texts(telegram_standin, GROUP)[0].startswith("✅ Resolved"))
+    assert again.message_id != first.message_id and again.text.startswith("✅ Resolved")
+    assert await bot_context.outbox.message_for(incident.id, OWNER) == again.message_id
