@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ..fixtures import serve_for_one_test
+
 if TYPE_CHECKING:
     from .server import OllamaStandIn
 
@@ -23,12 +25,4 @@ def ollama_standin() -> Iterator[OllamaStandIn]:
     """A running Ollama stand-in (`.url`, `.script(...)`, `.chats`, `.down()`, `.up()`)."""
     from .server import OllamaStandIn  # imported here: test sessions that never use it skip uvicorn & co
 
-    standin = OllamaStandIn()
-    standin.start()
-    try:
-        yield standin
-    finally:
-        standin.stop()
-    problems = standin.problems()
-    if problems:
-        pytest.fail("Ollama stand-in: " + "\n  ".join(["script problems:", *problems]), pytrace=False)
+    yield from serve_for_one_test(OllamaStandIn(), "Ollama stand-in: script problems:")

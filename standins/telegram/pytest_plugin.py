@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ..fixtures import serve_for_one_test
+
 if TYPE_CHECKING:
     from .server import TelegramStandIn
 
@@ -23,12 +25,4 @@ def telegram_standin() -> Iterator[TelegramStandIn]:
     """A running Telegram Bot API stand-in (`.base_url`, `.token`, `.send_text`, `.sent()`, `.down()`)."""
     from .server import TelegramStandIn  # imported here: test sessions that never use it skip uvicorn & co
 
-    standin = TelegramStandIn()
-    standin.start()
-    try:
-        yield standin
-    finally:
-        standin.stop()
-    problems = standin.problems()
-    if problems:
-        pytest.fail("Telegram stand-in: " + "\n  ".join(["crashed:", *problems]), pytrace=False)
+    yield from serve_for_one_test(TelegramStandIn(), "Telegram stand-in: crashed:")
