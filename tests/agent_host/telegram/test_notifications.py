@@ -9,14 +9,17 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent_host.approvals.book import ApprovalRequest, approval_id, expiry, plan_hash
+from agent_host.incidents.database import open_database
 from agent_host.incidents.model import ActionRecord, Incident, now
 from agent_host.telegram.bot import TelegramBot
 from agent_host.telegram.context import BotContext
+from agent_host.telegram.outbox import Outbox
 from standins.telegram import TelegramStandIn
 
 from .conftest import GROUP, OWNER, running_bot
@@ -278,3 +281,38 @@ async def test_a_deleted_incident_message_is_sent_again_when_the_incident_moves(
         await telegram_standin.wait_for(lambda: texts(telegram_standin, GROUP)[0].startswith("✅ Resolved"))
     assert again.message_id != first.message_id and again.text.startswith("✅ Resolved")
     assert await bot_context.outbox.message_for(incident.id, OWNER) == again.message_id
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_the_outbox_remembers_messages_mutes_and_audit_on_both_databases(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("postgres_url") if kind == "postgresql" else None
+    db = open_database(url, tmp_path / "agent.db")
+    try:
+        outbox = Outbox(db)
+        if url:  # the session's PostgreSQL database is shared by the tests that use it
+            tables = ("telegram_messages", "telegram_mutes", "telegram_audit")
+            await db.transaction(lambda tx: [tx.execute(f"DELETE FROM {t}") for t in tables])
+        assert await outbox.message_for("inc-1", GROUP) is None
+        await outbox.remember_message("inc-1", GROUP, 17, "hash-a")
+        await outbox.remember_message("inc-1", GROUP, 18, "hash-b")  # the same incident and chat: replaced
+        await outbox.remember_message("inc-1", OWNER, 5, "hash-a")
+        assert await outbox.message_for("inc-1", GROUP) == 18
+        assert await outbox.text_hash_for("inc-1", GROUP) == "hash-b"
+        assert await outbox.message_for("inc-1", OWNER) == 5
+        moment = now()
+        await outbox.mute("service:local/shop/api", moment + timedelta(minutes=30), "telegram:4242")
+        assert await outbox.muted("service:local/shop/api", moment)
+        assert not await outbox.muted("service:local/shop/api", moment + timedelta(minutes=31))
+        assert not await outbox.muted("service:local/shop/web", moment)
+        await outbox.audit(GROUP, 999, "/restart api", False)
+        await outbox.audit(OWNER, OWNER, "x" * 2000, True)
+        rows = await outbox.audit_rows()
+        assert [(r["chat_id"], r["user_id"], r["allowed"]) for r in rows] == [
+            (OWNER, OWNER, True),
+            (GROUP, 999, False),
+        ]
+        assert len(rows[0]["what"]) == 500
+    finally:
+        db.close()
