@@ -6,10 +6,11 @@ It is a command of its own: the product never imports the stand-ins.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import click
+
+from ..command_line import cannot_listen, serve_until_interrupted
 
 
 @click.command("infraguardian-ollama-standin")
@@ -66,13 +67,11 @@ def standin(
     except ValueError as exc:
         raise click.ClickException(f"bad script {script_path}: {exc}") from exc
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        raise cannot_listen(host, port, exc) from exc
     names = ", ".join(server.state.catalog.cards)
     click.echo(f"Ollama stand-in {server.state.version} listening on {server.url} (models: {names})")
     click.echo(f"use it with OLLAMA_HOST={server.url}")
-    # uvicorn re-raises the SIGINT it handled once it has shut down
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
+    serve_until_interrupted(server)
     for problem in server.problems():
         click.echo(f"script problem: {problem}", err=True)
     click.echo("Ollama stand-in stopped")

@@ -8,9 +8,9 @@ It is a command of its own: the product never imports the stand-ins.
 
 from __future__ import annotations
 
-import contextlib
-
 import click
+
+from ..command_line import cannot_listen, serve_until_interrupted
 
 
 @click.command("infraguardian-telegram-standin")
@@ -66,14 +66,12 @@ def standin(
     except ValueError as exc:
         raise click.ClickException(f"bad token {token!r}: {exc}; give one like 123456:ABC-def") from exc
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        raise cannot_listen(host, port, exc) from exc
     click.echo(f"Telegram Bot API stand-in listening on {server.url} (bot @{bot_username})")
     # the default token is a public test value; a token given with --token is not echoed
     shown = "the one given with --token" if token else DEFAULT_TOKEN
     click.echo(f"use it with base_url={server.base_url} and token {shown}")
-    # uvicorn re-raises the SIGINT it handled once it has shut down
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
+    serve_until_interrupted(server)
     click.echo("Telegram stand-in stopped")
 
 

@@ -9,10 +9,14 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+import click
 import pytest
+from click.testing import CliRunner
 
 from standins.background import ASGIApp, BackgroundServer
 from standins.fixtures import serve_for_one_test
+from standins.ollama.cli import standin as ollama_command
+from standins.telegram.cli import standin as telegram_command
 from tests.standins.independence import STANDINS, forbidden_imports
 
 
@@ -113,6 +117,15 @@ def test_fixture_body_ends_quietly_without_problems() -> None:
 
 
 def test_shared_modules_import_no_product_code_and_no_imitated_library() -> None:
-    shared = [STANDINS / "background.py", STANDINS / "fixtures.py"]
+    shared = [STANDINS / "background.py", STANDINS / "fixtures.py", STANDINS / "command_line.py"]
     assert all(path.is_file() for path in shared)
     assert forbidden_imports(shared, ("mcp_server", "agent_host", "ollama", "telegram")) == []
+
+
+@pytest.mark.parametrize("command", [ollama_command, telegram_command], ids=["ollama", "telegram"])
+def test_commands_say_in_one_line_that_a_taken_port_cannot_be_listened_on(command: click.Command) -> None:
+    with TinyStandIn() as taken:  # holds its port for the whole test
+        result = CliRunner().invoke(command, ["--port", str(taken.port)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: cannot listen on 127.0.0.1:{taken.port}: ")
+    assert result.output.count("\n") == 1
