@@ -4,6 +4,7 @@ graph and the monitor. `infraguardian-agent run` and the tests start the agent t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -14,6 +15,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agent_host.approvals import ApprovalBook
+from agent_host.incidents.database import Database
 from agent_host.incidents.model import Incident
 from agent_host.incidents.store import IncidentStore
 from agent_host.loop.deps import LoopDeps
@@ -94,18 +96,53 @@ async def checkpointer(settings: AgentSettings) -> AsyncIterator[BaseCheckpointS
             yield saver
 
 
+@contextlib.asynccontextmanager
+async def telegram_channel(deps: LoopDeps, link: ServerLink, db: Database) -> AsyncIterator[Any | None]:
+    """The Telegram bot when a token and an allowed chat are set (else None): commands, questions,
+    approvals with buttons, and the incident notifier as a task beside the agent. Telegram being
+    down never stops the agent: the bot connects and delivers in the background."""
+    settings = deps.settings.telegram
+    if not settings.enabled:
+        yield None
+        return
+    from agent_host.telegram.approvals import approval_handlers
+    from agent_host.telegram.bot import TelegramBot
+    from agent_host.telegram.commands import command_handlers
+    from agent_host.telegram.context import BotContext
+    from agent_host.telegram.outbox import Outbox
+
+    ctx = BotContext(settings=settings, link=link, store=deps.store, approvals=deps.approvals,
+                     decider=deps.decider, outbox=Outbox(db))  # fmt: skip
+    bot = TelegramBot(ctx, [*approval_handlers(ctx), *command_handlers(ctx)])
+    deps.listeners.append(bot.listener)
+    await bot.start()
+    notifier = asyncio.create_task(bot.run_notifier(), name="telegram-notifier")
+    try:
+        yield bot
+    finally:
+        await bot.stop()  # ends run_notifier
+        done, _ = await asyncio.wait([notifier], timeout=10)
+        if not done:
+            notifier.cancel()
+        elif notifier.exception() is not None:
+            log.error("telegram: the notifier had stopped on an error: %s", notifier.exception())
+
+
 @dataclass
 class Agent:
     link: ServerLink
     deps: LoopDeps
     monitor: Monitor
     memory_status: str = ""
+    telegram: Any | None = None  # agent_host.telegram.bot.TelegramBot when configured
 
     def describe_mode(self) -> str:
         """How it decides (model or runbooks) and what it remembers, for `run`'s first lines."""
-        return (
-            f"{self.deps.mode_note()}; {self.memory_status}" if self.memory_status else self.deps.mode_note()
-        )
+        parts = [self.deps.mode_note(), self.memory_status]
+        if self.telegram is not None:
+            chats = len(self.deps.settings.telegram.allowed_chat_ids)
+            parts.append(f"Telegram: commands, approvals and notifications for {chats} chat(s)")
+        return "; ".join(part for part in parts if part)
 
 
 @contextlib.asynccontextmanager
@@ -133,7 +170,9 @@ async def running_agent(
             )  # fmt: skip
             graph = compile_graph(deps, saver)
             try:
-                yield Agent(link, deps, Monitor(deps, graph, link.active_signals), memory_status)
+                async with telegram_channel(deps, link, db) as telegram:
+                    monitor = Monitor(deps, graph, link.active_signals)
+                    yield Agent(link, deps, monitor, memory_status, telegram)
             finally:
                 if decider is not None:
                     await decider.aclose()
