@@ -19,10 +19,7 @@ from pydantic import SecretStr
 from agent_host.incidents.model import Incident
 from agent_host.runner import running_agent
 from agent_host.settings import AgentSettings
-from agent_host.telegram.approvals import approval_handlers, parse_callback
-from agent_host.telegram.bot import TelegramBot
-from agent_host.telegram.context import BotContext
-from agent_host.telegram.outbox import Outbox
+from agent_host.telegram.approvals import parse_callback
 from agent_host.telegram.settings import TelegramSettings
 from standins.dokploy.server import StandIn
 from standins.telegram import TelegramStandIn
@@ -69,9 +66,6 @@ async def test_the_oom_fix_is_approved_from_a_telegram_button_applied_and_verifi
     scope, watch = watch_only("tgapprove")
     compose_id, app_name = api.deployed_compose("tgapprove", oom_compose(scope))
     engine = docker.from_env()
-    settings = AgentSettings(
-        state_dir=tmp_path / "agent", poll_s=0.5, verify_window_max_s=8, verify_interval_s=1
-    )
     runbooks = runbooks_needing_approval(tmp_path / "runbooks")
     env = server_env(standin, tmp_path / "server", INFRAGUARDIAN_RUNBOOKS_DIR=str(runbooks), **watch)
     telegram = TelegramSettings(
@@ -81,23 +75,16 @@ async def test_the_oom_fix_is_approved_from_a_telegram_button_applied_and_verifi
         allowed_user_ids=[OWNER],
         poll_timeout_s=1,
     )
-    outbox_db = settings.open_database()  # the agent's database, through a second connection
+    # Telegram configured as a user would: the agent runs the bot itself (runner.telegram_channel)
+    settings = AgentSettings(
+        state_dir=tmp_path / "agent", poll_s=0.5, verify_window_max_s=8, verify_interval_s=1,
+        telegram=telegram,
+    )  # fmt: skip
     try:
         async with running_agent(settings, env=env) as agent, anyio.create_task_group() as tasks:
-            assert agent.deps.approvals is not None
-            ctx = BotContext(
-                settings=telegram,
-                link=agent.link,
-                store=agent.deps.store,
-                approvals=agent.deps.approvals,
-                decider=None,
-                outbox=Outbox(outbox_db),
-            )
-            bot = TelegramBot(ctx, approval_handlers(ctx), coalesce_s=0.2, retry_base_s=0.2, retry_max_s=1)
-            agent.deps.listeners.append(bot.listener)
-            await bot.start()
+            assert agent.deps.approvals is not None and agent.telegram is not None
+            assert "Telegram: commands, approvals and notifications for 1 chat(s)" in agent.describe_mode()
             try:
-                tasks.start_soon(bot.run_notifier)
                 tasks.start_soon(agent.monitor.run)
                 waiting = await wait_for_incident(
                     agent.deps.store, app_name, lambda i: i.status == "awaiting_approval", timeout_s=90
@@ -121,7 +108,6 @@ async def test_the_oom_fix_is_approved_from_a_telegram_button_applied_and_verifi
                 )
             finally:
                 tasks.cancel_scope.cancel()
-                await bot.stop()
         assert waiting.id == resolved.id
         assert "set_memory_limit api: memory 32 MiB → 64 MiB" in text  # the exact change was shown
         assert str(answers[0].text).startswith("Approved")
@@ -147,7 +133,6 @@ async def test_the_oom_fix_is_approved_from_a_telegram_button_applied_and_verifi
             for e in telegram_standin.edits
         )
     finally:
-        outbox_db.close()
         api.close()
         with contextlib.suppress(Exception):
             engine.close()
