@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes
 
@@ -164,3 +165,19 @@ def test_allowed_needs_an_allowed_chat_and_if_listed_an_allowed_user(bot_context
     assert not bot_context.allowed(GROUP, STRANGER) and not bot_context.allowed(OTHER_GROUP, OWNER)
     bot_context.settings.allowed_user_ids = []  # then any member of an allowed chat
     assert bot_context.allowed(GROUP, STRANGER) and not bot_context.allowed(OTHER_GROUP, STRANGER)
+
+
+async def test_a_wrong_token_ends_the_bot_quietly_and_the_agent_goes_on(
+    telegram_standin: TelegramStandIn, bot_context: BotContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot_context.settings.token = SecretStr("123456:not-the-token")
+    bot = TelegramBot(bot_context, Recorder().handlers(), retry_base_s=0.2, retry_max_s=0.5)
+    try:
+        await bot.start()
+        assert bot._connecting is not None
+        await asyncio.wait_for(bot._connecting, timeout=20)  # it gives up instead of retrying for ever
+        assert not bot.ready.is_set()
+    finally:
+        await bot.stop()
+    assert "the bot token was refused" in caplog.text
+    assert "not-the-token" not in caplog.text
