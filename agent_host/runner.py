@@ -124,7 +124,7 @@ async def telegram_channel(deps: LoopDeps, link: ServerLink, db: Database) -> As
         done, _ = await asyncio.wait([notifier], timeout=10)
         if not done:
             notifier.cancel()
-        elif notifier.exception() is not None:
+        elif not notifier.cancelled() and notifier.exception() is not None:
             log.error("telegram: the notifier had stopped on an error: %s", notifier.exception())
 
 

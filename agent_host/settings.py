@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_host.memory.settings import MemorySettings
@@ -37,10 +37,10 @@ class AgentSettingsError(ValueError):
     """A setting is invalid; the message names it (never its value, which may be a secret)."""
 
 
-class FlapSettings(BaseSettings):
+class FlapSettings(BaseModel):
     """How often one target may be touched (the decision record shows these values)."""
 
-    model_config = SettingsConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
     cooldown_s: float = Field(
         default=300, ge=0, description="after a fix, wait this long before touching it again"
@@ -64,11 +64,11 @@ class FlapSettings(BaseSettings):
     )
 
 
-class LearningSettings(BaseSettings):
+class LearningSettings(BaseModel):
     """How what the agent remembers about a target's past fixes changes its next decision (the
     decision record shows the adjustment and these values)."""
 
-    model_config = SettingsConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
     failure_penalty: float = Field(
         default=0.15, ge=0, le=1,

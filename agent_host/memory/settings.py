@@ -13,14 +13,13 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
-class MemorySettings(BaseSettings):
+class MemorySettings(BaseModel):
     """Where the incident knowledge base lives and how its texts are turned into vectors."""
 
-    model_config = SettingsConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(default=True, description="keep and consult a knowledge base of past incidents")
     chroma_url: str | None = Field(
