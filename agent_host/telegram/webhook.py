@@ -104,6 +104,27 @@ def webhook_config_problem(config: WebhookConfig) -> str | None:
     return None
 
 
+def config_from_settings(settings: Any) -> WebhookConfig | None:
+    """The webhook config from TelegramSettings' `webhook_*` fields, or None (long polling) when
+    `webhook_url` is unset. ValueError, naming the variable, when the values are wrong."""
+    url = getattr(settings, "webhook_url", None)
+    if not url:
+        return None
+    secret = getattr(settings, "webhook_secret", None)
+    if secret is None or not secret.get_secret_value():
+        raise ValueError(
+            f"{ENV}WEBHOOK_SECRET is required with {ENV}WEBHOOK_URL: send 1-256 characters of "
+            "A-Z, a-z, 0-9, _ and - (e.g. from: openssl rand -hex 32)"
+        )
+    return WebhookConfig(
+        url=url,
+        secret=secret,
+        listen=getattr(settings, "webhook_listen", "127.0.0.1"),
+        port=getattr(settings, "webhook_port", 8443),
+        allow_http=getattr(settings, "webhook_allow_http", False),
+    )
+
+
 class _QuietServer(uvicorn.Server):
     """uvicorn without its own signal handling: the agent keeps Ctrl-C and SIGTERM for itself."""
 
@@ -171,13 +192,14 @@ class WebhookReceiver:
         )
         server = _QuietServer(config)
         task = asyncio.create_task(server.serve(sockets=[sock]), name="telegram-webhook")
+        self._server, self._serving = server, task  # known at once: a stop() during startup ends it
         while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn offers no event to await
             await asyncio.sleep(0.01)
         if task.done():  # it ended before serving: say why in one line
             sock.close()
+            self._server = self._serving = None
             problem = task.exception() if not task.cancelled() else None
             raise WebhookError(f"telegram: the webhook server did not start: {problem!r}")
-        self._server, self._serving = server, task
 
     def _bind(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.config.listen else socket.AF_INET

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -14,7 +15,13 @@ from pydantic import SecretStr
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes
 
-from agent_host.telegram.webhook import SECRET_HEADER, WebhookConfig, WebhookError, WebhookReceiver
+from agent_host.telegram.webhook import (
+    SECRET_HEADER,
+    WebhookConfig,
+    WebhookError,
+    WebhookReceiver,
+    config_from_settings,
+)
 from standins.fixtures import serve_for_one_test
 from standins.telegram import TelegramStandIn
 
@@ -219,3 +226,27 @@ def test_good_configs_are_accepted_and_the_secret_is_not_shown() -> None:
     assert WebhookConfig(url="https://b.example.org", secret=SecretStr(SECRET)).path == "/"
     local = WebhookConfig(url="http://127.0.0.1:5000/x", secret=SecretStr(SECRET), allow_http=True)
     assert local.path == "/x"
+
+
+def test_settings_without_a_webhook_url_mean_polling_and_a_url_needs_a_secret() -> None:
+    assert config_from_settings(SimpleNamespace(token="t")) is None  # no webhook fields at all
+    assert config_from_settings(SimpleNamespace(webhook_url=None, webhook_secret=None)) is None
+    with pytest.raises(ValueError, match=r"^INFRAGUARDIAN_AGENT__TELEGRAM__WEBHOOK_SECRET is required"):
+        config_from_settings(SimpleNamespace(webhook_url="https://bot.example.org/tg", webhook_secret=None))
+    settings = SimpleNamespace(
+        webhook_url="https://bot.example.org/tg",
+        webhook_secret=SecretStr(SECRET),
+        webhook_listen="0.0.0.0",
+        webhook_port=9000,
+    )
+    config = config_from_settings(settings)
+    assert config is not None and (config.url, config.listen, config.port) == (
+        settings.webhook_url,
+        "0.0.0.0",
+        9000,
+    )
+    assert config.secret.get_secret_value() == SECRET and not config.allow_http
+    with pytest.raises(ValueError, match="WEBHOOK_URL must start with https://"):
+        config_from_settings(
+            SimpleNamespace(webhook_url="http://bot.example.org/tg", webhook_secret=SecretStr(SECRET))
+        )
