@@ -21,7 +21,9 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from agent_host.telegram.commands._common import esc, split_html, who
+from agent_host.telegram.commands._common import who
+from agent_host.telegram.render import html as esc
+from agent_host.telegram.render import split_message
 
 if TYPE_CHECKING:
     from agent_host.telegram.context import BotContext
@@ -153,5 +155,5 @@ async def on_question(ctx: BotContext, update: Update, context: ContextTypes.DEF
         await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
     language = update.effective_user.language_code if update.effective_user else None
     reply = await reply_to_question(ctx, message.text, language)
-    for part in split_html(reply):
+    for part in split_message(reply):
         await message.reply_text(part, parse_mode=ParseMode.HTML)

@@ -12,7 +12,7 @@ import html as html_lib
 import re
 from typing import Any
 
-from agent_host.incidents.model import Incident
+from agent_host.incidents.model import ActionRecord, Incident
 from mcp_server.redaction import redact_text
 
 TELEGRAM_LIMIT = 4096
@@ -46,7 +46,22 @@ _ENTITY = re.compile(r"&#?\w+;")
 _TAG_NAME = re.compile(r"</?\s*([a-zA-Z][\w-]*)")
 
 
-def html(text: str) -> str:
+_FENCE = re.compile(
+    r'<untrusted-data[^>]*nonce="(?P<nonce>[^"]*)">\n?(?P<body>.*?)</untrusted-data nonce="(?P=nonce)">', re.S
+)
+
+
+TARGET_ARGUMENTS = ("app_name", "service", "container", "host")  # the incident's header names them
+
+
+def unfenced(text: str) -> str:
+    """The data inside the server's `<untrusted-data>` fences (logs, evidence), without the markers
+    and the preamble meant for a model: a human reads it, still redacted and escaped by `html`."""
+    bodies = [m.group("body") for m in _FENCE.finditer(text)]
+    return "\n".join(bodies) if bodies else text
+
+
+def html(text: object) -> str:
     """Redact secrets in `text`, then escape it for Telegram's HTML (`<`, `>`, `&`)."""
     return html_lib.escape(redact_text(str(text)), quote=False)
 
@@ -147,7 +162,7 @@ def _cut_point(text: str, room: int) -> int:
 
 
 def _line(text: Any) -> str:
-    value = str(text).replace("\n", " ").strip()
+    value = unfenced(str(text)).replace("\n", " ").strip()
     return html(value if len(value) <= LINE_CHARS else value[:LINE_CHARS] + "…")
 
 
@@ -195,6 +210,17 @@ def _before_after(incident: Incident) -> list[str]:
     return lines
 
 
+def _action_detail(action: ActionRecord) -> str:
+    """What an action did, for a phone: its error, its one-line summary, or (when the summary is
+    the tool's raw JSON answer) the change from its arguments."""
+    if action.error:
+        return action.error
+    summary = unfenced(action.summary or "").strip()
+    if summary and not summary.startswith(("{", "[")):
+        return summary
+    return ", ".join(f"{k}={v}" for k, v in action.arguments.items() if k not in TARGET_ARGUMENTS)
+
+
 def incident_text(incident: Incident) -> str:
     """The incident's notification (Telegram HTML, under INCIDENT_TEXT_LIMIT): the same message is
     edited as the incident moves, so it always shows the whole story so far."""
@@ -223,13 +249,14 @@ def incident_text(incident: Incident) -> str:
             f"{html(decision.solution_title or decision.solution or '')} "
             f"(confidence {decision.confidence:.0%}, {html(decision.route)})",
         ]
+        if incident.approved_by:  # kept in every edit: the tap's "Approved by" must not vanish
+            out.append(f"Approved by {html(incident.approved_by)}")
     if incident.actions:
         out += ["", "<b>Actions</b>"]
         for action in incident.actions[-4:]:
             mark = "✔" if action.ok else ("⛔" if action.refused else "✖")
             dry = " (dry run)" if action.dry_run else ""
-            detail = action.error or action.summary
-            out.append(f"{mark} {html(action.tool)}{dry}" + (f": {_line(detail)}" if detail else ""))
+            out.append(f"{mark} {html(action.tool)}{dry}: {_line(_action_detail(action))}")
     checks = _before_after(incident)
     if checks:
         out += ["", "<b>Verification</b>", *checks]

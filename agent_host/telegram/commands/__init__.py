@@ -31,7 +31,9 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from agent_host.telegram.commands import actions, answers, mute, reads
-from agent_host.telegram.commands._common import CommandProblem, esc, first_line, split_html, who
+from agent_host.telegram.commands._common import CommandProblem, first_line, who
+from agent_host.telegram.render import html as esc
+from agent_host.telegram.render import split_message
 
 if TYPE_CHECKING:
     from agent_host.telegram.context import BotContext
@@ -119,7 +121,7 @@ def _callback(
             with contextlib.suppress(TelegramError):  # only a hint that the bot works on it
                 await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
         reply = await run_command(ctx, command, update)
-        for part in split_html(reply):
+        for part in split_message(reply):
             await message.reply_text(part, parse_mode=ParseMode.HTML)
 
     return handle

@@ -7,12 +7,12 @@ policy, budgets and audit apply to the bot exactly as to the agent.
 
 from __future__ import annotations
 
-import html
 import re
 from typing import TYPE_CHECKING, Any
 
 from telegram import Update
 
+from agent_host.telegram.render import unfenced
 from agent_host.telegram.resolve import (
     ComposeRef,
     Resolution,
@@ -20,31 +20,13 @@ from agent_host.telegram.resolve import (
     resolve_compose,
     resolve_service,
 )
-from mcp_server.redaction import redact_text
 
 if TYPE_CHECKING:
     from agent_host.telegram.context import BotContext
 
-MESSAGE_LIMIT = 4000  # Telegram's cap is 4,096 characters of text; leave room
-_FENCE = re.compile(
-    r'<untrusted-data[^>]*nonce="(?P<nonce>[^"]*)">\n?(?P<body>.*?)</untrusted-data nonce="(?P=nonce)">', re.S
-)
-
 
 class CommandProblem(Exception):
     """A command cannot go on; its message is the one line (plain text) the user gets."""
-
-
-def esc(text: object) -> str:
-    """Text from the server or a container, safe inside an HTML message: secrets masked, escaped."""
-    return html.escape(redact_text(str(text)), quote=False)
-
-
-def unfenced(text: str) -> str:
-    """The data inside the server's `<untrusted-data>` fences (logs), without the markers and the
-    preamble meant for a model. A human reads it; it is still escaped before it is sent."""
-    bodies = [m.group("body") for m in _FENCE.finditer(text)]
-    return "\n".join(bodies) if bodies else text
 
 
 def key_for(update: Update) -> str:
@@ -123,40 +105,6 @@ async def compose_named(ctx: BotContext, args: list[str], *, mutation: bool) -> 
     if found.match is None:
         raise CommandProblem(found.question("compose"))
     return found.match
-
-
-def split_html(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """`text` in messages of at most `limit` characters, cut between lines; a `<pre>` block cut in
-    two is closed and opened again, and a line too long is cut outside any `&…;` entity."""
-    parts: list[str] = []
-    current = ""
-    in_pre = False
-    for line in _short_lines(text, limit - 20):
-        piece = line if not current else "\n" + line
-        if current and len(current) + len(piece) + 6 > limit:
-            parts.append(current + ("</pre>" if in_pre else ""))
-            current = ("<pre>" if in_pre else "") + line
-        else:
-            current += piece
-        if "<pre>" in line or "</pre>" in line:
-            in_pre = line.rfind("<pre>") > line.rfind("</pre>")
-    if current.strip():
-        parts.append(current)
-    return parts or ["(empty)"]
-
-
-def _short_lines(text: str, limit: int) -> list[str]:
-    out = []
-    for line in text.split("\n"):
-        while len(line) > limit:
-            cut = limit
-            amp = line.rfind("&", 0, cut)
-            if amp != -1 and ";" not in line[amp:cut]:
-                cut = amp  # never inside an entity such as &amp;
-            out.append(line[:cut])
-            line = line[cut:]
-        out.append(line)
-    return out
 
 
 def human_bytes(n: float | None) -> str:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from telegram import Update
 
 from agent_host.approvals.book import ApprovalError
-from agent_host.telegram.commands._common import CommandProblem, esc, who
+from agent_host.telegram.commands._common import CommandProblem, who
+from agent_host.telegram.render import html as esc
 
 if TYPE_CHECKING:
     from agent_host.telegram.context import BotContext

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from telegram import Update
 
-from agent_host.telegram.commands._common import CommandProblem, esc, service_named, who
+from agent_host.telegram.commands._common import CommandProblem, service_named, who
+from agent_host.telegram.render import html as esc
 
 if TYPE_CHECKING:
     from agent_host.telegram.context import BotContext

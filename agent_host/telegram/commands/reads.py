@@ -13,12 +13,12 @@ from agent_host.telegram.commands._common import (
     CommandProblem,
     call,
     compose_named,
-    esc,
     human_bytes,
     inventory,
     service_named,
     unfenced,
 )
+from agent_host.telegram.render import html as esc
 from agent_host.telegram.resolve import word_score, words_of
 
 if TYPE_CHECKING:

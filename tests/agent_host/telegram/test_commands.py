@@ -22,8 +22,8 @@ from agent_host.approvals.book import ApprovalRequest
 from agent_host.incidents.model import Incident
 from agent_host.server_link.outcome import IDEMPOTENCY_KEY_META, ToolOutcome, outcome_from_result
 from agent_host.telegram.commands import COMMANDS, command_handlers
-from agent_host.telegram.commands._common import split_html
 from agent_host.telegram.context import BotContext
+from agent_host.telegram.render import split_message
 from mcp_server.safety.settings import SafetySettings
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
@@ -187,7 +187,7 @@ async def test_an_unknown_service_is_asked_back_by_the_real_server_inventory(
 
 def test_long_replies_are_split_under_the_limit_and_keep_pre_blocks_whole() -> None:
     lines = "\n".join(f"line {n} &amp; &lt;tag&gt;" for n in range(800))
-    parts = split_html(f"<b>logs</b>\n<pre>{lines}</pre>")
+    parts = split_message(f"<b>logs</b>\n<pre>{lines}</pre>")
     assert len(parts) > 1
     assert all(len(p) <= 4000 for p in parts)
     assert all(p.count("<pre>") == p.count("</pre>") == 1 for p in parts)
