@@ -21,6 +21,7 @@ from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseHandler
 
 from agent_host.incidents.model import Incident
+from agent_host.telegram.webhook import WebhookError, WebhookReceiver, config_from_settings
 
 from .access import GUARD_GROUP, AccessGuard
 from .context import BotContext
@@ -73,6 +74,7 @@ class TelegramBot:
         self.ready = asyncio.Event()  # set once Telegram answered and polling runs
         self._connecting: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()  # set by stop(): run_notifier returns
+        self.webhook: WebhookReceiver | None = None  # webhook mode (settings.webhook_url), else polling
 
     def _build(self) -> Application[Any, Any, Any, Any, Any, Any]:
         settings = self.ctx.settings
@@ -98,6 +100,8 @@ class TelegramBot:
             return
         self._stopped.clear()
         self.app = self._build()
+        webhook = config_from_settings(self.ctx.settings)
+        self.webhook = WebhookReceiver(self.app, webhook) if webhook is not None else None
         self._connecting = asyncio.create_task(self._connect(), name="telegram-connect")
 
     async def _connect(self) -> None:
@@ -110,12 +114,18 @@ class TelegramBot:
                 await app.initialize()
                 if not app.running:
                     await app.start()
-                assert app.updater is not None
-                if not app.updater.running:
-                    await app.updater.start_polling(
-                        timeout=self.ctx.settings.poll_timeout_s, error_callback=self._on_polling_error
-                    )
+                if self.webhook is not None:
+                    await self.webhook.start()  # serves once, then setWebhook; retried like polling
+                else:
+                    assert app.updater is not None
+                    if not app.updater.running:
+                        await app.updater.start_polling(
+                            timeout=self.ctx.settings.poll_timeout_s, error_callback=self._on_polling_error
+                        )
                 break
+            except WebhookError as exc:
+                log.error("%s", exc)
+                return
             except InvalidToken:
                 log.error("telegram: the bot token was refused; set INFRAGUARDIAN_AGENT__TELEGRAM__TOKEN")
                 return
@@ -126,7 +136,7 @@ class TelegramBot:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, self.retry_max_s)
         self.ready.set()
-        log.info("telegram: polling as @%s", self.app.bot.username)
+        log.info("telegram: %s as @%s", "webhook" if self.webhook else "polling", self.app.bot.username)
         try:
             await self.app.bot.set_my_commands(bot_commands())
         except TelegramError as exc:  # the menu is a convenience: commands work without it
@@ -150,6 +160,9 @@ class TelegramBot:
         self.ready.clear()
         if app is None:
             return
+        if self.webhook is not None:
+            await self.webhook.stop()
+            self.webhook = None
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:

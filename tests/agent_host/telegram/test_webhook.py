@@ -250,3 +250,45 @@ def test_settings_without_a_webhook_url_mean_polling_and_a_url_needs_a_secret() 
         config_from_settings(
             SimpleNamespace(webhook_url="http://bot.example.org/tg", webhook_secret=SecretStr(SECRET))
         )
+
+
+async def test_the_agents_bot_in_webhook_mode_answers_commands_and_never_polls(
+    standin: TelegramStandIn, bot_context: Any
+) -> None:
+    """TelegramBot as the agent runs it, switched to webhook mode by its settings alone."""
+    from agent_host.telegram.bot import TelegramBot
+    from agent_host.telegram.commands import command_handlers
+
+    port = free_port()
+    bot_context.settings = bot_context.settings.model_copy(
+        update={
+            "token": SecretStr(standin.token), "base_url": standin.base_url,
+            "webhook_url": f"http://127.0.0.1:{port}/tg", "webhook_port": port,
+            "webhook_secret": SecretStr(SECRET), "webhook_allow_http": True,
+        }
+    )  # fmt: skip
+    bot = TelegramBot(bot_context, command_handlers(bot_context))
+    await bot.start()
+    try:
+        await standin.wait_for(lambda: bot.ready.is_set())
+        assert standin.webhook is not None and standin.webhook["url"] == f"http://127.0.0.1:{port}/tg"
+        standin.send_text(OWNER, OWNER, "/help")
+        help_text = await standin.wait_for(
+            lambda: next((t for t in replies(standin) if "/restart" in t), None)
+        )
+        assert "/mute" in help_text
+        standin.send_text(999, 999, "/help")  # a stranger in their own chat: refused by the guard
+        refusal = await standin.wait_for(lambda: next((m.text for m in standin.sent(999) if m.text), None))
+        assert "/restart" not in refusal
+        assert not standin.calls("getUpdates")
+    finally:
+        await bot.stop()
+
+
+def test_settings_with_a_bad_webhook_fail_at_startup_naming_the_variable() -> None:
+    from agent_host.telegram.settings import TelegramSettings
+
+    with pytest.raises(ValueError, match="INFRAGUARDIAN_AGENT__TELEGRAM__WEBHOOK_SECRET"):
+        TelegramSettings(webhook_url="https://bot.example.org/tg")
+    with pytest.raises(ValueError, match="WEBHOOK_URL"):
+        TelegramSettings(webhook_url="http://bot.example.org/tg", webhook_secret=SecretStr(SECRET))
