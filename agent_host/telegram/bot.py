@@ -51,6 +51,9 @@ def bot_commands() -> list[BotCommand]:
     return menu
 
 
+FINISH_DELIVERY_S = 5.0  # at stop, the longest a delivery in flight may take to finish
+
+
 class TelegramBot:
     """The bot's Application, its access guard, and the incident notifier."""
 
@@ -74,6 +77,7 @@ class TelegramBot:
         self.ready = asyncio.Event()  # set once Telegram answered and polling runs
         self._connecting: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()  # set by stop(): run_notifier returns
+        self._notifying: asyncio.Task[Any] | None = None  # run_notifier's task, while it runs
         self.webhook: WebhookReceiver | None = None  # webhook mode (settings.webhook_url), else polling
 
     def _build(self) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -152,6 +156,8 @@ class TelegramBot:
     async def stop(self) -> None:
         """Stop polling, end `run_notifier`, close the Application (fetched updates are confirmed)."""
         self._stopped.set()
+        if self._notifying is not None:  # the notifier finishes its delivery before the bot closes
+            await asyncio.wait({self._notifying}, timeout=FINISH_DELIVERY_S + 1)
         if self._connecting is not None and not self._connecting.done():
             self._connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -177,12 +183,16 @@ class TelegramBot:
         """The notification worker: waits until Telegram answered once, then delivers until `stop()`
         (or until its task is cancelled). Unfinished incidents are shown again first, so a
         restarted agent brings their messages up to date (edited, never sent twice)."""
+        self._notifying = asyncio.current_task()
         for incident in await self.ctx.store.unfinished():
             self.notifier.offer(incident, replace=False)
         stopped = asyncio.create_task(self._stopped.wait())
         work = asyncio.create_task(self._deliver_when_ready())
         try:
             await asyncio.wait({stopped, work}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():  # stopping: let the delivery in flight finish and be remembered
+                self.notifier.finish()
+                await asyncio.wait({work}, timeout=FINISH_DELIVERY_S)
         finally:
             for task in (stopped, work):
                 task.cancel()

@@ -71,6 +71,7 @@ class Notifier:
         self._pending: dict[str, Incident] = {}  # incident id → its newest state, oldest first
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._finishing = False  # finish(): end after the delivery in flight, never in its middle
 
     @property
     def backlog(self) -> int:
@@ -92,15 +93,26 @@ class Notifier:
         else:
             self._wakeup.set()
 
+    def finish(self) -> None:
+        """Make `run` return once the delivery in flight is done: a message sent but not yet
+        remembered would be sent again by the next start."""
+        self._finishing = True
+        self._wakeup.set()
+
     async def run(self, bot: Bot) -> None:
-        """Deliver the backlog for ever (cancel the task to stop)."""
+        """Deliver the backlog until `finish()` (or the task is cancelled)."""
         self._loop = asyncio.get_running_loop()
+        self._finishing = False
         backoff = self.backoff_base_s
-        while True:
+        while not self._finishing:
             if not self._pending:
                 self._wakeup.clear()
                 await self._wakeup.wait()
+                if self._finishing:
+                    return
                 await asyncio.sleep(self.coalesce_s)  # rapid steps of one incident become one edit
+            if not self._pending:
+                continue
             incident_id = next(iter(self._pending))
             incident = self._pending.pop(incident_id)
             try:
