@@ -18,7 +18,15 @@ import click
 from agent_host import __version__
 
 # Import names of the `agent` extra in pyproject.toml (keep the two lists together).
-AGENT_EXTRA_MODULES: tuple[str, ...] = ("ollama", "chromadb", "langgraph", "psycopg", "wordllama", "telegram")
+AGENT_EXTRA_MODULES: tuple[str, ...] = (
+    "ollama",
+    "chromadb",
+    "langgraph",
+    "psycopg",
+    "wordllama",
+    "telegram",
+    "jinja2",
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -39,6 +39,7 @@ AGENT_ONLY_MODULES = (
     "psycopg",
     "wordllama",
     "telegram",
+    "jinja2",
 )
 AGENT_ONLY_DISTRIBUTIONS = (
     "chromadb",
@@ -50,6 +51,7 @@ AGENT_ONLY_DISTRIBUTIONS = (
     "psycopg",
     "wordllama",
     "python-telegram-bot",
+    "jinja2",
 )
 
 
@@ -168,7 +170,15 @@ def test_pyproject_declares_each_part_and_its_console_script() -> None:
     agent_deps = {
         _normalize(re.split(r"[<>=!~ ;\[]", spec)[0]) for spec in project["optional-dependencies"]["agent"]
     }
-    agent_libraries = {"chromadb", "ollama", "langgraph", "psycopg", "wordllama", "python-telegram-bot"}
+    agent_libraries = {
+        "chromadb",
+        "ollama",
+        "langgraph",
+        "psycopg",
+        "wordllama",
+        "python-telegram-bot",
+        "jinja2",
+    }
     assert agent_libraries | {"langgraph-checkpoint-sqlite", "langgraph-checkpoint-postgres"} <= agent_deps
     assert server_deps.isdisjoint(agent_libraries)
     distribution = {"telegram": "python-telegram-bot"}  # import name → what pip installs
