@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from agent_host.diagnosis.feedback import lessons_from
+from agent_host.incidents.report import post_mortem
 from agent_host.incidents.store import IncidentStore, incident_summary
 from mcp_server.redaction import redact_text
 
@@ -16,8 +17,6 @@ async def memory_post_mortem(
     memory: Any, store: IncidentStore, incident_id: str
 ) -> tuple[str, dict[str, Any]] | None:
     """(text, data) for `incident_id`, or None when the store does not know it."""
-    from agent_host.cli_incidents import post_mortem
-
     incident = await store.get(incident_id)
     if incident is None:
         return None
