@@ -16,7 +16,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from mcp_server.safety.actions import DISRUPTION_BUCKET
 from mcp_server.safety.clock import human_duration, to_datetime, utc_iso
@@ -197,6 +197,36 @@ class BudgetStore:
             ).fetchall()
         )
         return [{**dict(row), "disrupted": json.loads(row["disrupted"])} for row in rows]
+
+
+def budget_overview(
+    store: BudgetStore, rules: dict[str, BudgetRule], *, now: float, since_s: float = 86400
+) -> dict[str, Any]:
+    """The budgets as a person reads them: each bucket's rule, and the use of every target that had
+    a counted change in the last `since_s` seconds (used/limit, spent or not, when the next change is
+    allowed). Read-only; what the dashboard and `infraguardian://budgets` show."""
+    recent = store.recent(since=now - since_s, limit=1000)
+    seen = sorted({(str(r["bucket"]), str(r["target_key"])) for r in recent if r.get("bucket") in rules})
+    targets = []
+    for bucket, key in seen:
+        status = store.status(bucket, key, rules[bucket], now=now)
+        targets.append(
+            {
+                "bucket": bucket,
+                "target": key,
+                "used": status.used,
+                "limit": status.limit,
+                "exhausted": status.exhausted,
+                "next_allowed_in_s": max(0.0, status.next_allowed_at - now)
+                if status.next_allowed_at
+                else 0.0,
+            }
+        )
+    return {
+        "rules": {name: rule.model_dump() for name, rule in sorted(rules.items())},
+        "targets": targets,
+        "recent_changes": recent[:50],
+    }
 
 
 def _insert(

@@ -1,7 +1,8 @@
-"""MCP resources: runbooks, compose files (redacted), the inventory, the audit log, active signals."""
+"""MCP resources: runbooks, compose files (redacted), the inventory, the audit log, budgets, active signals."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 
@@ -12,6 +13,7 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp_server.dokploy.host_files import HostFileError, dokploy_compose_text
 from mcp_server.redaction import redact, redact_text
 from mcp_server.runbooks import RunbookLibrary
+from mcp_server.safety.budgets import budget_overview
 from mcp_server.server.context import services
 from mcp_server.server.resolve import current_inventory
 from mcp_server.server.services import LiveServices
@@ -95,6 +97,18 @@ def register(mcp: MCPServer, settings: Settings, live: LiveServices) -> None:
     async def audit_resource() -> str:
         rows = await live.get().safety.audit_entries(limit=200)
         return json.dumps([r.model_dump(mode="json") for r in rows])
+
+    @mcp.resource(
+        "infraguardian://budgets",
+        mime_type="application/json",
+        description="Budget rules and each target's use over the last 24 h (spent or not, next allowed).",
+    )
+    async def budgets_resource() -> str:
+        safety = live.get().safety
+        overview = functools.partial(
+            budget_overview, safety.budgets, safety.settings.budgets, now=safety.clock()
+        )
+        return json.dumps(redact(await anyio.to_thread.run_sync(overview)))
 
     @mcp.resource(
         "infraguardian://signals",

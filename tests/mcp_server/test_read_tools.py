@@ -169,11 +169,14 @@ async def test_read_tools_on_a_real_stack(deployed: tuple[Client, str]) -> None:
     compose_id = next(r for r in json.loads(seen[0])["entries"] if r["app_name"] == app)
     assert compose_id
     resources = {str(r.uri) for r in (await client.list_resources()).resources}
-    assert {"infraguardian://inventory", "infraguardian://audit", "infraguardian://signals"} <= resources
-    for uri in ("infraguardian://inventory", "infraguardian://audit", "infraguardian://signals"):
+    uris = ("infraguardian://inventory", "infraguardian://audit", "infraguardian://budgets", "infraguardian://signals")
+    assert set(uris) <= resources
+    for uri in uris:
         contents = await client.read_resource(uri)
         seen.append(contents.contents[0].text)  # type: ignore[union-attr]
-    audit = json.loads(seen[-2])
+    budgets = json.loads(seen[-2])
+    assert budgets["rules"]["restart"]["max_actions"] >= 1 and isinstance(budgets["targets"], list)
+    audit = json.loads(seen[-3])
     assert {row["tool"] for row in audit} >= {"list_inventory", "read_logs", "compose_graph"}
 
     for text in seen:

@@ -205,6 +205,24 @@ async def test_reader_in_process(make_safety: MakeSafety, clock: FakeClock) -> N
         reader.close()
 
 
+async def test_budget_overview_shows_each_target_use(make_safety: MakeSafety, clock: FakeClock) -> None:
+    from mcp_server.safety.budgets import budget_overview
+
+    gate = make_safety()
+    for _ in range(3):
+        decision = await gate.authorize(request("restart"))
+        assert decision.allowed
+        await gate.record(decision, "ok", "restarted")
+        clock.now += 3600  # past any backoff
+    overview = budget_overview(gate.budgets, gate.settings.budgets, now=clock.now - 3600 + 1)
+    restart = next(t for t in overview["targets"] if t["bucket"] == "restart")
+    assert overview["rules"]["restart"]["max_actions"] == restart["limit"]
+    assert restart["used"] >= 1 and restart["target"] == service().budget_key()
+    assert len(overview["recent_changes"]) >= 3
+    later = budget_overview(gate.budgets, gate.settings.budgets, now=clock.now + 10 * 86400)
+    assert later["targets"] == [] and later["recent_changes"] == []  # nothing in the last 24 h
+
+
 def test_human_durations() -> None:
     from mcp_server.safety.clock import human_duration
 
