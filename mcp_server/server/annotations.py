@@ -50,6 +50,7 @@ TOOLS: dict[str, ToolDeclaration] = {
     "check_domain": ToolDeclaration("Check domain", READ, open_world=True),  # DNS, TLS, HTTP to the domain
     "disk_usage": ToolDeclaration("Disk usage", READ),
     "active_signals": ToolDeclaration("Active signals", READ),
+    "stats_history": ToolDeclaration("Stats history", READ),
     # changes
     "restart_service": ToolDeclaration("Restart service", ("restart",)),
     "start_compose": ToolDeclaration("Start compose", ("start",)),

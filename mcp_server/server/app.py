@@ -60,6 +60,7 @@ def build_server(
             Services.open(settings) as svc,
             anyio.create_task_group() as tg,
         ):
+            svc.watcher = watcher
             tg.start_soon(forward_signal_changes, svc, bus)
             live.push(svc)
             try:

@@ -22,7 +22,7 @@ from mcp_server.runbooks import RunbookLibrary
 from mcp_server.safety import Safety
 from mcp_server.server.hosts import HostRef, configured_hosts, open_hosts, pick_host
 from mcp_server.settings import Settings
-from mcp_server.watcher import SignalReader, SqliteSignalStore, host_key
+from mcp_server.watcher import ProcessWatcher, SignalReader, SqliteSignalStore, host_key
 
 log = logging.getLogger("infraguardian.server")
 
@@ -40,6 +40,8 @@ class Services:
     runbooks: RunbookLibrary
     # the default host's signals as its watcher stored them (whichever process runs the detectors)
     detectors: SignalReader | None = None
+    # this process's watcher (None: detectors off): stats_history reads its sampler's history
+    watcher: ProcessWatcher | None = None
     host_refs: dict[str, HostRef] = field(default_factory=dict)  # name → engine URL, Dokploy serverId
     _dokploy: DokployClient | None = None
     _dokploy_lock: anyio.Lock = field(default_factory=anyio.Lock)

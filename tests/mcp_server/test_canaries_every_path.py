@@ -190,6 +190,7 @@ def tool_calls(d: Deployed) -> dict[str, list[dict[str, Any]]]:
                       {"app_name": app, "service": "api", "since": f"token {ARGUMENT}"}],
         "container_stats": [{"app_name": app, "service": "api"}, {"container": url_arg}],
         "recent_events": [{"minutes": 30, "app_name": app}],
+        "stats_history": [{"app_name": app, "service": "api"}, {"app_name": secret_arg}],
         "deployment_history": [{"app_name": app}, {"app_name": "nope"}, {"app_name": secret_arg}],
         "deployment_log": [{"deployment_id": d.deployment_id}, {"deployment_id": secret_arg}],
         "disk_usage": [{}],

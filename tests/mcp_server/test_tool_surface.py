@@ -108,7 +108,7 @@ async def test_mutating_tools_take_dry_run(tools: list[Any]) -> None:
             assert "dry_run" in tool.input_schema["properties"], tool.name
 
 
-async def test_the_model_facing_list_stays_under_5k_tokens(tools: list[Any]) -> None:
+async def test_the_model_facing_list_stays_under_5250_tokens(tools: list[Any]) -> None:
     """What a host hands to the model: name, description, input schema, annotations (o200k)."""
     enc = bpe_openai.get_encoding("o200k_base")
     facing = [
@@ -120,4 +120,6 @@ async def test_the_model_facing_list_stays_under_5k_tokens(tools: list[Any]) -> 
         }
         for t in tools
     ]
-    assert len(enc.encode(json.dumps(facing))) <= 5000
+    # 5,000 until issue 19 added stats_history (~270 tokens) for the dashboard's resource plots;
+    # the agent's model sees its own subset of at most 15 tools in 5k (agent_host/model)
+    assert len(enc.encode(json.dumps(facing))) <= 5250

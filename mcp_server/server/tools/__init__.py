@@ -36,6 +36,7 @@ from mcp_server.server.tools.rollback import rollback
 from mcp_server.server.tools.service_status import service_status
 from mcp_server.server.tools.set_memory_limit import set_memory_limit
 from mcp_server.server.tools.start_compose import start_compose
+from mcp_server.server.tools.stats_history import stats_history
 from mcp_server.server.tools.stop_compose import stop_compose
 
 ToolFunction = Callable[..., Any]
@@ -62,6 +63,7 @@ TOOLS: tuple[ToolFunction, ...] = (
     service_status,
     set_memory_limit,
     start_compose,
+    stats_history,
     stop_compose,
 )
 
