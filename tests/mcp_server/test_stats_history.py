@@ -50,9 +50,22 @@ def container() -> Iterator[Any]:
         detach=True,
         network_mode="none",
     )
+    # and a one-shot job of the same project, exited: it has no samples to show
+    job = client.containers.create(
+        IMAGE,
+        ["true"],
+        name=f"{PROJECT}-job-1",
+        labels={
+            "ig.test": "stats-history",
+            "com.docker.compose.project": PROJECT,
+            "com.docker.compose.service": "job",
+        },
+        network_mode="none",
+    )
     try:
         yield made
     finally:
+        job.remove(force=True)
         made.remove(force=True)
         client.close()
 
@@ -112,10 +125,12 @@ async def test_without_a_watcher_one_fresh_sample_and_a_note(
     body = result.structured_content
     assert body is not None and not result.is_error
     assert body["notes"] == [
+        f"not running, no samples: {PROJECT}-job-1",
         "the watcher does not run in this server process, so it kept no history here; "
-        "one fresh sample per container instead"
+        "one fresh sample per container instead",
     ]
-    (row,) = body["containers"]
+    row, job = sorted(body["containers"], key=lambda r: r["service"])
+    assert job["service"] == "job" and job["samples"] == [] and job["memory_limit_set"] is False
     assert row["memory_limit_bytes"] == LIMIT and row["memory_limit_set"] is True
     (sample,) = row["samples"]
     assert 0 < sample["memory_used_bytes"] < LIMIT and sample["cpu_percent"] is not None

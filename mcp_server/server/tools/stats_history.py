@@ -68,7 +68,7 @@ async def stats_history(
 ) -> StatsHistoryResult:
     """Memory used and CPU % of each container of an app (or one service) over the last minutes,
     against its limits, from the watcher's samples (every 15 s, kept 30 min; at most 240 per
-    container). Use it to see a trend: a leak, a spike before an OOM kill. Cost: none."""
+    container). Use it to see a trend: a leak, a spike before an OOM kill. Cost: none (~1 s without history)."""
     svc = services(ctx)
     notes: list[str] = []
     with tool_errors():
@@ -94,11 +94,14 @@ async def stats_history(
                 rows[details.name] = from_history(details, history, points)
             else:
                 fresh.append(details)
-        if fresh:
+        stopped = [d.name for d in fresh if not d.running]
+        if stopped:
+            notes.append(f"not running, no samples: {', '.join(stopped)}")
+        if len(fresh) > len(stopped):
             if why_not:
                 notes.append(f"{why_not}; one fresh sample per container instead")
             else:
-                names = ", ".join(d.name for d in fresh)
+                names = ", ".join(d.name for d in fresh if d.running)
                 notes.append(f"no samples in the last {minutes:g} min for {names}; one fresh sample instead")
 
         async def sample(details: ContainerDetails) -> None:
