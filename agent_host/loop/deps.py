@@ -11,6 +11,7 @@ import anyio
 
 from agent_host.approvals.book import ApprovalBook
 from agent_host.diagnosis.recall import remember
+from agent_host.diagnosis.resources import snapshot_resources
 from agent_host.incidents.model import Incident, now
 from agent_host.incidents.store import IncidentStore
 from agent_host.settings import AgentSettings
@@ -39,6 +40,11 @@ class LoopDeps:
     async def save(self, incident: Incident, route: Route, step: str) -> LoopState:
         """Store the incident (the post-mortem is always current), index it in incident memory
         once it is closed, and hand the state on."""
+        if incident.closed and "_resources" not in incident.context:
+            # the watcher forgets samples after 30 min: the incident keeps its own for the plot
+            resources = await snapshot_resources(self.link, incident)
+            if resources is not None:
+                incident.context["_resources"] = resources
         await self.store.save(incident)
         if incident.closed:
             await remember(self.memory, incident)
