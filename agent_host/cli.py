@@ -76,6 +76,10 @@ def _register() -> None:
     main.add_command(cli_run.run)
     main.add_command(cli_run.status)
     cli_run.run.callback = needs_agent_extra(cli_run.run.callback)  # type: ignore[arg-type]
+    from . import cli_dashboard
+
+    main.add_command(cli_dashboard.dashboard)
+    cli_dashboard.dashboard.callback = needs_agent_extra(cli_dashboard.dashboard.callback)  # type: ignore[arg-type]
     main.add_command(cli_incidents.graph)
     for command in (
         cli_incidents.incidents,

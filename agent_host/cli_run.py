@@ -11,7 +11,11 @@ import click
 
 from mcp_server.redaction import redact, redact_text
 
+from .approvals import ApprovalBook
 from .console import make_printer
+from .dashboard.auth import DashboardTokenError
+from .dashboard.runtime import agent_dashboard
+from .dashboard.server import DashboardServeError
 from .server_link import LinkError
 from .settings import AgentSettings, AgentSettingsError, load_agent_settings
 from .watch_report import Reporter, liveness, read_report
@@ -48,12 +52,16 @@ def run(as_json: bool, once: bool) -> None:
             )  # fmt: skip
             printer.watching(await reporter.refresh(), str(settings.state_dir))
             if once:
-                await agent.monitor.resume_unfinished_inline()
-                for incident_id in await agent.monitor.handle_signals(await agent.link.active_signals()):
-                    await agent.monitor.drive(incident_id)
-                await reporter.refresh()
+                await run_once(agent, reporter)
                 return
-            async with anyio.create_task_group() as tasks:
+            book = agent.deps.approvals or ApprovalBook(agent.deps.store.db)
+            dashboard = agent_dashboard(
+                settings, store=agent.deps.store, approvals=book, link=agent.link,
+                graph=agent.graph, mode=agent.describe_mode,
+            )  # fmt: skip
+            async with dashboard as where, anyio.create_task_group() as tasks:
+                if where:
+                    click.echo(redact_text(where), err=True)
                 tasks.start_soon(reporter.run)
                 await agent.monitor.run()
 
@@ -61,9 +69,17 @@ def run(as_json: bool, once: bool) -> None:
         anyio.run(main)
     except KeyboardInterrupt:
         click.echo("stopped; unfinished incidents resume at the next start", err=True)
-    except LinkError as exc:
+    except (LinkError, DashboardServeError, DashboardTokenError) as exc:
         click.echo(f"error: {redact_text(str(exc))}", err=True)
         sys.exit(1)
+
+
+async def run_once(agent: Any, reporter: Reporter) -> None:
+    """`run --once`: resume what is unfinished, handle the signals there are now, and stop."""
+    await agent.monitor.resume_unfinished_inline()
+    for incident_id in await agent.monitor.handle_signals(await agent.link.active_signals()):
+        await agent.monitor.drive(incident_id)
+    await reporter.refresh()
 
 
 @click.command("status")

@@ -135,6 +135,7 @@ class Agent:
     monitor: Monitor
     memory_status: str = ""
     telegram: Any | None = None  # agent_host.telegram.bot.TelegramBot when configured
+    graph: Any | None = None  # the compiled LangGraph graph (the dashboard reads its checkpoints)
 
     def describe_mode(self) -> str:
         """How it decides (model or runbooks) and what it remembers, for `run`'s first lines."""
@@ -172,7 +173,7 @@ async def running_agent(
             try:
                 async with telegram_channel(deps, link, db) as telegram:
                     monitor = Monitor(deps, graph, link.active_signals)
-                    yield Agent(link, deps, monitor, memory_status, telegram)
+                    yield Agent(link, deps, monitor, memory_status, telegram, graph)
             finally:
                 if decider is not None:
                     await decider.aclose()

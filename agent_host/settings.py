@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent_host.dashboard.settings import DashboardSettings
 from agent_host.memory.settings import MemorySettings
 from agent_host.model.settings import ModelSettings
 from agent_host.server_link.settings import LinkSettings
@@ -125,6 +126,7 @@ class AgentSettings(BaseSettings):
     learning: LearningSettings = Field(default_factory=LearningSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
 
     def link_settings(self) -> LinkSettings:

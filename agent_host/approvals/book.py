@@ -156,6 +156,14 @@ class ApprovalBook:
         )
         return [ApprovalRequest.model_validate_json(r) for r in rows]
 
+    async def answered(self, limit: int = 20) -> list[ApprovalRequest]:
+        """The newest answered (or expired) requests, newest expiry first (the dashboard's list)."""
+        rows = await self._rows(
+            "SELECT record FROM approvals WHERE status != 'pending' ORDER BY expires_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [ApprovalRequest.model_validate_json(r) for r in rows]
+
     async def answered_for(self, incident_id: str) -> list[ApprovalRequest]:
         rows = await self._rows(
             "SELECT record FROM approvals WHERE incident_id = ? AND status != 'pending'", (incident_id,)

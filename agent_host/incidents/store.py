@@ -60,6 +60,10 @@ class IncidentStore:
         self._db = db
         db.schema(SCHEMA)
 
+    @property
+    def db(self) -> Database:
+        return self._db
+
     async def save(self, incident: Incident) -> None:
         """Insert or replace the incident's row (the same step replayed writes the same row)."""
         row = (
@@ -109,6 +113,13 @@ class IncidentStore:
             (),
         )
         return [Incident.model_validate_json(r[0]) for r in rows]
+
+    async def last_change(self) -> tuple[int, str | None]:
+        """(number of incidents, newest updated_at): changes whenever any incident is written, cheap
+        enough to poll every second (the dashboard's live updates)."""
+        rows = await self._query("SELECT COUNT(*), MAX(updated_at) FROM incidents", ())
+        count, newest = rows[0]
+        return int(count), (str(newest) if newest is not None else None)
 
     async def recent(self, limit: int = 20) -> list[Incident]:
         rows = await self._query("SELECT record FROM incidents ORDER BY opened_at DESC LIMIT ?", (limit,))

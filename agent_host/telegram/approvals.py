@@ -21,6 +21,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes
 
+from agent_host.approvals.answering import plan_changed
 from agent_host.approvals.book import ApprovalError, ApprovalRequest, plan_hash
 from agent_host.incidents.model import Incident, now
 
@@ -166,12 +167,7 @@ class ApprovalButtons:
 
     async def _plan_changed(self, request: ApprovalRequest) -> bool:
         """True when the incident now waits on another plan than the one this request showed."""
-        if request.status != "pending":
-            return False  # answered or expired: the book's own message says so
-        incident = await self._ctx.store.get(request.incident_id)
-        if incident is None or incident.status != "awaiting_approval" or not incident.plan:
-            return False
-        return plan_hash(incident.plan) != request.plan_hash
+        return await plan_changed(self._ctx.store, request)
 
     @staticmethod
     def _wait_reply(request: ApprovalRequest) -> str:

@@ -166,6 +166,8 @@ class AgentProcess:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.out_path, self.err_path = log.with_suffix(".out"), log.with_suffix(".err")
         with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
+            # the dashboard on any free port: two of these agents (or a real one) never collide on 8766
+            env = {**env, "INFRAGUARDIAN_AGENT__DASHBOARD__PORT": "0"}
             self.process = subprocess.Popen([str(AGENT), "run", "--json"], env=env, stdout=out, stderr=err)
         self.server: Proc | None = None
 
