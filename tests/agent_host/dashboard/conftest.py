@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, StorageState, sync_playwright
+from playwright.sync_api import Browser, Page, StorageState, expect, sync_playwright
 
 from standins.dokploy.server import StandIn
 from tests.agent_host.dashboard.browser import (
@@ -59,6 +59,10 @@ def live_compose(scope: dict[str, str]) -> str:
         "labels": labels,
     }
     return yaml.safe_dump({"services": {"api": api, "db": db}}, sort_keys=False)
+
+
+# the machine is small and shared: every expectation waits as long as a page may take
+expect.set_options(timeout=WAIT_MS)
 
 
 @pytest.fixture(scope="package")

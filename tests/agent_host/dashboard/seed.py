@@ -123,6 +123,30 @@ def memory_step(app: str, service: str, old: str, new: str, new_bytes: int) -> d
     }
 
 
+def oom_history(app: str, opened: datetime, raised: datetime, closed: datetime) -> dict[str, Any]:
+    """`context["_resources"]` as the agent stores it when an incident closes (stats_history, from
+    10 min before it opened): the api idles, then climbs to its 32 MiB limit and is killed every
+    ~30 s until the limit is raised to 64 MiB, then holds ~40 MiB until the incident closes."""
+    start = opened - timedelta(minutes=10)
+    samples = []
+    for i in range(int((closed - start).total_seconds() // 10) + 1):
+        at = start + timedelta(seconds=10 * i)
+        if at < opened - timedelta(minutes=3):
+            used, cpu = 18 * MIB + (i % 5) * MIB, 4.0 + (i % 3)
+        elif at < raised:
+            used, cpu = (9 + 11 * (i % 3)) * MIB, 35.0 + 10 * (i % 2)  # fills, is killed, restarts
+        else:
+            used, cpu = 39 * MIB + (i % 4) * MIB, 6.0 + (i % 3)
+        samples.append({"at": at.isoformat(), "memory_used_bytes": used, "cpu_percent": cpu})
+    container = {"container": f"{app}-api-1", "service": "api", "memory_limit_bytes": 64 * MIB,
+                 "memory_limit_set": True, "cpu_limit_cpus": None, "samples": samples}  # fmt: skip
+    minutes = round(len(samples) * 10 / 60, 1)
+    return {"containers": [container], "notes": [], "minutes": minutes, "read_at": closed.isoformat()}
+
+
+ACT_S, CLOSE_S = 20, 260  # the resolved OOM: limit raised 20 s after it opened, verified healthy 4 min later
+
+
 def resolved_oom(app: str, at: datetime) -> Incident:
     """The live stack's api was OOM-killed under 32 MiB; the agent raised it to 64 MiB alone."""
     tgt, key = target(app, "api")
@@ -149,6 +173,7 @@ def resolved_oom(app: str, at: datetime) -> Incident:
                                 "memory_usage_bytes": 31 * MIB, "memory_limit_bytes": 32 * MIB,
                                 "memory_percent": 96.9}]}),
             "raise-plan": step["dry_run"],
+            "_resources": oom_history(app, at, at + timedelta(seconds=ACT_S), at + timedelta(seconds=CLOSE_S)),
         },
         facts={"signal_kind": "oom", "exit_code": 137, "oom_killed": True, "restarts_last_hour": 6,
                "memory_limit": "32m", "proposed_memory": "64m", "proposed_memory_fits": True,
@@ -168,24 +193,24 @@ def resolved_oom(app: str, at: datetime) -> Incident:
         plan=[step],
         actions=[ActionRecord(key="", tool="set_memory_limit", arguments=step["arguments"], ok=True,
                               summary="memory 32 MiB → 64 MiB on 1 container; compose file updated",
-                              at=at + timedelta(seconds=1))],
-        verification={"verdict": "healthy", "window_s": 60.0, "checks": {
-            "running": {"samples": 12, "passed": 12, "failed": 0, "last": True},
-            "no_new_signal": {"samples": 12, "passed": 12, "failed": 0, "last": True},
-            "memory_below_percent": {"samples": 12, "passed": 12, "failed": 0, "last": True}}},
-        outcome="resolved by raise-memory-limit in 62 s",
-        opened_at=at, updated_at=at + timedelta(seconds=62), closed_at=at + timedelta(seconds=62),
+                              at=at + timedelta(seconds=ACT_S))],
+        verification={"verdict": "healthy", "window_s": 240.0, "checks": {
+            "running": {"samples": 48, "passed": 48, "failed": 0, "last": True},
+            "no_new_signal": {"samples": 48, "passed": 48, "failed": 0, "last": True},
+            "memory_below_percent": {"samples": 48, "passed": 48, "failed": 0, "last": True}}},
+        outcome="resolved by raise-memory-limit in 4 min 20 s",
+        opened_at=at, updated_at=at + timedelta(seconds=CLOSE_S), closed_at=at + timedelta(seconds=CLOSE_S),
     )  # fmt: skip
     incident.actions[0].key = f"{incident.id}:act:0"
     incident.events = events(at, [
         (0, "detect_incident", f"opened: {summary} (runbook oom-killed; {RUNBOOK_ONLY})"),
         (0.1, "monitor", f"signal attached: crash_loop on {key}"),
-        (0.5, "gather_context", "log line showing out_of_memory: exit code 137 (SIGKILL), OOMKilled=true"),
-        (0.7, "diagnose", "raise-memory-limit → auto (oom-killed/raise-memory-limit: oom_killed equals True: yes (True))"),
-        (0.8, "plan_solution", f"plan: set_memory_limit(app_name={app}, service=api, memory=64m)"),
-        (1.0, "execute_action", "set_memory_limit done"),
-        (61, "verify_fix", "healthy after 60 s: running 12/12, no_new_signal 12/12, memory_below_percent 12/12"),
-        (62, "learn", "resolved by raise-memory-limit in 62 s"),
+        (10, "gather_context", "log line showing out_of_memory: exit code 137 (SIGKILL), OOMKilled=true"),
+        (17, "diagnose", "raise-memory-limit → auto (oom-killed/raise-memory-limit: oom_killed equals True: yes (True))"),
+        (18, "plan_solution", f"plan: set_memory_limit(app_name={app}, service=api, memory=64m)"),
+        (ACT_S, "execute_action", "set_memory_limit done"),
+        (CLOSE_S - 1, "verify_fix", "healthy after 240 s: running 48/48, no_new_signal 48/48, memory_below_percent 48/48"),
+        (CLOSE_S, "learn", "resolved by raise-memory-limit in 4 min 20 s"),
     ])  # fmt: skip
     return incident
 
@@ -195,7 +220,7 @@ def escalated_with_injection(app: str, at: datetime) -> Incident:
     service is never restarted alone, so the agent hands it to a human."""
     tgt, key = target(app, "db")
     lines = [
-        fenced(f"stderr: POSTGRES_PASSWORD={SECRET_VALUE}"),
+        fenced(f"stderr: POSTGRES_PASSWORD={SECRET_VALUE} POSTGRES_USER=shop"),
         fenced(f"stdout: {INJECTED_SCRIPT}"),
         fenced(f"stdout: {INJECTED_IMG}"),
         fenced("stderr: FATAL: could not open file /data/postgresql.conf: Permission denied"),
