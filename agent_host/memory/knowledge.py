@@ -14,6 +14,7 @@ query. Errors are `MemoryStoreError` with one line saying what failed.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -333,18 +334,29 @@ class KnowledgeBase:
         return await self._run("count incidents", collection.count)
 
     # -- notes -------------------------------------------------------------------------------
-    async def add_note(self, note_id: str, text: str, metadata: dict[str, str]) -> None:
-        """Store (or update) a runbook or knowledge note."""
+    async def add_note(self, note_id: str, text: str, metadata: dict[str, str]) -> bool:
+        """Store (or update) a runbook or knowledge note; False when the same text and metadata are
+        already stored (the agent offers every runbook at each start: unchanged ones cost no embedding)."""
         collection = self._collection(chroma.NOTES)
+        body = redact_text(text)[:NOTE_MAX_CHARS]  # an owner's note may hold a pasted secret
         meta: dict[str, str | int | float | bool] = {
             **{k: str(v) for k, v in metadata.items()},
             "note_id": note_id,
+            "text_sha": hashlib.sha256(body.encode()).hexdigest()[:16],
         }
-        body = redact_text(text)[:NOTE_MAX_CHARS]  # an owner's note may hold a pasted secret
-        await self._run(
-            f"store note {note_id}",
-            lambda: collection.upsert(ids=[note_id], documents=[body], metadatas=[meta]),
-        )
+
+        def store() -> bool:
+            found = collection.get(ids=[note_id], include=["metadatas"])
+            if found.get("ids"):
+                stored = (found.get("metadatas") or [])[:1]
+                if stored and dict(stored[0] or {}) == meta:
+                    return False
+                # Chroma's upsert merges metadata (an old key would stay): replace the note instead
+                collection.delete(ids=[note_id])
+            collection.add(ids=[note_id], documents=[body], metadatas=[meta])
+            return True
+
+        return await self._run(f"store note {note_id}", store)
 
     async def search_notes(self, text: str, n: int = 3) -> list[tuple[str, float, str]]:
         """(note id, similarity 0..1, text) of the `n` notes closest to `text`."""

@@ -176,8 +176,13 @@ async def test_notes_are_searched_by_meaning(tmp_path: Path) -> None:
         await kb.add_note("tls", "the certificate expired: renew it through Traefik", {})
         found = await kb.search_notes("no space left on device", n=3)
         assert found[0][0] == "disk" and len(found) == 3
-        await kb.add_note("disk", "replaced text about certificates", {})  # an upsert by id
+        assert await kb.add_note("disk", "replaced text about certificates", {})  # an upsert by id
         assert len(await kb.search_notes("x", n=10)) == 3
+        # offered again unchanged (every agent start offers every runbook): nothing re-embedded
+        assert not await kb.add_note("disk", "replaced text about certificates", {})
+        assert await kb.add_note("disk", "replaced text about certificates", {"kind": "runbook"})
+        found = await kb.search_notes("certificates", n=3)
+        assert [f[2] for f in found if f[0] == "disk"] == ["replaced text about certificates"]
     finally:
         await kb.close()
 
