@@ -13,7 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from agent_host.incidents.model import Incident
-from agent_host.memory.documents import incident_document
+from agent_host.memory.documents import query_text
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,9 @@ async def recall(memory: Any, incident: Incident, count: int) -> list[dict[str, 
     kept in the incident's context. [] (and a note) when memory cannot answer."""
     if memory is None:
         return []
+    query = query_text(incident)  # built once: the similar incidents and the notes are searched with it
     try:
-        found = await memory.similar(incident, n=count)
+        found = await memory.similar(incident, n=count, text=query)
     except Exception as exc:  # memory is an aid: the decision goes on without it, and says so
         incident.note(
             "diagnose", f"incident memory did not answer ({type(exc).__name__}: {exc}); deciding without it"
@@ -36,14 +37,14 @@ async def recall(memory: Any, incident: Incident, count: int) -> list[dict[str, 
         return []
     rows = [_row(asdict(item)) for item in found]
     incident.context[SIMILAR_KEY] = {"tool": "incident_memory", "ok": True, "structured": rows}
-    await _recall_notes(memory, incident)
+    await _recall_notes(memory, incident, query)
     return rows
 
 
-async def _recall_notes(memory: Any, incident: Incident) -> None:
-    """The owner's knowledge notes (`memory note`) closest to this incident, for the model's
-    prompt; the runbooks are indexed as notes too, but the model already sees the candidates."""
-    query = incident_document(incident)[1]  # the text similar() compares: symptoms and evidence
+async def _recall_notes(memory: Any, incident: Incident, query: str) -> None:
+    """The owner's knowledge notes (`memory note`) closest to this incident's symptoms (`query`),
+    for the model's prompt; the runbooks are indexed as notes too, but the model already sees the
+    candidates."""
     try:
         found = await memory.search_notes(query, NOTES_SEARCHED)
     except Exception as exc:  # as above: an aid, never a blocker

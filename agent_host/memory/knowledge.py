@@ -193,14 +193,16 @@ class KnowledgeBase:
             lambda: collection.upsert(ids=[doc_id], documents=[text], metadatas=[metadata]),
         )
 
-    async def similar(self, incident: Incident, n: int = 3) -> list[SimilarIncident]:
+    async def similar(
+        self, incident: Incident, n: int = 3, *, text: str | None = None
+    ) -> list[SimilarIncident]:
         """The `n` nearest past incidents (never itself): the same service first, then the others,
         each group closest first. Candidates: the nearest 4·n+1 overall, plus this target's own
         nearest 2·n+1 when they are of the same kind (names are not in the embedded text, so the
         target's history is looked up by metadata; 10 ms over 10k incidents). No `$ne` filter for
         "not itself": it made Chroma scan every row's metadata (~25 ms over 10k incidents)."""
         collection = self._collection(chroma.INCIDENTS)
-        text = query_text(incident)
+        text = text if text is not None else query_text(incident)  # `text`: the caller built it already
         here = cast("Where", {"target_key": incident.target_key})
         if n <= 0:
             return []
