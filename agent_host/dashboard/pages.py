@@ -85,7 +85,7 @@ async def compose(sources: DashboardSources, app_name: str) -> dict[str, Any]:
             (r, resource_chart(r.points, memory_limit_bytes=r.memory_limit_bytes, title=r.container))
             for r in resources
         ],
-        "history_note": history.note,
+        "history_note": history.note or "; ".join(map(str, (history.data or {}).get("notes") or [])),
         "graph": graph_picture,
         "graph_note": graph.note,
         "findings": (graph.data or {}).get("findings", []) if graph.ok else [],
@@ -193,13 +193,14 @@ async def agent(sources: DashboardSources) -> dict[str, Any]:
         )
         for node_id in drawn.nodes
     ]
-    edges = [(str(e.source), str(e.target)) for e in drawn.edges]
+    # one arrow per pair: several conditional routes (auto, approval) can lead to the same node
+    edges = list(dict.fromkeys((str(e.source), str(e.target)) for e in drawn.edges))
     settings = sources.settings
     budgets = await sources.budgets()
     return {
         "mode": sources.mode_line(),
         "model": settings.model if settings.model.enabled else None,
-        "graph": graph_svg(nodes, edges),
+        "graph": graph_svg(nodes, edges, direction="right"),
         "where": where,
         "unfinished": [incident_dict(i) for i in unfinished],
         "budgets": budgets.data,
