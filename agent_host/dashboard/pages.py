@@ -209,6 +209,7 @@ async def agent(sources: DashboardSources) -> dict[str, Any]:
         "flap": settings.flap,
         "memory_enabled": settings.memory.enabled,
         "telegram_enabled": settings.telegram.enabled,
+        "telegram_audit": await sources.telegram_audit(),
         "server": sources.link.describe() if sources.link is not None else "not connected",
     }
 

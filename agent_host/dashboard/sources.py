@@ -83,6 +83,12 @@ class DashboardSources:
     async def answered_approvals(self, limit: int = 20) -> list[ApprovalRequest]:
         return await self.approvals.answered(limit)
 
+    async def telegram_audit(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest Telegram commands, button presses and refused strangers (redacted)."""
+        from agent_host.telegram.outbox import Outbox
+
+        return list(redact(await Outbox(self.store.db).audit_rows(limit)))
+
     async def node_of(self, incident_id: str) -> str | None:
         """The graph node an unfinished incident will run next (or waits in), from its checkpoint."""
         if self.graph is None:

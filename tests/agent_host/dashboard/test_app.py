@@ -108,8 +108,15 @@ async def test_every_page_renders_with_security_headers_and_escaped_untrusted_te
     assert missing.status_code == 404 and "no incident" in missing.text
     api = await dash.client.get(f"/api/incidents/{seeded.escalated}", headers=bearer())
     assert api.status_code == 200 and SECRET_VALUE not in api.text and api.json()["id"] == seeded.escalated
+    from agent_host.telegram.outbox import Outbox
+
+    await Outbox(dash.sources.store.db).audit(
+        -1001, 4242, "/restart <b>x</b> POSTGRES_PASSWORD=hunter2secret", False
+    )
     agent = await dash.client.get("/agent", headers=bearer())
     assert 'data-node="diagnose"' in agent.text and "runbook-only" in agent.text
+    assert "4242" in agent.text and "refused" in agent.text and "&lt;b&gt;x&lt;/b&gt;" in agent.text
+    assert SECRET_VALUE not in agent.text
     assert "no MCP server connected" in (await dash.client.get("/", headers=bearer())).text
 
 
