@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,10 +56,7 @@ class Dashboard:
     app_name: str  # the live stack (deployed through the stand-in, on the real engine)
     project: str
     log_file: Path
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+    started: float = field(default_factory=time.monotonic)  # when it answered /healthz
 
 
 def run_async(work: Callable[[], Awaitable[T]]) -> T:
@@ -136,11 +133,24 @@ def login(page: Page, base_url: str, token: str) -> None:
     page.wait_for_load_state()
 
 
+def screenshots_wanted() -> bool:
+    return bool(os.environ.get(SCREENSHOTS_ENV))
+
+
+def let_history_grow(page: Page, dashboard: Dashboard, seconds: float = 60) -> None:
+    """For a README picture only: wait until the dashboard's server has sampled the live stack for
+    `seconds` (a chart with a line, not a dot), then reload the page."""
+    left = seconds - (time.monotonic() - dashboard.started)
+    if left > 0:
+        page.wait_for_timeout(left * 1000)
+    page.reload()
+
+
 def snapshot(page: Page, name: str) -> None:
     """A full-page PNG of the current page into $INFRAGUARDIAN_SCREENSHOTS_DIR (README screenshots),
     when that is set; nothing otherwise."""
-    target = os.environ.get(SCREENSHOTS_ENV)
-    if not target:
+    if not screenshots_wanted():
         return
+    target = os.environ[SCREENSHOTS_ENV]
     Path(target).mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(Path(target) / f"{name}.png"), full_page=True)

@@ -36,15 +36,18 @@ from tests.mcp_server.act_fixtures import StandInAPI
 LABELS = {"ig.test": "dashboard-browser"}
 PROJECT = "demo-shop"
 BUSYBOX = "ig/busybox:test"
+# `$$`: compose would read `$(` as its own interpolation
+FILL_SHM = "while true; do dd if=/dev/zero of=/dev/shm/cache bs=1M count=$$((RANDOM % 20 + 10)) 2>/dev/null; sleep 4; done"
 
 
 def live_compose(scope: dict[str, str]) -> str:
-    """api (64 MiB limit, holds ~20 MiB in /dev/shm so the memory text and chart show a real use,
-    health-checked) depends on db (48 MiB limit): a dependency graph with one edge."""
+    """api (64 MiB limit, health-checked) depends on db (48 MiB limit): a dependency graph with one
+    edge. The api keeps 10-30 MiB in /dev/shm (charged to its memory), rewritten every few seconds,
+    so the memory text and the chart show a real, moving use."""
     labels = {**LABELS, **scope}
     api = {
         "image": BUSYBOX,
-        "command": ["sh", "-c", "dd if=/dev/zero of=/dev/shm/cache bs=1M count=20 2>/dev/null; sleep 3600"],
+        "command": ["sh", "-c", FILL_SHM],
         "mem_limit": "64m",
         "init": True,
         "labels": labels,
@@ -121,6 +124,9 @@ def dashboard(
         INFRAGUARDIAN_AGENT__STATE_DIR=str(state_dir),
         INFRAGUARDIAN_AGENT__DASHBOARD__TOKEN=token,
         INFRAGUARDIAN_AGENT__MEMORY__ENABLED="false",
+        # the server's sampler reads memory and CPU every 2 s (default 15): the compose page's chart
+        # has a line within seconds (cgroup file reads: cheap)
+        INFRAGUARDIAN_DETECTORS__STATS_INTERVAL_S="2",
     )
     port = free_port()
     url = f"http://127.0.0.1:{port}"

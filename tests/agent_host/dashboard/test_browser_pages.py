@@ -12,7 +12,13 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.agent_host.dashboard.browser import LIVE_WAIT_MS, Dashboard, snapshot
+from tests.agent_host.dashboard.browser import (
+    LIVE_WAIT_MS,
+    Dashboard,
+    let_history_grow,
+    screenshots_wanted,
+    snapshot,
+)
 from tests.agent_host.dashboard.seed import INJECTED_IMG, INJECTED_SCRIPT, SECRET_VALUE
 
 HEALTH_WORDS = re.compile(r"^\s*(healthy|degraded|down|unknown)\s*$")
@@ -71,6 +77,8 @@ def test_the_compose_page_shows_services_memory_against_limits_graph_chart_and_i
     incidents = page.locator("#incidents li")
     expect(incidents.filter(has_text=dashboard.seeded.resolved)).to_have_count(1)
     expect(incidents.filter(has_text=dashboard.seeded.escalated)).to_have_count(1)
+    if screenshots_wanted():
+        let_history_grow(page, dashboard)
     snapshot(page, "compose")
 
 
