@@ -104,6 +104,11 @@ def test_approving_in_the_browser_answers_the_approval_book(page: Page, dashboar
     recorded = approval(dashboard, request_id)
     assert recorded.status == "approved"
     assert recorded.answered_by is not None and "dashboard" in recorded.answered_by
+    # the incident's own page tells who answered
+    page.goto(f"/incidents/{dashboard.seeded.awaiting}")
+    expect(page.locator(f'#approvals li[data-approval="{request_id}"]')).to_contain_text(
+        "approved by dashboard"
+    )
 
 
 def test_an_answer_given_elsewhere_first_shows_why_the_click_did_nothing(

@@ -165,6 +165,8 @@ def test_the_agent_page_shows_the_mode_and_the_graph(page: Page, dashboard: Dash
         "execute_action",
         "verify_fix",
     } <= set(nodes), nodes
+    # the two incidents awaiting approval stand at escalate (no checkpoints here: read from their status)
+    expect(graph.locator('g[data-node="escalate"] .count')).to_have_text("2")
     expect(page.locator("#budgets")).to_be_attached()
     expect(page.locator("#blocked")).to_be_attached()
     snapshot(page, "agent")
