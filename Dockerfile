@@ -67,6 +67,10 @@ COPY runbooks /app/runbooks
 WORKDIR /app
 USER ig
 VOLUME ["/state"]
+# Ctrl-C, not SIGTERM: as PID 1, Python ignores a SIGTERM it installed no handler for (docker stop
+# would wait its whole timeout and kill); SIGINT is Python's KeyboardInterrupt, which both programs
+# treat as "stop cleanly" (the agent resumes every unfinished incident at its next start)
+STOPSIGNAL SIGINT
 
 FROM runtime AS agent
 COPY --from=deps-agent /app/.venv /app/.venv
