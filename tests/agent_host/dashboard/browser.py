@@ -133,6 +133,12 @@ def login(page: Page, base_url: str, token: str) -> None:
     page.wait_for_load_state()
 
 
+def wait_live(page: Page) -> None:
+    """Until the page's event stream is open (the script marks <body data-live="connected"> on the
+    server's hello): a change made before that could be announced to nobody."""
+    page.wait_for_selector('body[data-live="connected"]', state="attached")
+
+
 def screenshots_wanted() -> bool:
     return bool(os.environ.get(SCREENSHOTS_ENV))
 
@@ -152,5 +158,7 @@ def snapshot(page: Page, name: str) -> None:
     if not screenshots_wanted():
         return
     target = os.environ[SCREENSHOTS_ENV]
+    if page.locator("[data-live]").count():
+        wait_live(page)  # the header's badge then says "live", not "connecting"
     Path(target).mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(Path(target) / f"{name}.png"), full_page=True)

@@ -17,6 +17,7 @@ from tests.agent_host.dashboard.browser import (
     Dashboard,
     run_async,
     snapshot,
+    wait_live,
 )
 from tests.agent_host.dashboard.seed import live_incident, save_incidents
 
@@ -132,6 +133,7 @@ def test_an_incident_written_by_another_process_appears_without_a_reload(
 ) -> None:
     page.goto("/incidents")
     expect(page.locator("#incidents article.incident").first).to_be_visible()
+    wait_live(page)
     page.evaluate("window.__not_reloaded = true")  # gone if the page reloads instead of updating
     incident = live_incident(dashboard.app_name)
     run_async(lambda: save_incidents(dashboard.state_dir, incident))
