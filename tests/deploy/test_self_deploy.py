@@ -236,3 +236,40 @@ def test_a_restart_of_the_agent_keeps_its_incidents_without_duplicates(
     after = {i["id"]: i for i in stack.incidents_of(app_name)}
     assert incident["id"] in after, f"incident {incident['id']} is gone after the restart: {list(after)}"
     assert [i["id"] for i in before] == list(after)
+
+
+def test_a_failing_service_marked_as_itself_is_escalated_never_touched(stack: SelfStack) -> None:
+    """A service carrying io.infraguardian.self=true (as every service of this stack does) that falls
+    over in a way the runbooks would fix by restarting it: the detectors report it, the agent opens an
+    incident, the server refuses the fix, and the agent escalates with nothing changed."""
+    stack.project.wait_healthy(SELF_SERVICES, HEALTHY_TIMEOUT_S)
+    service = {
+        "image": "ig/busybox:test",
+        "command": ["sh", "-c", "echo 'error: connection refused by the upstream'; exit 1"],
+        "restart": "no",
+        "labels": {**stack.scope, "io.infraguardian.self": "true"},
+    }
+    text = yaml.safe_dump({"services": {"worker": service}}, sort_keys=False)
+    compose_id, app_name = stack.user.compose("igdeploy-selfmarked", text, {})
+    stack.user.deploy(compose_id)
+    container = Project(stack.project.engine, app_name).container("worker")
+    started = container.attrs["State"]["StartedAt"]
+
+    [incident] = wait_for(
+        f"the agent to close its incident on {app_name}",
+        lambda: [
+            i for i in stack.incidents_of(app_name) if i["status"] in ("escalated", "resolved", "failed")
+        ],
+        INCIDENT_TIMEOUT_S,
+    )
+    detail = stack.dashboard(f"/api/incidents/{incident['id']}").json()
+    assert detail["status"] == "escalated", (detail["status"], detail["outcome"])
+    # the runbook's restart was tried and the server refused it: nothing ran, the agent escalated
+    assert detail["actions"], (
+        "the runbook's fix was never even planned: this test no longer tests the refusal"
+    )
+    for action in detail["actions"]:
+        assert action["refused"] and not action["ok"], action
+        assert "InfraGuardian itself" in (action["error"] or ""), action["error"]
+    container.reload()
+    assert container.attrs["State"]["StartedAt"] == started and container.attrs["State"]["Status"] == "exited"
