@@ -1,7 +1,7 @@
 """Fixtures for the dashboard's browser tests: the Dokploy stand-in with one small live stack on the
 real engine, the dashboard served by the real `dashboard` command over a seeded state directory,
-Debian's chromium, and a logged-in page. One of each for the whole folder (starting them costs
-seconds): the browser test modules share them, only the page is per test.
+Debian's chromium, and a logged-in page. The stand-in, the stack and the dashboard are shared by the
+whole folder (starting them costs seconds); the browser lives for one module, the page for one test.
 """
 
 from __future__ import annotations
@@ -139,10 +139,11 @@ def dashboard(
         stop_dashboard(process)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def browser(dashboard: Dashboard) -> Iterator[Browser]:
-    """Debian's chromium, headless. Depends on `dashboard` so it closes first: Playwright's sync API
-    keeps a loop running on this thread, and the stand-in's teardown needs the thread free."""
+    """Debian's chromium, headless, for one test module. Playwright's sync API keeps an asyncio loop
+    running on this thread while it is open, so it must close at the end of its module (the async
+    tests of this folder need the thread free) and before the stand-in's teardown (hence `dashboard`)."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: run .ci/setup (it installs Debian's chromium)", pytrace=False)
     with sync_playwright() as playwright:
@@ -153,7 +154,7 @@ def browser(dashboard: Dashboard) -> Iterator[Browser]:
             launched.close()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def signed_in(browser: Browser, dashboard: Dashboard) -> StorageState:
     """The session cookie of one login through the form, reused by every test's fresh context."""
     context = browser.new_context(viewport=VIEWPORT)
