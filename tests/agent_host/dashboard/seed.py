@@ -369,7 +369,7 @@ def live_incident(app: str, moment: datetime | None = None) -> Incident:
     """A fresh open incident (the live-update test writes it while a page is open)."""
     at = moment or datetime.now(UTC)
     tgt, key = target(app, "api")
-    summary = f"container {app}-api-1 exited with code 2 ({secrets.token_hex(3)})"
+    summary = f"container {app}-api-1 exited with code 2"
     return Incident(
         id=new_id(), fingerprint=key, target=tgt, target_key=key, kind="exited", severity="warning",
         summary=summary, status="open", opened_at=at, updated_at=at,
