@@ -196,17 +196,25 @@ def test_it_refuses_to_restart_or_stop_its_own_services(stack: SelfStack) -> Non
         server_url=f"http://{project.address('mcp')}:8765/mcp", server_token=SecretStr(stack.token)
     )
 
-    async def ask() -> list[Any]:
+    async def ask() -> tuple[Any, list[Any]]:
         async with ServerLink(link_settings, client_name="self-deploy-test") as link:
-            return [
+            # the server reaches Dokploy from its container (DOKPLOY_URL): it reads this deployment
+            history = await link.call_tool("deployment_history", {"app_name": project.app_name})
+            refusals = [
                 await link.call_tool("restart_service", {"app_name": project.app_name, "service": "agent"}),
                 await link.call_tool(
                     "restart_service", {"app_name": project.app_name, "service": "postgres"}
                 ),
                 await link.call_tool("stop_compose", {"app_name": project.app_name, "dry_run": True}),
             ]
+            return history, refusals
 
-    for outcome in anyio.run(ask):
+    history, refusals = anyio.run(ask)
+    assert history.ok, history.error
+    assert [d["status"] for d in (history.structured or {}).get("deployments", [])] == ["done"], history.text[
+        :500
+    ]
+    for outcome in refusals:
         assert outcome.refused, (outcome.tool, outcome.arguments, outcome.error or outcome.text[:300])
         assert "InfraGuardian itself" in (outcome.error or ""), outcome.error
     after = {s: c.attrs["State"]["StartedAt"] for s, c in project.containers().items()}
