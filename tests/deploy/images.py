@@ -138,16 +138,28 @@ def ensure_base_images() -> None:
         make_postgres_image()
 
 
+def image_id(tag: str) -> str | None:
+    found = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", tag], capture_output=True, text=True, check=False
+    )
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
 def build_app_images() -> AppImages:
-    """Build the server and agent targets of the real Dockerfile from the working tree."""
+    """Build the server and agent targets of the real Dockerfile from the working tree. The image a
+    tag held before is removed when the build moved the tag (one per code change otherwise piles up)."""
     ensure_base_images()
     for target, tag in (("agent", AGENT_IMAGE), ("server", SERVER_IMAGE)):
+        before = image_id(tag)
         run(
             ["docker", "build", "-q", "--network", "host",
              "--build-arg", f"PYTHON_IMAGE={BASE_IMAGE}", "--build-arg", f"UV_IMAGE={UV_IMAGE}",
              "--target", target, "-t", tag, "."],
             what=f"docker build --target {target}", cwd=REPO,
         )  # fmt: skip
+        if before is not None and before != image_id(tag):
+            # a container still using it keeps it (rmi refuses): that is fine, nothing is forced
+            subprocess.run(["docker", "rmi", before], capture_output=True, check=False)
     return AppImages(server=SERVER_IMAGE, agent=AGENT_IMAGE, postgres=POSTGRES_IMAGE)
 
 
