@@ -35,6 +35,8 @@ UV_IMAGE = "ig/uv:test"
 POSTGRES_IMAGE = "ig/postgres:test"
 SERVER_IMAGE = "ig/infraguardian:test"
 AGENT_IMAGE = "ig/infraguardian-agent:test"
+# the Dockerfile's `project` stage (the wheel), tagged only so its previous build can be removed
+PROJECT_STAGE_IMAGE = "ig/infraguardian-project-stage:test"
 
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -147,9 +149,10 @@ def image_id(tag: str) -> str | None:
 
 def build_app_images() -> AppImages:
     """Build the server and agent targets of the real Dockerfile from the working tree. The image a
-    tag held before is removed when the build moved the tag (one per code change otherwise piles up)."""
+    tag held before is removed when the build moved the tag (one per code change otherwise piles up;
+    the dependency layers stay cached)."""
     ensure_base_images()
-    for target, tag in (("agent", AGENT_IMAGE), ("server", SERVER_IMAGE)):
+    for target, tag in (("project", PROJECT_STAGE_IMAGE), ("agent", AGENT_IMAGE), ("server", SERVER_IMAGE)):
         before = image_id(tag)
         run(
             ["docker", "build", "-q", "--network", "host",
