@@ -161,7 +161,9 @@ def _node_size(node: GraphNode) -> tuple[float, float]:
     label = _short(node.label)
     if node.id in TERMINALS:
         return max(48.0, 7.0 * len(label) + 20), 26.0
-    return min(230.0, max(72.0, 7.2 * len(label) + 28)), 36.0
+    pill = 7.0 * len(_short(node.badge)) + 10 if node.badge is not None else 0.0
+    # the badge sits inside the box's top-right corner: the box is at least as wide as it
+    return min(260.0, max(72.0, 7.2 * len(label) + 28, pill + 16)), 36.0
 
 
 def _short(label: str) -> str:
@@ -296,7 +298,7 @@ def graph_svg(
     arrow = f"ig-arrow-{digest}"
     width, height = xy(order_extent, rank_extent)
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_n(width)} {_n(height)}" width="100%" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_n(width)} {_n(height)}" width="{_n(width)}" '
         f'height="{_n(height)}" preserveAspectRatio="xMidYMin meet" role="img" data-graph="{direction}">'
         f'<defs><marker id="{arrow}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
         f'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#80868b"/></marker></defs>'

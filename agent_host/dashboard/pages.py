@@ -15,6 +15,7 @@ from agent_host.dashboard.sources import DashboardSources
 from agent_host.diagnosis.flap import judge
 from agent_host.incidents.model import Incident
 from agent_host.incidents.report import post_mortem
+from agent_host.telegram.render import unfenced
 from mcp_server.redaction import redact
 
 OPEN_STATUS_NODE = {  # where an incident stands when its checkpoint cannot be read
@@ -162,7 +163,19 @@ def _evidence(incident: Incident) -> list[tuple[str, Any]]:
     """The signals and the context the agent gathered, by name (redacted; the template escapes)."""
     items: list[tuple[str, Any]] = [(f"signal {s.get('kind', '')}", s) for s in incident.signals]
     items += [(key, value) for key, value in sorted(incident.context.items()) if key != "_resources"]
-    return [(name, redact(value)) for name, value in items]
+    return [(name, _readable(redact(value))) for name, value in items]
+
+
+def _readable(value: Any) -> Any:
+    """The server's `<untrusted-data>` fences taken off strings for a person (the markers and the
+    preamble are for a model); the text stays data: the template escapes it."""
+    if isinstance(value, str):
+        return unfenced(value) if "<untrusted-data" in value else value
+    if isinstance(value, dict):
+        return {key: _readable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_readable(item) for item in value]
+    return value
 
 
 def _approval_dict(request: ApprovalRequest) -> dict[str, Any]:

@@ -221,3 +221,41 @@ def dependency_edges(graph: dict[str, Any]) -> tuple[list[str], list[tuple[str, 
         if str(dep) in names
     ]
     return names, edges
+
+
+def plain_text(value: Any, indent: int = 0) -> str:
+    """Nested evidence as indented `key: value` lines, strings as they are (no JSON quoting or
+    escapes): log lines read like log lines. The template escapes the result."""
+    pad = " " * indent
+    if isinstance(value, dict):
+        lines = []
+        for key, item in value.items():
+            if _nested(item):
+                lines += [f"{pad}{key}:", plain_text(item, indent + 2)]
+            else:
+                lines.append(f"{pad}{key}: {_scalar(item)}")
+        return "\n".join(lines)
+    if isinstance(value, list):
+        lines = []
+        for item in value:
+            if _nested(item):
+                lines += [f"{pad}-", plain_text(item, indent + 2)]
+            else:
+                lines.append(f"{pad}- {_scalar(item)}")
+        return "\n".join(lines)
+    if isinstance(value, str):
+        return "\n".join(pad + line for line in value.splitlines())
+    return pad + _scalar(value)
+
+
+def _nested(item: Any) -> bool:
+    """Shown on lines of its own: a non-empty dict or list, or a string of several lines."""
+    return (isinstance(item, dict | list) and bool(item)) or (isinstance(item, str) and "\n" in item)
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict | list):
+        return "{}" if isinstance(value, dict) else "[]"
+    return str(value)

@@ -73,3 +73,17 @@ def test_memory_against_the_limit_and_chart_points() -> None:
 def test_dependency_edges_skip_unknown_services() -> None:
     graph = {"services": [{"name": "api", "depends_on": ["db", "ghost"]}, {"name": "db", "depends_on": []}]}
     assert views.dependency_edges(graph) == (["api", "db"], [("api", "db")])
+
+
+def test_plain_text_shows_strings_as_they_are() -> None:
+    value = {
+        "summary": 'x <img src=x onerror="a">',
+        "logs": "line 1\nline 2",
+        "n": 3,
+        "empty": [],
+        "sub": {"a": None},
+    }
+    assert views.plain_text(value).splitlines() == [
+        'summary: x <img src=x onerror="a">', "logs:", "  line 1", "  line 2", "n: 3", "empty: []", "sub:", "  a: -",
+    ]  # fmt: skip
+    assert views.plain_text([{"k": "v"}, "s"]).splitlines() == ["-", "  k: v", "- s"]
