@@ -55,12 +55,9 @@ class SelfStack:
     scope: dict[str, str]
     user: DokployUser
 
-    def dashboard(self, path: str, *, token: str | None = "") -> httpx.Response:
-        """GET `path` on the agent's dashboard (with the stack's token unless told otherwise)."""
-        headers = {}
-        bearer = self.token if token == "" else token
-        if bearer is not None:
-            headers["Authorization"] = f"Bearer {bearer}"
+    def dashboard(self, path: str, *, bearer: str | None = None, anonymous: bool = False) -> httpx.Response:
+        """GET `path` on the agent's dashboard with the stack's token (or `bearer`, or none)."""
+        headers = {} if anonymous else {"Authorization": f"Bearer {bearer or self.token}"}
         url = f"http://{self.project.address('agent')}:8766{path}"
         return httpx.get(url, headers=headers, timeout=30)
 
@@ -165,10 +162,13 @@ def test_every_service_comes_up_healthy_non_root_and_marked_as_itself(stack: Sel
 
     mcp = httpx.get(f"http://{stack.project.address('mcp')}:8765/healthz", timeout=30)
     assert (mcp.status_code, mcp.json()) == (200, {"status": "ok"})
-    health = stack.dashboard("/healthz", token=None)
+    # anything on the stack's network can reach the server; only the token lets it in
+    refused = httpx.post(f"http://{stack.project.address('mcp')}:8765/mcp", json={}, timeout=30)
+    assert refused.status_code == 401, refused.text[:200]
+    health = stack.dashboard("/healthz", anonymous=True)
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
-    assert stack.dashboard("/api/status", token=None).status_code == 401
-    assert stack.dashboard("/api/status", token="not-the-token-" + "x" * 20).status_code == 401
+    assert stack.dashboard("/api/status", anonymous=True).status_code == 401
+    assert stack.dashboard("/api/status", bearer="not-the-token-" + "x" * 20).status_code == 401
     status = stack.dashboard("/api/status")
     assert status.status_code == 200, status.text[:300]
     assert "mcp:8765" in json.dumps(status.json()), "the agent talks to the stack's own MCP server"
