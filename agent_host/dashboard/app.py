@@ -9,7 +9,6 @@ are rendered by Jinja2 with autoescaping on; the data is redacted before it gets
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -58,9 +57,7 @@ def templates() -> Environment:
     env.filters["mib"] = pages.views.mib
     env.filters["when"] = lambda v: (str(v)[:19].replace("T", " ") + " UTC") if v else ""
     env.filters["quote"] = lambda v: quote(str(v), safe="")
-    # JSON for a person: real characters (tojson writes < as \u003c), autoescape does the escaping
     env.filters["plain"] = pages.views.plain_text
-    env.filters["pretty"] = lambda v: json.dumps(v, indent=1, ensure_ascii=False, default=str)
     return env
 
 
