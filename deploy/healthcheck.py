@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Docker health check of the InfraGuardian images: `infraguardian-healthcheck server|agent`.
 
-- server: GET /healthz of the MCP server's HTTP transport (INFRAGUARDIAN_MCP_HOST/PORT, default
-  127.0.0.1:8765). Over stdio (the image's default command) there is no port to ask: healthy.
+- server: the Docker socket (DOCKER_HOST, default unix:///var/run/docker.sock) must be there and
+  usable by this user (else the group is wrong: Dokploy shows the container unhealthy and the health
+  log says what to fix), then GET /healthz of the MCP server's HTTP transport (INFRAGUARDIAN_MCP_HOST/
+  PORT, default 127.0.0.1:8765). Over stdio (the image's default command) there is no port to ask.
 - agent:  GET /healthz of the dashboard (INFRAGUARDIAN_AGENT__DASHBOARD__HOST/PORT, default
   127.0.0.1:8766). With the dashboard off there is no port to ask: healthy.
 
@@ -51,6 +53,22 @@ def health_url(kind: str, env: dict[str, str]) -> str | None:
     return f"http://{probe_address(host.strip())}:{port.strip()}/healthz"
 
 
+def socket_problem(env: dict[str, str]) -> str | None:
+    """Why the server cannot use its Docker socket, or None (also None for a tcp:// or ssh:// engine)."""
+    host = env.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        return None
+    path = host.removeprefix("unix://")
+    if not os.path.exists(path):
+        return f"no Docker socket at {path}: mount it (-v /var/run/docker.sock:/var/run/docker.sock)"
+    if not os.access(path, os.R_OK | os.W_OK):
+        return (
+            f"uid {os.getuid()} (groups {sorted(os.getgroups())}) cannot use {path}: give the container the "
+            "socket's group (compose group_add / docker run --group-add, from `stat -c %g /var/run/docker.sock`)"
+        )
+    return None
+
+
 def check(url: str) -> str | None:
     """None when `url` answers 200, else why not (one line)."""
     try:
@@ -68,7 +86,13 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[1] not in ("server", "agent"):
         print("usage: infraguardian-healthcheck server|agent")
         return 2
-    url = health_url(argv[1], dict(os.environ))
+    env = dict(os.environ)
+    if argv[1] == "server":
+        problem = socket_problem(env)
+        if problem:
+            print(problem)
+            return 1
+    url = health_url(argv[1], env)
     if url is None:
         print(f"{argv[1]}: no HTTP endpoint configured, nothing to probe")
         return 0

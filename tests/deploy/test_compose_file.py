@@ -140,3 +140,13 @@ def test_the_health_check_fails_when_nothing_answers() -> None:
     module = healthcheck_module()
     problem = module.check("http://127.0.0.1:9/healthz")
     assert problem is not None and "did not answer" in problem
+
+
+def test_the_server_health_check_names_a_missing_docker_socket(tmp_path: Path) -> None:
+    module = healthcheck_module()
+    missing = tmp_path / "docker.sock"
+    problem = module.socket_problem({"DOCKER_HOST": f"unix://{missing}"})
+    assert problem is not None and f"no Docker socket at {missing}" in problem
+    missing.touch()
+    assert module.socket_problem({"DOCKER_HOST": f"unix://{missing}"}) is None
+    assert module.socket_problem({"DOCKER_HOST": "tcp://10.0.0.2:2376"}) is None
