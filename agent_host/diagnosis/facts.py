@@ -35,7 +35,8 @@ LOG_PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     "connection_refused": re.compile(r"connection refused|econnrefused|could not connect to"),
     "out_of_memory": re.compile(
-        r"out of memory|cannot allocate memory|memoryerror|oomkilled|heap out of memory"
+        # not "oomkilled=false": the server's log digest states the exit's OOMKilled flag either way
+        r"out of memory|cannot allocate memory|memoryerror|oomkilled(?!=false)|heap out of memory"
     ),
     "permission_denied": re.compile(r"permission denied|eacces|operation not permitted"),
     "address_in_use": re.compile(r"address already in use|eaddrinuse"),

@@ -44,6 +44,13 @@ def test_the_envconfig_wording_is_a_missing_environment_variable() -> None:
     assert not LOG_PATTERNS["missing_env"].search("info cache warm-up: loaded sku-0000007 into shard 1")
 
 
+def test_the_digest_exit_line_is_not_out_of_memory_unless_oom_killed() -> None:
+    # the server's digest states the flag either way: "exit code 1, OOMKilled=false: …"
+    assert not LOG_PATTERNS["out_of_memory"].search("exit code 1, oomkilled=false: the application failed")
+    assert LOG_PATTERNS["out_of_memory"].search("exit code 137 (sigkill), oomkilled=true: killed")
+    assert LOG_PATTERNS["out_of_memory"].search("fatal error: javascript heap out of memory")
+
+
 def test_the_timeline_keeps_the_causal_line_once() -> None:
     digest = render_digest(digest_log(flood()[-100_000:], max_tokens=1500, exit_code=1))
     # as gather_context keeps it: the structured answer, and its JSON (one line) as `text`
