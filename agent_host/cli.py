@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import logging
+import sys
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -68,6 +70,30 @@ def main() -> None:
     Docker itself. Its commands need the `agent` extra (`uv sync --extra agent`); `--help` and
     `--version` do not.
     """
+    configure_logging()
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (a test runner may swap it between commands)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def configure_logging() -> None:
+    """Our loggers at INFO on stderr, libraries at WARNING. Done first, because a library may call
+    `logging.basicConfig(level=INFO)` when imported (wordllama does), which logged every HTTP request
+    to the MCP server (every 2 s) once incident memory loaded it; once a handler is set, theirs is a
+    no-op."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = _CurrentStderr()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+    for name in ("agent_host", "infraguardian"):
+        logging.getLogger(name).setLevel(logging.INFO)
 
 
 def _register() -> None:

@@ -4,7 +4,6 @@ it alone over the same state store (and the same MCP server link for live health
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -12,8 +11,6 @@ from agent_host.approvals import ApprovalBook
 from agent_host.incidents.store import IncidentStore
 from agent_host.server_link import ServerLink
 from agent_host.settings import AgentSettings
-
-log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
@@ -45,5 +42,4 @@ async def agent_dashboard(
     bind_port = settings.dashboard.port if port is None else port
     async with serving_dashboard(app, bind_host, bind_port) as url:
         line = f"dashboard: {url} (log in with the token from {token.where})"
-        log.info("%s", line)
         yield line
