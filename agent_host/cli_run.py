@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from typing import Any
 
@@ -63,6 +64,7 @@ def run(as_json: bool, once: bool) -> None:
                 if where:
                     click.echo(redact_text(where), err=True)
                 tasks.start_soon(reporter.run)
+                tasks.start_soon(stop_on_sigterm, tasks.cancel_scope)
                 await agent.monitor.run()
 
     try:
@@ -72,6 +74,16 @@ def run(as_json: bool, once: bool) -> None:
     except (LinkError, DashboardServeError, DashboardTokenError) as exc:
         click.echo(f"error: {redact_text(str(exc))}", err=True)
         sys.exit(1)
+
+
+async def stop_on_sigterm(scope: anyio.CancelScope) -> None:
+    """SIGTERM (systemd, `docker stop`) stops the agent like Ctrl-C: the monitor is cancelled between
+    steps, every incident is already checkpointed, and the next start resumes them."""
+    with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+        async for _ in signals:
+            click.echo("SIGTERM: stopping; unfinished incidents resume at the next start", err=True)
+            scope.cancel()
+            return
 
 
 async def run_once(agent: Any, reporter: Reporter) -> None:
