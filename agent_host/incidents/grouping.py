@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from mcp_server.protected import SELF_LABEL
+
 from .model import Incident
 
 
@@ -34,6 +36,8 @@ def incident_target(signal: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
         "deployment_id": (signal.get("evidence") or {}).get("deployment_id"),
     }
     target = {k: v for k, v in target.items() if v is not None}
+    if (raw.get("labels") or {}).get(SELF_LABEL) == "true":
+        target["infraguardian_self"] = True  # the server marks InfraGuardian's own containers
     if target.get("app_name") and target.get("service"):
         key = f"service:{host}/{target['app_name']}/{target['service']}"
     else:

@@ -20,6 +20,7 @@ from mcp_server.docker_ops.models import (
     SWARM_SERVICE_NAME,
     ContainerDetails,
 )
+from mcp_server.protected import SELF_LABEL
 
 from .base import Target
 from .settings import DetectorSettings
@@ -49,6 +50,7 @@ def target_from_labels(
     swarm_service = labels.get(SWARM_SERVICE_NAME)
     namespace = labels.get(STACK_NAMESPACE)
     display = name or (container_id or "")[:12] or "unknown"
+    own = self_label(labels)
     if swarm_service:
         short = swarm_service.removeprefix(f"{namespace}_") if namespace else None
         return Target.for_container(
@@ -58,6 +60,7 @@ def target_from_labels(
             service=short,
             swarm_service=swarm_service,
             container_id=container_id,
+            labels=own,
         )
     return Target.for_container(
         host_name,
@@ -65,7 +68,14 @@ def target_from_labels(
         project=labels.get(COMPOSE_PROJECT),
         service=labels.get(COMPOSE_SERVICE),
         container_id=container_id,
+        labels=own,
     )
+
+
+def self_label(labels: dict[str, str]) -> dict[str, str]:
+    """The one label a signal's target keeps: InfraGuardian's own mark, so whoever reads the signal
+    (the agent) knows at once that this is InfraGuardian itself, which it must not try to heal."""
+    return {SELF_LABEL: labels[SELF_LABEL]} if labels.get(SELF_LABEL) == "true" else {}
 
 
 def target_from_event(host_name: str, event: ContainerEvent) -> Target:
@@ -79,7 +89,10 @@ def service_level(target: Target) -> Target:
     if owner is None or (owner is target and target.kind == "container"):
         return target
     return Target.model_validate(
-        owner.model_dump(exclude={"container_name", "container_id", "image", "labels"})
+        {
+            **owner.model_dump(exclude={"container_name", "container_id", "image", "labels"}),
+            "labels": self_label(target.labels),
+        }
     )
 
 

@@ -44,6 +44,19 @@ def test_stack_containers_map_to_namespace_and_short_service() -> None:
     assert service_level(target).container_name is None
 
 
+def test_only_infraguardians_own_mark_travels_with_a_signal_target() -> None:
+    labels = {
+        "com.docker.compose.project": "guard", "com.docker.compose.service": "agent",
+        "io.infraguardian.self": "true", "traefik.http.routers.x.rule": "Host(`a`)",
+    }  # fmt: skip
+    own = target_from_labels("h", "guard-agent-1", "id", labels)
+    assert own.labels == {"io.infraguardian.self": "true"}
+    assert service_level(own).labels == {"io.infraguardian.self": "true"}
+    assert service_level(own).key() == "compose_service:h/guard/agent"  # same key as without the mark
+    other = target_from_labels("h", "shop-web-1", "id", {**labels, "io.infraguardian.self": "false"})
+    assert other.labels == {} and service_level(other).labels == {}
+
+
 def test_describe_names_the_target() -> None:
     t = Target.for_container("h", "shop-web-1", project="shop", service="web")
     assert t.describe() == "container shop-web-1 on host h"

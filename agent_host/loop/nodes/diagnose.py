@@ -25,6 +25,10 @@ from agent_host.loop.deps import LoopDeps, load
 from agent_host.loop.state import LoopState
 from agent_host.model.decision import candidates_of
 
+SELF_REASON = (
+    "this is InfraGuardian's own container (label io.infraguardian.self): it never restarts, stops or "
+    "heals itself; a human restarts it (from Dokploy)"
+)
 MAX_WAITS = 20  # each wait is recomputed from the store; 20 rounds outlast any configured backoff
 
 
@@ -40,6 +44,9 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
             graph=graph, health=health, history=history, now=now,
         )  # fmt: skip
         verdict = judge(fixes, history["recurrences"], deps.settings.flap, now)
+        if incident.target.get("infraguardian_self"):
+            verdict.may_act, verdict.escalate = False, True
+            verdict.reasons.append(SELF_REASON)
         if verdict.may_act or verdict.escalate or verdict.wait_s <= 0:
             break
         incident.note("diagnose", f"waiting {verdict.wait_s:.0f} s: {verdict.reasons[-1]}")

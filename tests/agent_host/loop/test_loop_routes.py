@@ -43,6 +43,22 @@ async def test_oom_is_fixed_by_raising_the_limit_and_verified(loop: Loop) -> Non
     assert "runbook-only" in incident.events[0].message  # the mode is in every incident record
 
 
+async def test_infraguardian_itself_is_escalated_without_trying_a_fix(loop: Loop) -> None:
+    script_quiet_stack(loop.server)
+    signal = make_signal("oom", evidence={"exit_code": 137, "oom_killed": True})
+    signal["target"]["labels"] = {"io.infraguardian.self": "true"}  # as the server marks its own containers
+    incident_id = await open_incident(loop, signal)
+    await loop.monitor.drive(incident_id)
+    incident = await loop.store.get(incident_id)
+    assert incident is not None and incident.status == "escalated", incident.events
+    assert incident.target["infraguardian_self"] is True
+    assert incident.decision is not None and any(
+        "InfraGuardian's own container" in r for r in incident.decision.escalation
+    )
+    assert loop.server.mutations() == []  # not even tried (the server would refuse it anyway)
+    assert incident.actions == [] and incident.plan == []
+
+
 async def test_a_command_that_cannot_run_escalates_without_touching_anything(loop: Loop) -> None:
     script_quiet_stack(loop.server)
     loop.server.on("service_status", healthy_service(running=False))
