@@ -157,6 +157,12 @@ def test_compose_labels_from_cadvisor_and_unknown_severity() -> None:
     assert parse_alertmanager(odd, "application/json").alerts[0].severity == "warning"
 
 
+def test_a_firing_alert_has_not_ended_whatever_its_endsAt_says() -> None:
+    """Senders that copy Prometheus' resolve timeout into endsAt: a firing alert still has no end."""
+    body = _edited(case(ALERTMANAGER, "firing"), {"endsAt": "2026-12-03T06:41:04.01Z"})
+    assert parse_alertmanager(body, "application/json").alerts[0].ended_at is None
+
+
 def test_a_missing_fingerprint_gets_a_key_from_the_labels() -> None:
     recorded = case(ALERTMANAGER, "firing")
     one = parse_alertmanager(_edited(recorded, {"fingerprint": None}), "application/json")
