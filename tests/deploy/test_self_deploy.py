@@ -248,8 +248,9 @@ def test_a_restart_of_the_agent_keeps_its_incidents_without_duplicates(
 
 def test_a_failing_service_marked_as_itself_is_escalated_never_touched(stack: SelfStack) -> None:
     """A service carrying io.infraguardian.self=true (as every service of this stack does) that falls
-    over in a way the runbooks would fix by restarting it: the detectors report it, the agent opens an
-    incident, the server refuses the fix, and the agent escalates with nothing changed."""
+    over in a way the runbooks would fix by restarting it: the detectors report it marked as itself,
+    the agent opens an incident and escalates it without trying a fix (the server would refuse one:
+    test_it_refuses_to_restart_or_stop_its_own_services), and nothing changed."""
     stack.project.wait_healthy(SELF_SERVICES, HEALTHY_TIMEOUT_S)
     service = {
         "image": "ig/busybox:test",
@@ -272,12 +273,11 @@ def test_a_failing_service_marked_as_itself_is_escalated_never_touched(stack: Se
     )
     detail = stack.dashboard(f"/api/incidents/{incident['id']}").json()
     assert detail["status"] == "escalated", (detail["status"], detail["outcome"])
-    # the runbook's restart was tried and the server refused it: nothing ran, the agent escalated
-    assert detail["actions"], (
-        "the runbook's fix was never even planned: this test no longer tests the refusal"
-    )
-    for action in detail["actions"]:
-        assert action["refused"] and not action["ok"], action
-        assert "InfraGuardian itself" in (action["error"] or ""), action["error"]
+    # the signal's target carried the mark, so the agent never planned a fix on itself
+    assert detail["target"].get("infraguardian_self") is True, detail["target"]
+    assert detail["actions"] == [] and detail["plan"] == [], detail["actions"]
+    assert any("InfraGuardian's own container" in r for r in detail["decision"]["escalation"]), detail[
+        "decision"
+    ]
     container.reload()
     assert container.attrs["State"]["StartedAt"] == started and container.attrs["State"]["Status"] == "exited"
