@@ -294,6 +294,16 @@ class StandIn:
         with contextlib.suppress(OSError):
             self._sock.close()
 
+    @contextlib.contextmanager
+    def serving(self) -> Generator[StandIn, None, None]:
+        """Started for the block; then stopped and torn down (every stack it deployed removed)."""
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
+            self.teardown()
+
 
 def _remove_project_leftovers(world: World, app_name: str) -> None:
     """What `compose down` left of a project: a container the engine failed to stop ("tried to kill

@@ -72,12 +72,8 @@ expect.set_options(timeout=WAIT_MS)
 def standin() -> Iterator[StandIn]:
     """The Dokploy stand-in; its teardown removes every stack it deployed."""
     made = StandIn(service_labels=LABELS)
-    made.start()
-    try:
+    with made.serving():
         yield made
-    finally:
-        made.stop()
-        made.teardown()
 
 
 @pytest.fixture(scope="package")

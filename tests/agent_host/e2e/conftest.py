@@ -29,12 +29,8 @@ MIB = 1024 * 1024
 @pytest.fixture
 def standin() -> Iterator[StandIn]:
     made = StandIn(service_labels=LABELS)
-    made.start()
-    try:
+    with made.serving():
         yield made
-    finally:
-        made.stop()
-        made.teardown()
 
 
 def server_env(standin: StandIn, state: Path, **extra: str) -> dict[str, str]:

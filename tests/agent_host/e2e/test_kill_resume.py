@@ -116,12 +116,8 @@ class RecordingStandIn(StandIn):
 @pytest.fixture
 def recording_standin() -> Iterator[RecordingStandIn]:
     made = RecordingStandIn(service_labels=LABELS)
-    made.start()
-    try:
+    with made.serving():
         yield made
-    finally:
-        made.stop()
-        made.teardown()
 
 
 # -- processes -------------------------------------------------------------------------------------
