@@ -41,6 +41,7 @@ from mcp_server.hooks.models import (
     bounded,
     check_body_size,
     content_type_base,
+    decode_json,
     digest,
     now_utc,
     parse_rfc3339,
@@ -126,19 +127,7 @@ def parse_alertmanager(
 
 
 def _load_json_object(body: bytes) -> dict[str, Any]:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise WebhookPayloadError(
-            f"body is not UTF-8 (bad byte at {exc.start}); send JSON in UTF-8"
-        ) from None
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise WebhookPayloadError(
-            f"body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-            "Alertmanager sends a JSON object"
-        ) from None
+    payload = decode_json(body, "body", "Alertmanager sends a JSON object")
     if not isinstance(payload, dict):
         raise WebhookPayloadError(
             f"body is a JSON {type(payload).__name__}, not an object; Alertmanager sends a JSON object"

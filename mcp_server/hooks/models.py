@@ -11,11 +11,12 @@ Shared helpers for the parsers live here too: the body size cap, bounded text, t
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 # A webhook body larger than this is refused before it is decoded. Alertmanager's request for 2 alerts is
 # about 1.4 kB and Uptime Kuma's about 2.3 kB (its GET URL about 2.9 kB), so 1 MiB leaves room for a
@@ -61,9 +62,9 @@ class ExternalAlert(BaseModel):
     severity: Severity
     labels: dict[str, str] = Field(default_factory=dict)
     url: str | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    received_at: datetime
+    started_at: AwareDatetime | None = None
+    ended_at: AwareDatetime | None = None
+    received_at: AwareDatetime
     target_hints: dict[str, str] = Field(default_factory=dict)
     resend: bool = False
 
@@ -103,6 +104,24 @@ def check_body_size(body: bytes, what: str) -> None:
             f"{what} body is {len(body)} bytes, over the {MAX_BODY_BYTES}-byte limit; "
             "send fewer alerts per request (Alertmanager: max_alerts)"
         )
+
+
+def decode_utf8(data: bytes, what: str, expected: str) -> str:
+    """`data` as text; `expected` ends the error message (what the sender should send instead)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WebhookPayloadError(f"{what} is not UTF-8 (bad byte at {exc.start}); {expected}") from None
+
+
+def decode_json(data: bytes, what: str, expected: str) -> Any:
+    """The JSON value in `data`; the error names the position, never the content."""
+    try:
+        return json.loads(decode_utf8(data, what, expected))
+    except json.JSONDecodeError as exc:
+        raise WebhookPayloadError(
+            f"{what} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); {expected}"
+        ) from None
 
 
 def digest(data: bytes) -> str:

@@ -53,6 +53,8 @@ from mcp_server.hooks.models import (
     bounded,
     check_body_size,
     content_type_base,
+    decode_json,
+    decode_utf8,
     digest,
     now_utc,
     parse_kuma_time,
@@ -107,7 +109,7 @@ def parse_uptime_kuma(
 
 def _custom(body: bytes, received: datetime) -> WebhookBatch:
     """The custom body: the rendered template, usually JSON despite its urlencoded Content-Type."""
-    text = _utf8(body, "custom body")
+    text = decode_utf8(body, "custom body", _EXPECTED)
     try:
         payload = json.loads(text)
     except json.JSONDecodeError:
@@ -141,11 +143,7 @@ def _standard(payload: dict[str, Any], received: datetime, payload_digest: str) 
     monitor = _object_or_none(payload.get("monitor"), "monitor")
     if heartbeat is None:
         return _no_heartbeat(msg, monitor, payload_digest)
-    status = heartbeat.get("status")
-    if isinstance(status, bool) or status not in _STATUS_WORDS:
-        raise WebhookPayloadError(
-            f"heartbeat.status is {bounded(repr(status), 20)}; expected 0 (down), 1 (up), 2 (pending) or 3 (maintenance)"
-        )
+    status = _status(heartbeat.get("status"), "heartbeat.status")
     monitor = monitor or {}
     monitor_id = monitor.get("id", heartbeat.get("monitorID"))
     name = _text(monitor.get("name"), "monitor.name") or _name_from_msg(msg) or "unnamed monitor"
@@ -179,10 +177,7 @@ def _templated(payload: dict[str, Any], received: datetime, payload_digest: str)
     status = payload.get("heartbeatStatus")
     if status is None:
         return _no_heartbeat(msg, None, payload_digest)
-    if isinstance(status, bool) or status not in _STATUS_WORDS:
-        raise WebhookPayloadError(
-            f"heartbeatStatus is {bounded(repr(status), 20)}; expected 0 (down), 1 (up), 2 (pending) or 3 (maintenance)"
-        )
+    status = _status(status, "heartbeatStatus")
     name = _text(payload.get("name"), "name") or _name_from_msg(msg) or "unnamed monitor"
     url = _text(payload.get("hostnameOrURL"), "hostnameOrURL") or None
     hints = {"monitor_name": name, **_url_hints(url)}
@@ -333,6 +328,15 @@ def _tag_labels(tags: object, hints: dict[str, str]) -> dict[str, str]:
     return labels
 
 
+def _status(value: object, what: str) -> int:
+    """A heartbeat status: exactly the integer 0, 1, 2 or 3 (not "0", not true, not 0.0)."""
+    if type(value) is not int or value not in _STATUS_WORDS:
+        raise WebhookPayloadError(
+            f"{what} is {bounded(repr(value), 20)}; expected 0 (down), 1 (up), 2 (pending) or 3 (maintenance)"
+        )
+    return value
+
+
 def _key(monitor_id: object, name: str, url: str | None) -> str:
     if isinstance(monitor_id, int) and not isinstance(monitor_id, bool):
         return f"monitor:{monitor_id}"
@@ -367,7 +371,10 @@ def _multipart_data_field(body: bytes, content_type: str) -> bytes:
 
 def _form_fields(text: str, what: str) -> dict[str, Any]:
     """msg / heartbeat / monitor from a query or urlencoded text; heartbeat and monitor are JSON strings."""
-    pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=100)
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=100)
+    except ValueError:  # more than 100 fields: no Uptime Kuma request has more than 4
+        raise WebhookPayloadError(f"{what} has over 100 parameters; {_EXPECTED}") from None
     fields: dict[str, Any] = {}
     for name, value in pairs:
         if name not in ("msg", "heartbeat", "monitor"):
@@ -376,31 +383,17 @@ def _form_fields(text: str, what: str) -> dict[str, Any]:
             raise WebhookPayloadError(
                 f"{what} has parameter {name!r} more than once; Uptime Kuma sends it once"
             )
-        fields[name] = value if name == "msg" else _json_value(value.encode(), f"{what} parameter {name!r}")
+        fields[name] = (
+            value if name == "msg" else decode_json(value.encode(), f"{what} parameter {name!r}", _EXPECTED)
+        )
     return fields
 
 
 def _json_object(data: bytes, what: str) -> dict[str, Any]:
-    payload = _json_value(data, what)
+    payload = decode_json(data, what, _EXPECTED)
     if not isinstance(payload, dict):
         raise WebhookPayloadError(f"{what} is a JSON {type(payload).__name__}, not an object; {_EXPECTED}")
     return payload
-
-
-def _json_value(data: bytes, what: str) -> Any:
-    try:
-        return json.loads(_utf8(data, what))
-    except json.JSONDecodeError as exc:
-        raise WebhookPayloadError(
-            f"{what} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); {_EXPECTED}"
-        ) from None
-
-
-def _utf8(data: bytes, what: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise WebhookPayloadError(f"{what} is not UTF-8 (bad byte at {exc.start}); {_EXPECTED}") from None
 
 
 def _object_or_none(value: object, what: str) -> dict[str, Any] | None:

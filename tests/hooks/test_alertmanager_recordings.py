@@ -232,3 +232,23 @@ def test_a_non_json_content_type_is_refused() -> None:
 def test_an_empty_alert_list_is_a_note_not_an_error() -> None:
     batch = parse_alertmanager(_body(alerts=[]), "application/json")
     assert batch.alerts == () and "no alerts" in batch.notes[0]
+
+
+WRONG_VALUES: tuple[object, ...] = (None, 1, -1, 1.5, True, "x", "", [], ["x"], {}, {"a": 1})
+
+
+def test_any_field_of_any_type_gives_a_batch_or_a_payload_error() -> None:
+    """Every top-level and alert field replaced by values of other types: never another exception."""
+    original = json.loads(case(ALERTMANAGER, "group_partial_resolved").body)
+    refused = 0
+    for where in ("top", "alert"):
+        fields = original if where == "top" else original["alerts"][0]
+        for key in fields:
+            for value in WRONG_VALUES:
+                payload = json.loads(json.dumps(original))
+                (payload if where == "top" else payload["alerts"][0])[key] = value
+                try:
+                    parse_alertmanager(json.dumps(payload).encode(), "application/json")
+                except WebhookPayloadError:
+                    refused += 1
+    assert refused > 50

@@ -246,6 +246,20 @@ BAD: dict[str, tuple[str, str, bytes, str, str]] = {
         "application/json",
         "heartbeat.status is True",
     ),
+    "status as list": (
+        "POST",
+        "",
+        b'{"msg": "x", "heartbeat": {"status": [0]}}',
+        "application/json",
+        "heartbeat.status is [0]",
+    ),
+    "status as float": (
+        "POST",
+        "",
+        b'{"msg": "x", "heartbeat": {"status": 0.0}}',
+        "application/json",
+        "heartbeat.status is 0.0",
+    ),
     "heartbeat list": (
         "POST",
         "",
@@ -309,6 +323,7 @@ BAD: dict[str, tuple[str, str, bytes, str, str]] = {
         "application/json",
         "over the 1048576-byte limit",
     ),
+    "too many fields": ("GET", "&".join(f"p{i}=1" for i in range(101)), b"", "", "over 100 parameters"),
     "huge query": ("GET", "msg=" + "A" * MAX_BODY_BYTES, b"", "", "query string is over"),
 }
 
@@ -321,3 +336,23 @@ def test_bad_requests_raise_one_clear_line(label: str) -> None:
     message = str(caught.value)
     assert expected in message
     assert "\n" not in message and len(message) < 300 and "AAAA" not in message
+
+
+WRONG_VALUES: tuple[object, ...] = (None, 1, -1, 1.5, True, "x", "", "https://", [], ["x"], {}, {"a": 1})
+
+
+def test_any_field_of_any_type_gives_a_batch_or_a_payload_error() -> None:
+    """Every field of msg / heartbeat / monitor replaced by values of other types: never another exception."""
+    original = _json_payload("http_up__json")
+    refused = 0
+    for part in ("top", "heartbeat", "monitor"):
+        fields = original if part == "top" else original[part]
+        for key in fields:
+            for value in WRONG_VALUES:
+                payload = json.loads(json.dumps(original))
+                (payload if part == "top" else payload[part])[key] = value
+                try:
+                    _post_json(payload)
+                except WebhookPayloadError:
+                    refused += 1
+    assert refused > 50
