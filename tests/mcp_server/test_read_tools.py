@@ -169,7 +169,12 @@ async def test_read_tools_on_a_real_stack(deployed: tuple[Client, str]) -> None:
     compose_id = next(r for r in json.loads(seen[0])["entries"] if r["app_name"] == app)
     assert compose_id
     resources = {str(r.uri) for r in (await client.list_resources()).resources}
-    uris = ("infraguardian://inventory", "infraguardian://audit", "infraguardian://budgets", "infraguardian://signals")
+    uris = (
+        "infraguardian://inventory",
+        "infraguardian://audit",
+        "infraguardian://budgets",
+        "infraguardian://signals",
+    )
     assert set(uris) <= resources
     for uri in uris:
         contents = await client.read_resource(uri)
