@@ -46,10 +46,12 @@ class LoopDeps:
             if resources is not None:
                 incident.context["_resources"] = resources
         await self.store.save(incident)
-        if incident.closed:
-            await remember(self.memory, incident)
+        # what is stored is told at once; indexing in memory comes after (it may take a moment,
+        # and a stop in between loses nothing: the next start's catch_up indexes it)
         for listener in self.listeners:
             listener(incident, step)
+        if incident.closed:
+            await remember(self.memory, incident)
         return {"incident": incident.model_dump(mode="json"), "route": route}
 
 

@@ -254,6 +254,12 @@ async def test_kill_9_mid_action_then_a_restart_resumes_and_repeats_nothing(
         agents.append(second)
         await second.wait_for_server()
         resolved = await _closed_incident(settings, mid.id, second)
+        with anyio.fail_after(30):  # the store is written first, the printed line a moment later
+            while True:
+                steps = {(line.get("incident"), line.get("step")) for line in second.lines()}
+                if (mid.id, "learn") in steps:
+                    break
+                await anyio.sleep(0.1)
         second.process.send_signal(signal.SIGINT)  # a clean stop: it closes its server too
         await second.wait_gone()
         assert second.process.returncode == 0, second.stderr()
