@@ -21,9 +21,12 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agent_host.incidents.grouping import (
+    SYMPTOM_KINDS,
     already_handled,
     attach,
     blames,
+    causes_first,
+    incident_target,
     left_to_human,
     new_incident,
     recurrence,
@@ -73,11 +76,13 @@ class Monitor:
         """Attach each signal to its incident or open one; returns the ids of incidents opened."""
         opened: list[str] = []
         store = self.deps.store
-        for signal in signals:
-            if signal.get("status", "active") != "active":
-                continue
+        active = causes_first([s for s in signals if s.get("status", "active") == "active"])
+        gathering = {incident_target(s)[1] for s in active if self._evidence_coming(s)}
+        for signal in active:
             if self._evidence_coming(signal):
                 continue  # opened next round with its evidence (logs, inspect, own probe)
+            if signal.get("kind") in SYMPTOM_KINDS and incident_target(signal)[1] in gathering:
+                continue  # a cause for this service (an OOM kill) is still being inspected: it opens first
             candidate = new_incident(signal)
             current = await store.open_for(candidate.fingerprint)
             if current is None:

@@ -13,7 +13,7 @@ the escalated incident (a flapping service is escalated once, not again at every
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +67,16 @@ def new_incident(signal: Mapping[str, Any]) -> Incident:
 
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+# Kinds that say a service keeps dying without saying why. When one arrives beside a signal that
+# names the cause (an OOM kill, a failed health check) for the same service, the cause must open
+# the incident: its runbook has the fix, the symptom's runbook only rolls back or escalates.
+SYMPTOM_KINDS = frozenset({"crash_loop", "restart_storm"})
+
+
+def causes_first(signals: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """`signals` with the symptom kinds last (otherwise in the server's order)."""
+    return sorted(signals, key=lambda s: str(s.get("kind")) in SYMPTOM_KINDS)
 
 
 def attach(incident: Incident, signal: Mapping[str, Any]) -> bool:

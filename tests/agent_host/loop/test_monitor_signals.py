@@ -43,3 +43,25 @@ def test_an_incident_takes_the_gravest_severity_of_its_signals() -> None:
     assert incident.severity == "critical" and len(incident.signals) == 1
     assert attach(incident, dict(quick, severity="warning")) is False  # never lowered
     assert incident.severity == "critical"
+
+
+async def test_an_oom_beside_a_crash_loop_opens_the_incident_whatever_the_order(loop: Loop) -> None:
+    # the crash loop arrives first and complete; the OOM kill of the same service is still inspected
+    loop_signal = make_signal("crash_loop", minutes_ago=0.02)
+    oom = make_signal("oom", minutes_ago=0.02, evidence={"evidence_pending": True})
+    assert await loop.monitor.handle_signals([loop_signal, oom]) == []  # the cause opens first
+    (opened,) = await loop.monitor.handle_signals(
+        [loop_signal, make_signal("oom", minutes_ago=0.02, evidence={"oom_killed": True})]
+    )
+    incident = await loop.store.get(opened)
+    assert incident is not None and incident.kind == "oom" and incident.runbook == "oom-killed"
+    assert [s["kind"] for s in incident.signals] == ["oom", "crash_loop"]
+
+
+async def test_a_crash_loop_of_another_service_is_not_held_back_by_an_oom_being_inspected(loop: Loop) -> None:
+    oom = make_signal("oom", "api", minutes_ago=0.02, evidence={"evidence_pending": True})
+    (opened,) = await loop.monitor.handle_signals(
+        [make_signal("crash_loop", "worker", minutes_ago=0.02), oom]
+    )
+    incident = await loop.store.get(opened)
+    assert incident is not None and incident.kind == "crash_loop" and incident.target["service"] == "worker"
