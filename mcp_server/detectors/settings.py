@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mcp_server.metrics.settings import MetricSettings
+
 
 class DetectorSettings(BaseModel):
     """Configuration of the detector engine and of each detector."""
@@ -169,6 +171,12 @@ class DetectorSettings(BaseModel):
     # -- Dokploy deployments ---------------------------------------------------------------------
     deployment_interval_s: float = Field(default=60.0, gt=0)
     deployment_log_lines: int = Field(default=30, ge=0, le=500)
+
+    # -- outside monitors (webhooks) and custom metric rules ---------------------------------------
+    external_alert_poll_s: float = Field(
+        default=0.5, gt=0, description="how often the alerts received by the webhooks are read"
+    )
+    metrics: MetricSettings = Field(default_factory=MetricSettings)
 
     @model_validator(mode="after")
     def _ordered_levels(self) -> DetectorSettings:

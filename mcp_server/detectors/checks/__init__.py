@@ -13,9 +13,11 @@ from .crash_loop import CrashLoopDetector
 from .disk_pressure import DiskPressureDetector
 from .domain_down import DomainDownDetector
 from .exited import ExitedDetector
+from .external_alert import ExternalAlertDetector
 from .failed_deployment import FailedDeploymentDetector
 from .hung import HungDetector
 from .memory_pressure import MemoryPressureDetector
+from .metric_rule import MetricRuleDetector
 from .oom import OomDetector
 from .restart_storm import RestartStormDetector
 from .unhealthy import UnhealthyDetector
@@ -28,9 +30,11 @@ ALL: tuple[type[Detector], ...] = (
     DiskPressureDetector,
     DomainDownDetector,
     ExitedDetector,
+    ExternalAlertDetector,
     FailedDeploymentDetector,
     HungDetector,
     MemoryPressureDetector,
+    MetricRuleDetector,
     OomDetector,
     RestartStormDetector,
     UnhealthyDetector,
@@ -44,9 +48,11 @@ __all__ = [
     "DiskPressureDetector",
     "DomainDownDetector",
     "ExitedDetector",
+    "ExternalAlertDetector",
     "FailedDeploymentDetector",
     "HungDetector",
     "MemoryPressureDetector",
+    "MetricRuleDetector",
     "OomDetector",
     "RestartStormDetector",
     "UnhealthyDetector",
