@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from mcp_server.detectors.settings import DetectorSettings
+from mcp_server.hooks.settings import HookSettings
 from mcp_server.safety.settings import SafetySettings
 from mcp_server.transport_settings import HostNames, Origins
 
@@ -141,6 +142,10 @@ class Settings(BaseSettings):
     # -- Policy and detection ------------------------------------------------------------------
     safety: SafetySettings = Field(default_factory=SafetySettings)
     detectors: DetectorSettings = Field(default_factory=DetectorSettings)
+    hooks: HookSettings = Field(
+        default_factory=HookSettings,
+        description="Webhook endpoints for Alertmanager and Uptime Kuma, served beside /mcp over HTTP.",
+    )
 
     @field_validator("dokploy_url")
     @classmethod

@@ -4,7 +4,8 @@ stdio is the default: the client (Claude Desktop, Cursor, the agent host) starts
 child process, so the parent process is the security boundary and there is no auth layer.
 
 The HTTP transports are reachable by anything that can open a socket to them, so:
-- every request needs `Authorization: Bearer <token>` (except `GET /healthz`, which says only "ok");
+- every request needs `Authorization: Bearer <token>` (except `GET /healthz`, which says only "ok",
+  and the webhooks under `/hooks/`, which check their own credentials: `hooks/routes.py`);
   the token is `mcp_token` from the settings or, when unset, one generated once into
   `<state_dir>/mcp-token` (mode 0600). The token itself is never logged, only where it is.
 - the Host/Origin checks (DNS-rebinding protection) are always on, whatever the bind address
@@ -33,6 +34,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mcp_server.hooks.routes import HOOKS_PREFIX, HooksApp, build_hooks_app
 from mcp_server.server.http_exposure import (
     header_refusal,
     in_host_header,
@@ -145,11 +147,16 @@ class GuardedApp:
     no data). Every other HTTP request, on any path, needs an allowed Host (else 421) and Origin
     (else 403), then `Authorization: Bearer <token>` (else 401). The SDK checks Host/Origin on its
     own routes too; checking here keeps every path covered whatever the SDK does. Lifespan events
-    pass through (the streamable-HTTP session manager starts in the wrapped app's lifespan)."""
+    pass through (the streamable-HTTP session manager starts in the wrapped app's lifespan).
+    `hooks`: the webhook app for `/hooks/...` paths; they pass the Host/Origin checks but not the
+    bearer check here, because webhook senders use their own credentials (`hooks/routes.py`)."""
 
-    def __init__(self, app: ASGIApp, token: str, security: TransportSecuritySettings) -> None:
+    def __init__(
+        self, app: ASGIApp, token: str, security: TransportSecuritySettings, hooks: ASGIApp | None = None
+    ) -> None:
         self.app = app
         self.security = security
+        self.hooks = hooks
         self._expected = _digest(token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -165,6 +172,9 @@ class GuardedApp:
             _log_refusal(scope, reason)
             error = "misdirected_request" if status == 421 else "forbidden_origin"
             await _send_json(send, status, {"error": error, "error_description": reason})
+            return
+        if self.hooks is not None and scope["path"].startswith(HOOKS_PREFIX):
+            await self.hooks(scope, receive, send)
             return
         problem = self._check(scope)
         if problem is not None:
@@ -234,17 +244,23 @@ async def _send_json(
 
 
 def build_http_app(
-    mcp: MCPServer, transport: HttpTransport, *, token: str, security: TransportSecuritySettings
+    mcp: MCPServer,
+    transport: HttpTransport,
+    *,
+    token: str,
+    security: TransportSecuritySettings,
+    hooks: ASGIApp | None = None,
 ) -> ASGIApp:
     """The SDK's Starlette app for `transport`, behind the Host/Origin checks and bearer auth,
-    with /healthz. Call once per MCPServer: the streamable-HTTP session manager can run only once."""
+    with /healthz (and the webhook app `hooks` under /hooks/). Call once per MCPServer: the
+    streamable-HTTP session manager can run only once."""
     if transport == "streamable-http":
         inner: ASGIApp = mcp.streamable_http_app(
             streamable_http_path=STREAMABLE_HTTP_PATH, transport_security=security
         )
     else:
         inner = mcp.sse_app(sse_path=SSE_PATH, message_path=SSE_MESSAGE_PATH, transport_security=security)
-    return GuardedApp(inner, token, security)
+    return GuardedApp(inner, token, security, hooks)
 
 
 # -- serving ---------------------------------------------------------------------------------------
@@ -258,13 +274,24 @@ class HttpServer:
     sock: socket.socket
     url: str
     token: BearerToken
+    hooks: HooksApp | None = None  # closed (its inbox and audit log) when serving stops
 
     async def serve(self) -> None:
-        await self.server.serve(sockets=[self.sock])
+        try:
+            await self.server.serve(sockets=[self.sock])
+        finally:
+            self._close_hooks()
 
     def run(self) -> None:
         """Serve until stopped (blocking; usable from a thread)."""
-        self.server.run(sockets=[self.sock])
+        try:
+            self.server.run(sockets=[self.sock])
+        finally:
+            self._close_hooks()
+
+    def _close_hooks(self) -> None:
+        if self.hooks is not None:
+            self.hooks.close()
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -338,8 +365,9 @@ def prepare_http(mcp: MCPServer, settings: Settings, transport: HttpTransport) -
     security = transport_security(
         target.host, target.ip, bound_port, settings.mcp_allowed_hosts, settings.mcp_allowed_origins
     )
+    hooks = build_hooks_app(settings, mcp_token=token.value) if settings.hooks.enabled else None
     try:
-        app = build_http_app(mcp, transport, token=token.value, security=security)
+        app = build_http_app(mcp, transport, token=token.value, security=security, hooks=hooks)
     except BaseException:
         sock.close()
         raise
@@ -361,7 +389,10 @@ def prepare_http(mcp: MCPServer, settings: Settings, transport: HttpTransport) -
         behind_tls_proxy=settings.mcp_behind_tls_proxy,
         path=STREAMABLE_HTTP_PATH if transport == "streamable-http" else SSE_PATH,
     )
-    return HttpServer(server=uvicorn.Server(config), sock=sock, url=url, token=token)
+    if hooks is not None:
+        base = url.rsplit("/", 1)[0]
+        log.info("webhooks: %s/hooks/alertmanager and %s/hooks/uptime-kuma", base, base)
+    return HttpServer(server=uvicorn.Server(config), sock=sock, url=url, token=token, hooks=hooks)
 
 
 def serve(mcp: MCPServer, settings: Settings, transport: Literal["stdio", "sse", "streamable-http"]) -> None:
