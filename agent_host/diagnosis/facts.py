@@ -18,6 +18,7 @@ from typing import Any
 
 from mcp_server.runbooks import FACTS
 
+from .metric_facts import metric_facts
 from .volumes import volume_facts
 
 MIB = 1024 * 1024
@@ -129,6 +130,8 @@ def compute_facts(
     _graph_facts(facts, service, graph, health or _result(context, "compose_health"))
     for key, value in volume_facts(signals, context, graph).items():
         facts.setdefault(key, value)  # a filling volume's name, size, growth, users and blast radius
+    for key, value in metric_facts(signals, target, context, graph, now).items():
+        facts.setdefault(key, value)  # a metric rule's numbers; the volumes its service mounts
     _deploy_facts(facts, context, now)
     facts["failed_fixes"] = history.get("failed_fixes", 0)
     facts["recurrences_4h"] = history.get("recurrences", 0)

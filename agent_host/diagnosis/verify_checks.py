@@ -89,6 +89,31 @@ async def no_new_signal(
     return True
 
 
+async def signal_cleared(
+    link: ToolCaller, check: Check, target: Mapping[str, Any], memo: VerifyMemo
+) -> bool | None:
+    """No signal of `kinds` is active on the target (for a metric rule: the incident's rule, fact
+    `metric_rule`): the metric is back on the right side of its threshold. Unlike no_new_signal a
+    breach read during the window is not decisive (a queue drains over minutes); the last look
+    decides. None while the signal is still active but not read again since the fix."""
+    result = await _structured(
+        link, "active_signals", {"app_name": target.get("app_name")} if target.get("app_name") else {}
+    )
+    if result is None or not result.get("detectors_running", True):
+        return None
+    rule = memo.facts.get("metric_rule")
+    for signal in result.get("signals") or []:
+        about = signal.get("target") or {}
+        if signal.get("kind") not in check.kinds or about.get("service") != target.get("service"):
+            continue
+        other_rule = (signal.get("evidence") or {}).get("rule") != rule
+        if signal.get("kind") == "metric_rule" and rule and other_rule:
+            continue  # another rule of the same service is another incident's business
+        seen = datetime.fromisoformat(str(signal.get("last_seen")).replace("Z", "+00:00"))
+        return False if seen > memo.acted_at else None
+    return True
+
+
 async def memory_below_percent(
     link: ToolCaller, check: Check, target: Mapping[str, Any], memo: VerifyMemo
 ) -> bool | None:
@@ -143,4 +168,5 @@ CHECKS: dict[str, CheckFn] = {
     "disk_below_percent": disk_below_percent,
     "logs_active": logs_active,
     "volume_below_percent": volume_below_percent,
+    "signal_cleared": signal_cleared,
 }

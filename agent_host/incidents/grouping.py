@@ -105,8 +105,15 @@ def routed_service(signal: Mapping[str, Any]) -> str | None:
 
 def blames(incident: Incident, signal: Mapping[str, Any]) -> bool:
     """True when the signal is about a service that depends on the incident's target, or about a
-    domain routed to it (the domain is down because the service behind it is: one incident)."""
+    domain routed to it (the domain is down because the service behind it is: one incident), or
+    about a volume the incident's service mounts (a vector DB answers slowly because its data
+    volume fills: one incident; the reverse, a service's signal joining its volume's incident,
+    is the first rule, as the volume's users are that incident's `dependants`)."""
     target, _ = incident_target(signal)
+    raw = signal.get("target") or {}
+    if raw.get("kind") == "volume":
+        same_host = (raw.get("host") or "local") == incident.target.get("host", "local")
+        return same_host and raw.get("name") in (incident.facts.get("service_volumes") or [])
     if target.get("app_name") != incident.target.get("app_name"):
         return False
     if target.get("domain"):

@@ -96,6 +96,20 @@ FACTS: dict[str, FactSpec] = {
     "volume_services": FactSpec("list", "the compose services that mount the filling volume"),
     "volume_type": FactSpec("string", "its filesystem type from the compose file's driver_opts, e.g. tmpfs"),
     "volume_mountpoint": FactSpec("string", "where the volume is mounted on the Docker host"),
+    # metric rules (a metric_rule signal: a number InfraGuardian reads from the service crossed a threshold)
+    "metric_rule": FactSpec("string", "name of the metric rule that fired, e.g. queue or latency"),
+    "metric_name": FactSpec(
+        "string", "what the rule reads: a Prometheus metric (n8n_queue_waiting), a JSON field, or p95"
+    ),
+    "metric_source_kind": FactSpec("string", "where the number comes from: prometheus, json or latency"),
+    "metric_value": FactSpec("number", "the newest value the rule read"),
+    "metric_operator": FactSpec("string", "how the value is compared with the threshold, e.g. >"),
+    "metric_threshold": FactSpec("number", "the rule's threshold (in metric_unit)"),
+    "metric_unit": FactSpec("string", "unit of value and threshold: ms for response times, else empty"),
+    "metric_breached_for_s": FactSpec("number", "seconds the value has been past the threshold"),
+    "service_volumes": FactSpec(
+        "list", "the Docker volumes the incident's service mounts (named volumes of its compose file)"
+    ),
     # domains
     "domain_status": FactSpec("number", "HTTP status the domain answered (absent: no answer)"),
     "domain_error": FactSpec("string", "why the request failed: dns, connect, timeout, tls"),

@@ -113,14 +113,15 @@ class Check(BaseModel):
         "disk_below_percent",  # the filling disk drops below `percent`
         "stack_healthy",  # every service of the compose runs (and is healthy when checked)
         "volume_below_percent",  # the filling volume is below `percent` and a service using it runs
+        "signal_cleared",  # no signal of `kinds` is active on the target at the end (a metric recovered)
     ]
     kinds: list[str] = Field(default_factory=list)
     percent: float | None = Field(default=None, gt=0, le=100)
 
     @model_validator(mode="after")
     def _arguments(self) -> Check:
-        if self.check == "no_new_signal" and not self.kinds:
-            raise ValueError("no_new_signal needs kinds, e.g. [oom]")
+        if self.check in ("no_new_signal", "signal_cleared") and not self.kinds:
+            raise ValueError(f"{self.check} needs kinds, e.g. [oom]")
         if (
             self.check in ("memory_below_percent", "disk_below_percent", "volume_below_percent")
             and self.percent is None
