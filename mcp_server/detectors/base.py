@@ -27,6 +27,7 @@ from .settings import DetectorSettings
 if TYPE_CHECKING:
     from mcp_server.docker_ops.events import ContainerEvent
     from mcp_server.docker_ops.host import DockerHost
+    from mcp_server.hooks.inbox import AlertInbox
 
     from .inputs import DeploymentProvider, DomainProvider
     from .samplers import LogGapSampler, StatsSampler
@@ -216,6 +217,8 @@ class DetectorContext:
     logs: LogGapSampler
     domains: DomainProvider | None = None
     deployments: DeploymentProvider | None = None
+    # what the webhooks (Uptime Kuma, Alertmanager) received; None: no inbox, no external alerts
+    alerts: AlertInbox | None = None
     engine_clock_offset_s: float = 0.0
 
     @property

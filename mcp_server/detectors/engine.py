@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 from anyio.abc import TaskGroup
@@ -55,6 +55,9 @@ from .registry import build_detectors
 from .samplers import LogGapSampler, StatsSampler
 from .settings import DetectorSettings
 from .state import ContainerDirectory, LifecycleMemory, labels_in_scope
+
+if TYPE_CHECKING:
+    from mcp_server.hooks.inbox import AlertInbox
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,7 @@ class DetectorEngine:
         domains: the domains to probe: a list of DomainSpec or a function returning one.
         deployments: the Dokploy deployments to watch: DeploymentWatch list or a function.
         journal: where to save signal changes (None = kept in memory only).
+        alerts: the alert inbox the webhooks write to (read by the external_alert detector).
     """
 
     def __init__(
@@ -109,6 +113,7 @@ class DetectorEngine:
         domains: DomainProvider | None = None,
         deployments: DeploymentProvider | None = None,
         journal: SignalJournal | None = None,
+        alerts: AlertInbox | None = None,
     ) -> None:
         self.host = host
         self.journal = journal
@@ -132,6 +137,7 @@ class DetectorEngine:
             logs=LogGapSampler(host, self.settings),
             domains=domains,
             deployments=deployments,
+            alerts=alerts,
         )
         self._status = {
             d.name: DetectorStatus(

@@ -19,12 +19,14 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 import anyio
 
 from mcp_server.detectors import DetectorEngine, Signal, SignalChange
 from mcp_server.docker_ops.host import DockerHost
+from mcp_server.hooks.inbox import AlertInbox, AlertInboxError
 from mcp_server.settings import Settings
 
 from .inputs import DokployInputs
@@ -177,10 +179,12 @@ class Watcher:
         # named like the server's hosts (signals' target.host is the host key)
         docker = DockerHost(self.settings.docker_host, name=self.host)
         inputs = DokployInputs(self.settings)
+        # a test's engine factory brings its own inputs; the real engine reads the webhooks' inbox
+        alerts = await self._open_alert_inbox() if self._engine_factory is None else None
         try:
             stored = await anyio.to_thread.run_sync(self.store.active_signals, self.host)
             await anyio.to_thread.run_sync(self.store.prune, self.host, KEEP_RESOLVED)
-            engine = self._build_engine(docker, journal, inputs)
+            engine = self._build_engine(docker, journal, inputs, alerts)
             engine.restore(stored, datetime.fromtimestamp(seen_until, UTC) if seen_until else None)
             self.engine = engine
             async with engine, anyio.create_task_group() as tg:
@@ -196,6 +200,17 @@ class Watcher:
             with anyio.CancelScope(shield=True):
                 await inputs.aclose()
                 await docker.close()
+                if alerts is not None:
+                    alerts.close()
+
+    async def _open_alert_inbox(self) -> AlertInbox | None:
+        """The inbox the webhooks write to (in the state directory); None when it cannot be opened:
+        the other detectors run anyway, and the reason is logged."""
+        try:
+            return await anyio.to_thread.run_sync(AlertInbox.in_state_dir, Path(self.settings.state_dir))
+        except AlertInboxError as exc:
+            log.warning("external alerts are not watched: %s", exc)
+            return None
 
     async def _renew_until_lost(self, journal: StoreJournal) -> None:
         while not journal.lost.is_set():
@@ -205,7 +220,7 @@ class Watcher:
                 journal.lost.set()
 
     def _build_engine(
-        self, docker: DockerHost, journal: StoreJournal, inputs: DokployInputs
+        self, docker: DockerHost, journal: StoreJournal, inputs: DokployInputs, alerts: AlertInbox | None
     ) -> DetectorEngine:
         if self._engine_factory is not None:
             return self._engine_factory(docker, journal)
@@ -215,4 +230,5 @@ class Watcher:
             domains=inputs.domains,
             deployments=inputs.deployments,
             journal=journal,
+            alerts=alerts,
         )

@@ -1,11 +1,220 @@
-"""External alerts: what Uptime Kuma and Alertmanager reported to the webhooks, as signals."""
+"""External alerts: what Uptime Kuma and Alertmanager reported to the webhooks, as signals.
+
+The webhook routes store every alert in the alert inbox (`mcp_server.hooks.inbox`, `ctx.alerts`). Every
+`external_alert_poll_s` this detector asks the inbox for its change counter; when it moved (or on the
+first poll, or every `REMAP_EVERY_S` so a service that appeared since is found) it reads the firing
+alerts, maps each one to a service of this host (`mcp_server.hooks.mapping`) and returns every signal
+with `complete=True`: an alert that resolved (the sender said so, or it left its Alertmanager group)
+takes its signal with it once no other alert about that service fires.
+
+- One signal per service: a flood of 30 alerts about one service is one signal listing them.
+- Alerts that map to no service are grouped per sender group (Alertmanager's group, an Uptime Kuma
+  monitor), on the monitored domain when the URL names one, else on the host; different groups stay
+  different signals (the group is in the fingerprint).
+- Alert text (summaries, labels) is the sender's, untrusted: it goes in the evidence, bounded. The
+  signal summary uses only names, severities and an HTTP status read from it.
+- Without an inbox (`ctx.alerts` None) it finds nothing and resolves nothing.
+"""
 
 from __future__ import annotations
 
-from ..base import Detector
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from mcp_server.hooks.inbox import AlertInboxError, StoredAlert
+from mcp_server.hooks.mapping import AlertMapping, ServiceIndex
+from mcp_server.hooks.models import bounded
+
+from ..base import Detector, DetectorContext, Findings, Severity, Signal, Target, fingerprint
+from ..inputs import DomainSpec, resolve_provider
+from ..settings import DetectorSettings
+
+REMAP_EVERY_S = 30.0  # re-map unchanged alerts this often (containers come and go)
+DOMAINS_MAX_AGE_S = 60.0  # Dokploy's domains are read at most this often
+DOMAINS_RETRY_S = 10.0  # after a failed read of the domains, wait this long before the next
+PRUNE_EVERY_S = 3600.0
+KEEP_RESOLVED_ALERTS = 1000
+EVIDENCE_ALERTS = 10  # alerts listed in a signal's evidence (gravest first); the count says how many more
+EVIDENCE_LABELS = 12
+EVIDENCE_TEXT_CHARS = 200
+
+_TITLES = {"alertmanager": "Alertmanager", "uptime-kuma": "Uptime Kuma"}
+_KUMA_REASONS = {
+    "timeout": "timeout",
+    "connection_refused": "connection refused",
+    "keyword": "keyword check failed",
+}
+_HTTP_STATUS = re.compile(r"(?:status code |^\[[^\]]*\] \[[^\]]*\] )(\d{3})\b")
+
+
+@dataclass
+class _Group:
+    """The firing alerts that make one signal."""
+
+    target: Target
+    extra: str = ""  # fingerprint extra: the sender group of unmapped alerts
+    alerts: list[StoredAlert] = field(default_factory=list)
+    mappings: list[AlertMapping] = field(default_factory=list)
 
 
 class ExternalAlertDetector(Detector):
     name = "external_alert"
     runbook = "external-alert"
     description = "an outside monitor (Uptime Kuma, Alertmanager) reports a service down or alerting"
+
+    def __init__(self, settings: DetectorSettings) -> None:
+        super().__init__(settings)
+        self._seen_seq: int | None = None
+        self._read_at = 0.0
+        self._pruned_at: float | None = None
+        self._domains: tuple[float, list[DomainSpec]] | None = None
+        self._domains_retry_at = 0.0
+
+    def poll_interval_s(self) -> float | None:
+        return self.settings.external_alert_poll_s
+
+    async def poll(self, ctx: DetectorContext) -> Findings:
+        inbox = ctx.alerts
+        if inbox is None:
+            return Findings()
+        host = ctx.host_name
+        started = time.monotonic()
+        try:
+            seq = await anyio.to_thread.run_sync(inbox.last_seq, host)
+            if seq == self._seen_seq and started - self._read_at < REMAP_EVERY_S:
+                return Findings()
+            if self._pruned_at is None or started - self._pruned_at >= PRUNE_EVERY_S:
+                await anyio.to_thread.run_sync(inbox.prune, host, KEEP_RESOLVED_ALERTS)
+                self._pruned_at = started
+            firing = await anyio.to_thread.run_sync(inbox.firing, host)
+        except AlertInboxError as exc:
+            return Findings(notes=[str(exc)])  # undecided: nothing resolves while the inbox is unreadable
+        notes: list[str] = []
+        domains = await self._current_domains(ctx, firing, notes)
+        if domains is None:
+            return Findings(notes=notes)
+        containers = await ctx.containers.find(include_stopped=True) if firing else []
+        index = ServiceIndex(host, containers, domains)
+        signals = [self._signal_of(ctx, group) for group in _groups(ctx, index, firing)]
+        self._seen_seq, self._read_at = seq, started
+        return Findings(firing=signals, complete=True, notes=notes)
+
+    async def _current_domains(
+        self, ctx: DetectorContext, firing: list[StoredAlert], notes: list[str]
+    ) -> list[DomainSpec] | None:
+        """Dokploy's domains when an alert names a URL host (cached); None when they are needed but
+        cannot be read yet (then nothing is decided this round, rather than mapping differently)."""
+        if ctx.domains is None or not any(s.alert.target_hints.get("host") for s in firing):
+            return []
+        now = time.monotonic()
+        if self._domains is not None and now - self._domains[0] < DOMAINS_MAX_AGE_S:
+            return self._domains[1]
+        if now < self._domains_retry_at:
+            return self._domains[1] if self._domains is not None else None
+        try:
+            specs: list[DomainSpec] = await resolve_provider(ctx.domains)
+        except Exception as exc:  # Dokploy down or refusing: map with what was known, say why
+            self._domains_retry_at = now + DOMAINS_RETRY_S
+            notes.append(
+                f"Dokploy domains unreadable, alerts mapped without fresh domains: {type(exc).__name__}: {exc}"
+            )
+            return self._domains[1] if self._domains is not None else None
+        self._domains = (now, specs)
+        return specs
+
+    def _signal_of(self, ctx: DetectorContext, group: _Group) -> Signal:
+        alerts = sorted(group.alerts, key=lambda s: (-Severity(s.alert.severity).rank, s.first_seen, s.seq))
+        severity = Severity(alerts[0].alert.severity)
+        sources: list[str] = sorted({s.alert.source for s in alerts})
+        mapped_by = list(dict.fromkeys(m.mapped_by for m in group.mappings if m.mapped_by))
+        evidence: dict[str, Any] = {
+            "alerts": [_alert_evidence(s) for s in alerts[:EVIDENCE_ALERTS]],
+            "alerts_total": len(alerts),
+            "sources": sources,
+            "mapped_by": "; ".join(mapped_by[:3]) or None,
+        }
+        if group.extra:
+            evidence["group_key"] = bounded(group.extra, EVIDENCE_TEXT_CHARS)
+            reasons = list(dict.fromkeys(r for m in group.mappings for r in m.reasons))
+            evidence["unmapped_reasons"] = [bounded(r, EVIDENCE_TEXT_CHARS) for r in reasons[:5]]
+        signal = self.signal(
+            ctx, group.target, severity, _summary(alerts, sources, mapped=not group.extra), evidence
+        )
+        if group.extra:
+            signal = signal.model_copy(update={"id": fingerprint(self.name, group.target, group.extra)})
+        return signal
+
+
+def _groups(ctx: DetectorContext, index: ServiceIndex, firing: list[StoredAlert]) -> list[_Group]:
+    """Firing alerts grouped: per mapped service, else per sender group."""
+    groups: dict[tuple[str, ...], _Group] = {}
+    for stored in firing:
+        mapping = index.map(stored.alert)
+        if mapping.target is not None:
+            key: tuple[str, ...] = ("service", mapping.target.key())
+            group = groups.setdefault(key, _Group(mapping.target))
+        else:
+            sender_group = stored.group_key or stored.alert.key
+            key = ("unmapped", stored.alert.source, sender_group)
+            found = groups.get(key)
+            if found is None:
+                found = groups[key] = _Group(
+                    _unmapped_target(ctx, stored), extra=f"{stored.alert.source}|{sender_group}"
+                )
+            group = found
+        group.alerts.append(stored)
+        group.mappings.append(mapping)
+    return list(groups.values())
+
+
+def _unmapped_target(ctx: DetectorContext, stored: StoredAlert) -> Target:
+    """The monitored domain when the alert's URL names a host, else the whole Docker host."""
+    url_host = stored.alert.target_hints.get("host", "").strip().lower()
+    if url_host and len(url_host) <= 253:
+        return Target.for_domain(ctx.host_name, url_host)
+    return Target.for_host(ctx.host_name)
+
+
+def _alert_evidence(stored: StoredAlert) -> dict[str, Any]:
+    alert = stored.alert
+    labels = dict(list(alert.labels.items())[:EVIDENCE_LABELS])
+    return {
+        "source": alert.source,
+        "name": bounded(alert.name, 100),
+        "summary": bounded(alert.summary, EVIDENCE_TEXT_CHARS),
+        "severity": alert.severity,
+        "key": bounded(alert.key, 100),
+        "started_at": (alert.started_at or stored.first_seen).isoformat(),
+        "url": bounded(alert.url, EVIDENCE_TEXT_CHARS) if alert.url else None,
+        "labels": {bounded(k, 60): bounded(v, 100) for k, v in labels.items()},
+    }
+
+
+def _summary(alerts: list[StoredAlert], sources: list[str], *, mapped: bool) -> str:
+    """ "Uptime Kuma: shop-api down (HTTP 502) — 2 alerts from uptime-kuma", from names and numbers
+    only (the alert's own text stays in the evidence)."""
+    top = alerts[0].alert
+    state = "down" if top.source == "uptime-kuma" else "firing"
+    line = f"{_TITLES.get(top.source, top.source)}: {bounded(top.name, 60)} {state}"
+    detail = _detail(top.source, top.summary, top.labels, top.severity)
+    if detail:
+        line += f" ({detail})"
+    if len(alerts) > 1:
+        line += f" — {len(alerts)} alerts from {', '.join(sources)}"
+    if not mapped:
+        line += "; not mapped to a service"
+    return line
+
+
+def _detail(source: str, summary: str, labels: dict[str, str], severity: str) -> str:
+    if source != "uptime-kuma":
+        return severity
+    reason = labels.get("kuma_reason", "")
+    status = _HTTP_STATUS.search(summary)
+    if reason != "keyword" and status and int(status.group(1)) >= 400:
+        return f"HTTP {status.group(1)}"
+    return _KUMA_REASONS.get(reason, "")
