@@ -13,6 +13,7 @@ from agent_host.dashboard.charts import daily_counts_chart, fill_days, resource_
 from agent_host.dashboard.graph_svg import GraphNode, graph_svg
 from agent_host.dashboard.sources import DashboardSources
 from agent_host.diagnosis.flap import judge
+from agent_host.diagnosis.history import target_history
 from agent_host.incidents.model import Incident
 from agent_host.incidents.report import post_mortem
 from agent_host.telegram.render import unfenced
@@ -24,6 +25,8 @@ OPEN_STATUS_NODE = {  # where an incident stands when its checkpoint cannot be r
     "acting": "execute_action",
     "verifying": "verify_fix",
 }
+# the id `_blocked` judges a target's next incident under: no fix was recorded for it, so all count
+NEXT_INCIDENT = "(next incident)"
 
 
 class NotFound(LookupError):
@@ -228,21 +231,32 @@ async def agent(sources: DashboardSources) -> dict[str, Any]:
 
 
 async def _blocked(sources: DashboardSources) -> list[dict[str, Any]]:
-    """Targets flap protection holds back now (from the fixes of the last day's incidents)."""
-    settings = sources.settings.flap
+    """Targets flap protection holds back now (incidents of the last day), judged as the agent's
+    diagnose step judges them: the same `target_history` and `judge`, so the page and the agent's
+    decision cannot disagree. A target with an unfinished incident shows that incident's verdict;
+    a target whose newest incident is closed shows what its next incident would meet."""
+    flap = sources.settings.flap
     moment = datetime.now(UTC)
-    seen: dict[str, Incident] = {}
-    for item in await sources.incidents(200):
-        if moment - item.opened_at < timedelta(seconds=max(settings.block_s, settings.recurrence_window_s)):
-            seen.setdefault(item.target_key, item)
+    window = timedelta(seconds=max(flap.block_s, flap.recurrence_window_s))
+    newest: dict[str, Incident] = {}
+    for item in await sources.incidents(200):  # newest first
+        if moment - item.opened_at < window:
+            newest.setdefault(item.target_key, item)
     out = []
-    for key, item in sorted(seen.items()):
-        fixes = await sources.store.fixes_for(key)
-        since = moment - timedelta(seconds=settings.recurrence_window_s)
-        verdict = judge(fixes, await sources.store.count_since(key, since), settings, moment)
-        if not verdict.may_act or verdict.wait_s > 0:
+    for item in (newest[key] for key in sorted(newest)):
+        subject = item if not item.closed else item.model_copy(update={"id": NEXT_INCIDENT})
+        fixes, history = await target_history(sources.store, subject, flap, moment)
+        # diagnose runs on a stored incident, so its recurrences count itself; the next one is not stored yet
+        recurrences = history["recurrences"] + (1 if item.closed else 0)
+        verdict = judge(fixes, recurrences, flap, moment)
+        if not verdict.may_act:
             out.append(
-                {"target": views.target_text(item), "reasons": verdict.reasons, "wait_s": verdict.wait_s}
+                {
+                    "target": views.target_text(item),
+                    "subject": "the next incident" if item.closed else f"incident {item.id}",
+                    "reasons": verdict.reasons,
+                    "wait_s": verdict.wait_s,
+                }
             )
     return out
 

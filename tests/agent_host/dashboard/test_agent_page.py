@@ -1,0 +1,69 @@
+"""The agent page and the live poller over a real (SQLite) agent database, without a server link:
+blocked targets judged as the agent's diagnose step judges them, polls that never write, and what
+the agent page builds once per dashboard rather than at every render."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent_host.approvals import ApprovalBook
+from agent_host.dashboard import pages
+from agent_host.dashboard.sources import DashboardSources
+from agent_host.incidents.model import Incident
+from agent_host.incidents.store import IncidentStore
+from agent_host.settings import AgentSettings
+from tests.agent_host.dashboard.seed import new_id, target
+
+pytestmark = pytest.mark.anyio
+APP = "shop-flap"
+
+
+@pytest.fixture
+async def sources(tmp_path: Path) -> AsyncIterator[DashboardSources]:
+    settings = AgentSettings(state_dir=tmp_path)
+    db = settings.open_database()
+    try:
+        yield DashboardSources(settings, IncidentStore(db), ApprovalBook(db))
+    finally:
+        db.close()
+
+
+def incident_on(service: str, opened: datetime, status: Any = "resolved") -> Incident:
+    where, key = target(APP, service)
+    return Incident(
+        id=new_id(), fingerprint=key, target=where, target_key=key, kind="crash_loop", severity="critical",
+        summary=f"{service} keeps exiting", status=status, opened_at=opened, updated_at=opened,
+    )  # fmt: skip
+
+
+async def test_blocked_targets_are_judged_as_the_diagnose_step_judges_them(sources: DashboardSources) -> None:
+    store, moment = sources.store, datetime.now(UTC)
+    limit = sources.settings.flap.recurrences_to_escalate
+    # api: resolved by a restart 2 min ago, so its next incident waits out the 5 min cooldown
+    api = incident_on("api", moment - timedelta(minutes=3))
+    await store.save(api)
+    await store.record_fix(api.id, api.target_key, "restart-service", "worked", moment - timedelta(minutes=2))
+    # db: still unfinished with its own fix already recorded; diagnose never counts an incident's own
+    # fix, so the agent may act on it (the page used to show it cooling down)
+    db = incident_on("db", moment - timedelta(minutes=3), status="acting")
+    await store.save(db)
+    await store.record_fix(db.id, db.target_key, "restart-service", "worked", moment - timedelta(minutes=1))
+    # worker: one incident short of the recurrence limit, all closed: the next one is the limit and
+    # escalates (the page used to count only the stored ones and show nothing)
+    for n in range(limit - 1):
+        await store.save(incident_on("worker", moment - timedelta(minutes=30 + n)))
+    # web: one closed incident, no fix: nothing holds it back
+    await store.save(incident_on("web", moment - timedelta(minutes=10)))
+
+    blocked = {row["target"]: row for row in await pages._blocked(sources)}
+
+    assert set(blocked) == {f"{APP}/api", f"{APP}/worker"}, blocked
+    cooling = blocked[f"{APP}/api"]
+    assert cooling["subject"] == "the next incident"
+    assert 0 < cooling["wait_s"] <= 180 and "cooldown 300 s" in cooling["reasons"][0]
+    assert f"{limit} incidents on this target" in blocked[f"{APP}/worker"]["reasons"][0]
