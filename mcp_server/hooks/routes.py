@@ -42,6 +42,7 @@ from starlette.types import Receive, Scope, Send
 
 from mcp_server.hooks.alertmanager import parse_alertmanager
 from mcp_server.hooks.auth import check_webhook_auth
+from mcp_server.hooks.inbox import AlertInbox, InboxReceipt
 from mcp_server.hooks.models import (
     MAX_BODY_BYTES,
     AlertSource,
@@ -64,30 +65,14 @@ UPTIME_KUMA_PATH = "/hooks/uptime-kuma"
 AUDIT_ACTION = "receive_alerts"
 
 
-class Receipt(Protocol):
-    """What `AlertInbox.accept` returns (`inbox.InboxReceipt`)."""
-
-    @property
-    def accepted(self) -> int: ...
-    @property
-    def duplicates(self) -> int: ...
-    @property
-    def stale(self) -> int: ...
-    @property
-    def implicitly_resolved(self) -> int: ...
-    def summary(self) -> str: ...
-
-
 class Inbox(Protocol):
-    """The part of `inbox.AlertInbox` the routes use."""
+    """The part of `inbox.AlertInbox` the routes use (tests hand in a failing one)."""
 
-    def accept(self, host: str, batch: WebhookBatch) -> Receipt: ...
+    def accept(self, host: str, batch: WebhookBatch) -> InboxReceipt: ...
     def close(self) -> None: ...
 
 
 def open_alert_inbox(state_dir: Path) -> Inbox:
-    from mcp_server.hooks.inbox import AlertInbox  # the inbox opens SQLite: only when a hook is used
-
     return AlertInbox.in_state_dir(state_dir)
 
 
@@ -296,7 +281,7 @@ class HooksApp:
 
     # -- stores (used from worker threads) ---------------------------------------------------------
 
-    def _accept(self, batch: WebhookBatch) -> Receipt:
+    def _accept(self, batch: WebhookBatch) -> InboxReceipt:
         with self._lock:
             if self._inbox is None:
                 self._inbox = self._open_inbox(Path(self.settings.state_dir))

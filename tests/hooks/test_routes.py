@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,8 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from mcp_server.hooks.models import MAX_BODY_BYTES, WebhookBatch
+from mcp_server.hooks.inbox import AlertInbox, StoredAlert
+from mcp_server.hooks.models import MAX_BODY_BYTES
 from mcp_server.hooks.routes import HooksApp
 from mcp_server.hooks.settings import HookSettings
 from mcp_server.safety.audit import AuditEntry, AuditLog
@@ -31,50 +32,37 @@ BASE = "http://127.0.0.1:8765"
 RECORDED_HOSTS = ["127.0.0.1:19555", "127.0.0.1:19556"]
 
 
-@dataclass(frozen=True)
-class FakeReceipt:
-    accepted: int
-    duplicates: int
-    stale: int = 0
-    implicitly_resolved: int = 0
-
-    def summary(self) -> str:
-        return f"{self.accepted} new, {self.duplicates} duplicate"
-
-
-@dataclass
-class FakeInbox:
-    """Keeps the latest status per alert key; a repeat of the same status is a duplicate."""
-
-    batches: list[WebhookBatch] = field(default_factory=list)
-    states: dict[str, str] = field(default_factory=dict)
-    closed: bool = False
-
-    def accept(self, host: str, batch: WebhookBatch) -> FakeReceipt:
-        self.batches.append(batch)
-        changed = [a for a in batch.alerts if self.states.get(a.key) != a.status]
-        self.states.update({a.key: a.status for a in batch.alerts})
-        return FakeReceipt(len(changed), len(batch.alerts) - len(changed))
-
-    def close(self) -> None:
-        self.closed = True
-
-
 class Stack:
-    """GuardedApp(fake MCP app, hooks app) and an httpx client over it; `audit()` reads the audit log."""
+    """GuardedApp(fake MCP app, hooks app) and an httpx client over it, with the real alert inbox and
+    audit log in a tmp state dir; `stored()` and `audit()` read them back."""
 
     def __init__(
-        self, tmp_path: Path, inbox: Any = None, mcp_token: str | None = TOKEN, **hooks: Any
+        self,
+        tmp_path: Path,
+        open_inbox: Callable[[Path], Any] | None = None,
+        mcp_token: str | None = TOKEN,
+        **hooks: Any,
     ) -> None:
         self.settings = load_settings(state_dir=tmp_path / "state", hooks=HookSettings(**hooks))
-        self.inbox = inbox if inbox is not None else FakeInbox()
-        opener: Callable[[Path], Any] = self.inbox if callable(self.inbox) else lambda _dir: self.inbox
+        self.opened: list[Any] = []
+
+        def opener(state_dir: Path) -> Any:
+            self.opened.append((open_inbox or AlertInbox.in_state_dir)(state_dir))
+            return self.opened[-1]
+
         self.hooks = HooksApp(self.settings, mcp_token=mcp_token, open_inbox=opener)
         security = transport_security("127.0.0.1", "127.0.0.1", 8765, RECORDED_HOSTS)
         self.app = GuardedApp(_fake_mcp, mcp_token or "unused-token-0123456789", security, self.hooks)
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url=BASE, timeout=30
         )
+
+    def stored(self) -> list[StoredAlert]:
+        reader = AlertInbox.in_state_dir(Path(self.settings.state_dir))
+        try:
+            return reader.recent("local", limit=1000)
+        finally:
+            reader.close()
 
     def audit(self, **filters: Any) -> list[AuditEntry]:
         path = Path(self.settings.state_dir) / "safety.sqlite3"
@@ -142,7 +130,7 @@ async def send_recorded(s: Stack, recorded: Recorded, route: str) -> httpx.Respo
 @pytest.mark.anyio
 async def test_every_recorded_request_is_accepted_as_sent(stack: Callable[..., Stack]) -> None:
     s = stack(basic_user=USER, basic_password=PASSWORD, allow_query_token=True)
-    failures, tests, changed = [], 0, 0
+    failures, tests, changed, answered = [], 0, 0, 0
     for tool_dir, route in ((ALERTMANAGER, "/hooks/alertmanager"), (UPTIME_KUMA, "/hooks/uptime-kuma")):
         for path in request_files(tool_dir):
             recorded = load(path)
@@ -156,12 +144,15 @@ async def test_every_recorded_request_is_accepted_as_sent(stack: Callable[..., S
                 tests += 1
                 assert "Testing" in recorded.record["body_raw"] + recorded.path
             else:
-                changed += answer["accepted"] > 0
+                answered += 1
+                changed += bool(answer["accepted"] or answer["stale"] or answer["resolved_by_absence"])
     assert not failures, "\n".join(failures)
+    assert answered + tests == len(request_files(ALERTMANAGER)) + len(request_files(UPTIME_KUMA)) > 250
+    assert 0 < changed < answered  # repeats and retries of the recordings are duplicates
     assert tests >= 5  # each Kuma notification's Test button (json, form-data, custom, get, headers …)
-    batches = s.inbox.batches
-    assert {b.source for b in batches} == {"alertmanager", "uptime-kuma"}
-    assert any(a.status == "resolved" for b in batches for a in b.alerts)
+    stored = s.stored()
+    assert {a.alert.source for a in stored} == {"alertmanager", "uptime-kuma"}
+    assert {a.resolved_by for a in stored} >= {"sender", None}
     # one audit row per request that changed the inbox, none for duplicates or tests
     rows = s.audit(action="receive_alerts")
     assert len(rows) == changed and all(r.allowed and r.result == "ok" for r in rows)
@@ -176,7 +167,8 @@ async def test_target_labels_reach_the_alerts(stack: Callable[..., Stack]) -> No
         "/hooks/alertmanager", content=case(ALERTMANAGER, "firing").body, headers=bearer()
     )
     assert response.status_code == 200, response.text
-    hints = s.inbox.batches[0].alerts[0].target_hints
+    [stored] = s.stored()
+    hints = stored.alert.target_hints
     assert "scenario" in hints, hints
 
 
@@ -200,7 +192,7 @@ async def test_missing_or_wrong_credentials_are_401_and_audited(stack: Callable[
     # the token in the URL is refused unless allowed
     query = await s.client.post(f"/hooks/alertmanager?token={TOKEN}", content=body)
     assert query.status_code == 401
-    assert s.inbox.batches == []
+    assert s.opened == [] and s.stored() == []
     rows = s.audit(tool="hooks/alertmanager")
     assert len(rows) == 5
     assert all(not r.allowed and r.code == "unauthorized" and r.result == "refused" for r in rows)
@@ -314,6 +306,7 @@ async def test_duplicates_are_200_without_a_second_audit_row(stack: Callable[...
     firing = case(ALERTMANAGER, "firing")
     first = await send_recorded(s, firing, "/hooks/alertmanager")
     again = await send_recorded(s, case(ALERTMANAGER, "repeat"), "/hooks/alertmanager")
+    retry = await send_recorded(s, firing, "/hooks/alertmanager")
     assert first.json() == {
         "status": "ok",
         "accepted": 1,
@@ -321,9 +314,13 @@ async def test_duplicates_are_200_without_a_second_audit_row(stack: Callable[...
         "stale": 0,
         "resolved_by_absence": 0,
     }
-    assert again.status_code == 200 and again.json()["duplicates"] == 1 and again.json()["accepted"] == 0
+    for repeated in (again, retry):
+        assert repeated.status_code == 200, repeated.text
+        assert repeated.json()["duplicates"] == 1 and repeated.json()["accepted"] == 0
     rows = s.audit()
-    assert len(rows) == 1 and rows[0].code == "accepted" and rows[0].summary == "1 new, 0 duplicate"
+    assert len(rows) == 1 and rows[0].code == "accepted"
+    assert rows[0].summary == "1 new, 0 duplicates, 0 stale, 0 resolved by absence"
+    assert rows[0].arguments["alerts"] == [f"firing MonTestValueHigh ({s.stored()[0].alert.key})"]
     assert rows[0].arguments["alert_count"] == 1
 
 
@@ -332,7 +329,7 @@ async def test_store_failure_is_503_and_audited(stack: Callable[..., Stack]) -> 
     def broken(_state_dir: Path) -> Any:
         raise OSError("disk full")
 
-    s = stack(inbox=broken, allow_query_token=True)
+    s = stack(open_inbox=broken, allow_query_token=True)
     response = await send_recorded(s, case(ALERTMANAGER, "firing"), "/hooks/alertmanager")
     assert response.status_code == 503
     assert response.json()["error"] == "store_unavailable" and "disk full" in response.text
@@ -372,8 +369,10 @@ async def test_mcp_still_needs_its_bearer_and_hooks_still_need_an_allowed_host(
         "/hooks/alertmanager", content=body, headers={"Authorization": "Bearer a-separate-hook-token-0123"}
     )
     assert hook.status_code == 200, hook.text
+    assert len(s.opened) == 1  # opened once, on the first stored request
     s.hooks.close()
-    assert s.inbox.closed
+    with pytest.raises(sqlite3.ProgrammingError):
+        s.opened[0].firing("local")
 
 
 # -- settings ---------------------------------------------------------------------------------------
