@@ -4,7 +4,9 @@ The poller reads cheap summaries — the incident store's newest change, the pen
 health of every stack — and publishes a topic (`incidents`, `approvals`, `health`) when its summary
 changes. Reading the store (not only listening to the loop in this process) is what makes
 `infraguardian-agent dashboard` live too: the agent writes the same database from another process.
-A page re-fetches only the regions marked with that topic (static/dashboard.js).
+The poller never writes: an overdue approval is marked expired by a page render or the agent's
+monitor, not by a poll every second. A page re-fetches only the regions marked with that topic
+(static/dashboard.js).
 
 A slow browser never slows the others: each subscriber has a small queue, and a full queue drops
 the oldest event (the next one makes the page fetch the newest state anyway).
@@ -63,7 +65,7 @@ class LiveHub:
     async def summaries(self) -> dict[str, Any]:
         """What each topic looks like now (compared with the last poll)."""
         store_change = await self._sources.store.last_change()
-        pending = await self._sources.pending_approvals()
+        pending = await self._sources.open_approvals()  # read only: polling never writes
         out: dict[str, Any] = {
             "incidents": store_change,
             "approvals": sorted((r.id, r.status) for r in pending),

@@ -77,8 +77,17 @@ class DashboardSources:
         return await self.store.get(incident_id)
 
     async def pending_approvals(self) -> list[ApprovalRequest]:
+        """The requests waiting for an answer, after marking the overdue ones expired (a write: for
+        a page a person opens; the live poller reads `open_approvals` instead)."""
         await self.approvals.expire()
         return await self.approvals.pending()
+
+    async def open_approvals(self) -> list[ApprovalRequest]:
+        """The pending requests not yet past their expiry, without writing anything: the live poller
+        reads this every second. An overdue one is only left out here; the page render or the
+        agent's monitor marks it expired in the database."""
+        moment = datetime.now(UTC)
+        return [r for r in await self.approvals.pending() if r.expires_at > moment]
 
     async def answered_approvals(self, limit: int = 20) -> list[ApprovalRequest]:
         return await self.approvals.answered(limit)

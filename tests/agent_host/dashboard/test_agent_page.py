@@ -4,6 +4,7 @@ the agent page builds once per dashboard rather than at every render."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,11 +14,12 @@ import pytest
 
 from agent_host.approvals import ApprovalBook
 from agent_host.dashboard import pages
+from agent_host.dashboard.live import LiveHub
 from agent_host.dashboard.sources import DashboardSources
 from agent_host.incidents.model import Incident
 from agent_host.incidents.store import IncidentStore
 from agent_host.settings import AgentSettings
-from tests.agent_host.dashboard.seed import new_id, target
+from tests.agent_host.dashboard.seed import approval_for, new_id, target
 
 pytestmark = pytest.mark.anyio
 APP = "shop-flap"
@@ -67,3 +69,30 @@ async def test_blocked_targets_are_judged_as_the_diagnose_step_judges_them(sourc
     assert cooling["subject"] == "the next incident"
     assert 0 < cooling["wait_s"] <= 180 and "cooldown 300 s" in cooling["reasons"][0]
     assert f"{limit} incidents on this target" in blocked[f"{APP}/worker"]["reasons"][0]
+
+
+async def test_a_poll_only_reads_while_a_page_render_expires_overdue_approvals(
+    sources: DashboardSources,
+) -> None:
+    moment = datetime.now(UTC)
+    overdue = approval_for(incident_on("api", moment, "awaiting_approval"), moment - timedelta(minutes=20))
+    waiting = approval_for(incident_on("db", moment, "awaiting_approval"), moment)
+    for request in (overdue, waiting):
+        await sources.approvals.ask(request)
+    hub = LiveHub(sources)
+    watcher = sqlite3.connect(
+        sources.settings.incident_path
+    )  # data_version moves when another connection commits
+    try:
+        version = watcher.execute("PRAGMA data_version").fetchone()[0]
+        assert await hub.poll_once() == [] and await hub.poll_once() == []
+        assert (await hub.summaries())["approvals"] == [(waiting.id, "pending")]  # overdue left out
+        assert watcher.execute("PRAGMA data_version").fetchone()[0] == version
+        assert (await sources.approvals.get(overdue.id)).status == "pending"  # type: ignore[union-attr]
+
+        page = await pages.approvals(sources)
+        assert [r["id"] for r in page["pending"]] == [waiting.id]
+        assert (await sources.approvals.get(overdue.id)).status == "expired"  # type: ignore[union-attr]
+        assert watcher.execute("PRAGMA data_version").fetchone()[0] != version
+    finally:
+        watcher.close()
