@@ -118,9 +118,15 @@ async def test_uptime_kuma_monitor_of_a_dokploy_domain_raises_on_its_service(
     assert signal.evidence["sources"] == ["uptime-kuma"]
     [listed] = signal.evidence["alerts"]
     assert listed["key"] == "monitor:1" and listed["url"] == "http://127.0.0.1:19310/"
-    # the resend changes nothing; the UP resolves the signal
+    # nothing new: the signal is left as it is (its last_seen says when a monitor last said "down")
+    assert await engine.poll(["external_alert"]) == []
+    [same] = await active(engine)
+    assert same.last_seen == signal.last_seen
+    # the resend changes nothing but says "still down": last_seen moves; the UP resolves the signal
     inbox.accept("testhost", kuma("http_down_resend__json"))
     assert await engine.poll(["external_alert"]) == []
+    [still] = await active(engine)
+    assert still.id == signal.id and still.last_seen > signal.last_seen
     inbox.accept("testhost", kuma("http_up__json"))
     [resolved] = await engine.poll(["external_alert"])
     assert resolved.change == "resolved" and resolved.signal.id == signal.id

@@ -1,11 +1,12 @@
 """External alerts: what Uptime Kuma and Alertmanager reported to the webhooks, as signals.
 
 The webhook routes store every alert in the alert inbox (`mcp_server.hooks.inbox`, `ctx.alerts`). Every
-`external_alert_poll_s` this detector asks the inbox for its change counter; when it moved (or on the
-first poll, or every `REMAP_EVERY_S` so a service that appeared since is found) it reads the firing
-alerts, maps each one to a service of this host (`mcp_server.hooks.mapping`) and returns every signal
-with `complete=True`: an alert that resolved (the sender said so, or it left its Alertmanager group)
-takes its signal with it once no other alert about that service fires.
+`external_alert_poll_s` this detector asks the inbox for its change counter; when it moved, or while
+something fires, it reads the firing alerts and maps each one to a service of this host
+(`mcp_server.hooks.mapping`; containers and domains are re-read when the counter moved and every
+`REMAP_EVERY_S`, so a service that appeared since is found). It answers with `complete=True`: an alert
+that resolved (the sender said so, or it left its Alertmanager group) takes its signal with it once
+no other alert about that service fires.
 
 - One signal per service: a flood of 30 alerts about one service is one signal listing them.
 - Alerts that map to no service are grouped per sender group (Alertmanager's group, an Uptime Kuma
@@ -33,7 +34,7 @@ from ..base import Detector, DetectorContext, Findings, Severity, Signal, Target
 from ..inputs import DomainSpec, resolve_provider
 from ..settings import DetectorSettings
 
-REMAP_EVERY_S = 30.0  # re-map unchanged alerts this often (containers come and go)
+REMAP_EVERY_S = 30.0  # re-map alerts to services this often (containers come and go)
 DOMAINS_MAX_AGE_S = 60.0  # Dokploy's domains are read at most this often
 DOMAINS_RETRY_S = 10.0  # after a failed read of the domains, wait this long before the next
 PRUNE_EVERY_S = 3600.0
@@ -69,15 +70,22 @@ class ExternalAlertDetector(Detector):
     def __init__(self, settings: DetectorSettings) -> None:
         super().__init__(settings)
         self._seen_seq: int | None = None
-        self._read_at = 0.0
+        self._index: ServiceIndex | None = None
+        self._indexed_at = 0.0
         self._pruned_at: float | None = None
         self._domains: tuple[float, list[DomainSpec]] | None = None
         self._domains_retry_at = 0.0
+        # signal id -> what its alerts looked like when last reported (see `poll`)
+        self._reported: dict[str, tuple[object, ...]] = {}
 
     def poll_interval_s(self) -> float | None:
         return self.settings.external_alert_poll_s
 
     async def poll(self, ctx: DetectorContext) -> Findings:
+        """The firing alerts as signals. A signal is reported (and its last_seen moves) only when its
+        alerts changed or a sender repeated one since (Uptime Kuma's resend, Alertmanager's repeat):
+        last_seen then says when a monitor last said "still down", which is what verifying a fix asks.
+        Unchanged signals are left as they are (`undecided`); those whose alerts all resolved resolve."""
         inbox = ctx.alerts
         if inbox is None:
             return Findings()
@@ -85,8 +93,8 @@ class ExternalAlertDetector(Detector):
         started = time.monotonic()
         try:
             seq = await anyio.to_thread.run_sync(inbox.last_seq, host)
-            if seq == self._seen_seq and started - self._read_at < REMAP_EVERY_S:
-                return Findings()
+            if seq == self._seen_seq and not self._reported:
+                return Findings()  # nothing fires and nothing changed
             if self._pruned_at is None or started - self._pruned_at >= PRUNE_EVERY_S:
                 await anyio.to_thread.run_sync(inbox.prune, host, KEEP_RESOLVED_ALERTS)
                 self._pruned_at = started
@@ -94,14 +102,29 @@ class ExternalAlertDetector(Detector):
         except AlertInboxError as exc:
             return Findings(notes=[str(exc)])  # undecided: nothing resolves while the inbox is unreadable
         notes: list[str] = []
-        domains = await self._current_domains(ctx, firing, notes)
-        if domains is None:
-            return Findings(notes=notes)
-        containers = await ctx.containers.find(include_stopped=True) if firing else []
-        index = ServiceIndex(host, containers, domains)
-        signals = [self._signal_of(ctx, group) for group in _groups(ctx, index, firing)]
-        self._seen_seq, self._read_at = seq, started
-        return Findings(firing=signals, complete=True, notes=notes)
+        if seq != self._seen_seq or self._index is None or started - self._indexed_at >= REMAP_EVERY_S:
+            domains = await self._current_domains(ctx, firing, notes)
+            if domains is None:
+                return Findings(notes=notes)
+            containers = await ctx.containers.find(include_stopped=True) if firing else []
+            self._index, self._indexed_at = ServiceIndex(host, containers, domains), started
+        self._seen_seq = seq
+        findings = Findings(complete=True, notes=notes)
+        reported: dict[str, tuple[object, ...]] = {}
+        for group in _groups(ctx, self._index, firing):
+            signal = self._signal_of(ctx, group)
+            state = (
+                max(s.last_seen for s in group.alerts),
+                tuple((s.alert.source, s.alert.key, s.seq) for s in group.alerts),
+                signal.evidence.get("mapped_by"),
+            )
+            reported[signal.id] = state
+            if self._reported.get(signal.id) == state:
+                findings.undecided.add(signal.id)
+            else:
+                findings.firing.append(signal)
+        self._reported = reported
+        return findings
 
     async def _current_domains(
         self, ctx: DetectorContext, firing: list[StoredAlert], notes: list[str]
