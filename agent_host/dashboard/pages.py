@@ -191,9 +191,7 @@ async def _node(sources: DashboardSources, incident: Incident) -> str | None:
 
 
 async def agent(sources: DashboardSources) -> dict[str, Any]:
-    from agent_host.loop.graph import build_graph
-
-    drawn = build_graph(None).compile().get_graph()
+    shape = sources.agent_graph_shape()
     unfinished = await sources.store.unfinished()
     where: dict[str, list[str]] = {}
     for item in unfinished:
@@ -202,21 +200,19 @@ async def agent(sources: DashboardSources) -> dict[str, Any]:
             where.setdefault(node, []).append(item.id)
     nodes = [
         GraphNode(
-            id=str(node_id),
-            label=str(node_id).strip("_"),
-            badge=str(len(where[str(node_id)])) if str(node_id) in where else None,
-            tone="warn" if str(node_id) in where else "idle",
+            id=node_id,
+            label=node_id.strip("_"),
+            badge=str(len(where[node_id])) if node_id in where else None,
+            tone="warn" if node_id in where else "idle",
         )
-        for node_id in drawn.nodes
+        for node_id in shape.nodes
     ]
-    # one arrow per pair: several conditional routes (auto, approval) can lead to the same node
-    edges = list(dict.fromkeys((str(e.source), str(e.target)) for e in drawn.edges))
     settings = sources.settings
     budgets = await sources.budgets()
     return {
         "mode": sources.mode_line(),
         "model": settings.model if settings.model.enabled else None,
-        "graph": graph_svg(nodes, edges, direction="right"),
+        "graph": graph_svg(nodes, shape.edges, direction="right"),
         "where": where,
         "unfinished": [incident_dict(i) for i in unfinished],
         "budgets": budgets.data,

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_host.approvals import ApprovalBook, ApprovalRequest
 from agent_host.incidents.model import Incident
@@ -28,6 +28,9 @@ from agent_host.incidents.store import IncidentStore
 from agent_host.server_link import LinkError, ServerLink
 from agent_host.settings import AgentSettings
 from mcp_server.redaction import redact, redact_text
+
+if TYPE_CHECKING:
+    from agent_host.telegram.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,14 @@ class Reading:
         return self.data is not None
 
 
+@dataclass(frozen=True)
+class AgentGraphShape:
+    """The agent's LangGraph graph as the agent page draws it: node ids and arrows (source, target)."""
+
+    nodes: tuple[str, ...]
+    edges: tuple[tuple[str, str], ...]
+
+
 @dataclass
 class DashboardSources:
     settings: AgentSettings
@@ -58,6 +69,9 @@ class DashboardSources:
     mode: Callable[[], str] | None = None
     _inventory: Reading | None = None
     _inventory_monotonic: float = 0.0
+    # made on first use and kept: the agent page and its live fragment are rendered again and again
+    _outbox: Outbox | None = field(default=None, init=False, repr=False)
+    _graph_shape: AgentGraphShape | None = field(default=None, init=False, repr=False)
 
     # -- the agent's own state ----------------------------------------------------------------------
 
@@ -94,9 +108,25 @@ class DashboardSources:
 
     async def telegram_audit(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest Telegram commands, button presses and refused strangers (redacted)."""
-        from agent_host.telegram.outbox import Outbox
+        if self._outbox is None:
+            from agent_host.telegram.outbox import Outbox
 
-        return list(redact(await Outbox(self.store.db).audit_rows(limit)))
+            self._outbox = Outbox(self.store.db)  # creates the bot's tables if missing: once, not per render
+        return list(redact(await self._outbox.audit_rows(limit)))
+
+    def agent_graph_shape(self) -> AgentGraphShape:
+        """The agent's graph to draw (its nodes and arrows), compiled on first use and kept: the
+        graph is code, it cannot change while the dashboard runs."""
+        if self._graph_shape is None:
+            from agent_host.loop.graph import build_graph
+
+            drawn = build_graph(None).compile().get_graph()
+            self._graph_shape = AgentGraphShape(
+                nodes=tuple(str(node_id) for node_id in drawn.nodes),
+                # one arrow per pair: several conditional routes (auto, approval) can lead to the same node
+                edges=tuple(dict.fromkeys((str(e.source), str(e.target)) for e in drawn.edges)),
+            )
+        return self._graph_shape
 
     async def node_of(self, incident_id: str) -> str | None:
         """The graph node an unfinished incident will run next (or waits in), from its checkpoint."""

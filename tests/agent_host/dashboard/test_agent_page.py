@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import agent_host.loop.graph as loop_graph
 from agent_host.approvals import ApprovalBook
 from agent_host.dashboard import pages
 from agent_host.dashboard.live import LiveHub
@@ -96,3 +97,26 @@ async def test_a_poll_only_reads_while_a_page_render_expires_overdue_approvals(
         assert watcher.execute("PRAGMA data_version").fetchone()[0] != version
     finally:
         watcher.close()
+
+
+async def test_the_agent_page_compiles_the_graph_once_and_keeps_reading_the_audit(
+    sources: DashboardSources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds: list[object] = []
+    real_build = loop_graph.build_graph
+
+    def counted_build(*args: Any, **kwargs: Any) -> Any:
+        builds.append(args)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(loop_graph, "build_graph", counted_build)
+    first = await pages.agent(sources)
+    outbox = sources._outbox
+    assert outbox is not None  # made by the first render
+    await outbox.audit(-1001, 4242, "/status", True)
+    second = await pages.agent(sources)
+
+    assert len(builds) == 1  # two renders, one compile
+    assert 'data-node="diagnose"' in first["graph"] and second["graph"] == first["graph"]
+    assert sources._outbox is outbox  # its tables were created once, at the first render
+    assert first["telegram_audit"] == [] and [r["user_id"] for r in second["telegram_audit"]] == [4242]
