@@ -22,6 +22,7 @@ message is one line naming the rule and what to write instead.
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -337,6 +338,12 @@ def parse_rule(
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse_label_rule(name: str, text: str) -> MetricRule:
+    """`parse_rule` remembered: every round re-reads the same labels (rules are frozen, so shared)."""
+    return parse_rule(name, text)
+
+
 def rules_from_labels(
     labels: Mapping[str, str], prefix: str
 ) -> tuple[list[MetricRule], list[tuple[str, str]]]:
@@ -348,7 +355,7 @@ def rules_from_labels(
         if not label.startswith(prefix):
             continue
         try:
-            rules.append(parse_rule(label.removeprefix(prefix), labels[label]))
+            rules.append(_parse_label_rule(label.removeprefix(prefix), labels[label]))
         except RuleError as exc:
             errors.append((label, str(exc)))
     return rules, errors

@@ -73,6 +73,8 @@ class MetricRuleDetector(Detector):
         self._windows: dict[tuple[str, str, str], RuleWindow] = {}
         self._warned_labels: set[tuple[str, str, str]] = set()  # (container id, label, text)
         self._label_fingerprints: set[str] = set()  # of the last round that could list containers
+        # the settings validated these texts already: parse them once, not every round
+        self._config_rules = [(config.service, config.parsed()) for config in settings.metrics.rules]
 
     def poll_interval_s(self) -> float | None:
         return self.settings.metrics.interval_s
@@ -96,8 +98,8 @@ class MetricRuleDetector(Detector):
     async def _watched_rules(self, ctx: DetectorContext, findings: Findings) -> list[WatchedRule]:
         metrics = self.settings.metrics
         watched: dict[tuple[str, str], WatchedRule] = {}
-        for config in metrics.rules:
-            item = WatchedRule(config_target(ctx.host_name, config.service), config.parsed(), "config")
+        for service, rule in self._config_rules:
+            item = WatchedRule(config_target(ctx.host_name, service), rule, "config")
             watched.setdefault((item.target.key(), item.rule.name), item)
         try:
             containers = await ctx.containers.find()
