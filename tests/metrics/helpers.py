@@ -26,6 +26,7 @@ class MetricServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.hits: dict[str, int] = {}
+        self.last_headers: dict[str, dict[str, str]] = {}  # path -> headers of its last request
         self._lock = threading.Lock()
         owner = self
 
@@ -35,6 +36,7 @@ class MetricServer:
                 with owner._lock:
                     route = owner.routes.get(path, Route(b"not found", 404))
                     owner.hits[path] = owner.hits.get(path, 0) + 1
+                    owner.last_headers[path] = dict(self.headers.items())
                 if route.delay_s:
                     time.sleep(route.delay_s)
                 try:

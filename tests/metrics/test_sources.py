@@ -121,3 +121,14 @@ async def test_latency_times_the_get_and_failures_count_as_the_timeout(metric_se
     with pytest.raises(SourceError) as caught:
         value_of(secret, reading, timeout_s=0.5)
     assert "hunter2" not in str(caught.value)
+
+
+async def test_credentials_in_the_url_are_sent_as_basic_auth(metric_server: MetricServer) -> None:
+    metric_server.set("/m", "queue_waiting 4\n")
+    rule = parse_rule(
+        "r", metric_server.url("/m").replace("://", "://scraper:pa55word@") + " queue_waiting > 1"
+    )
+    async with make_client(5, True) as client:
+        reading = await read_url(client, rule.url, timeout_s=5, max_bytes=1024)
+    assert value_of(rule, reading, timeout_s=5) == 4
+    assert metric_server.last_headers["/m"]["Authorization"] == "Basic c2NyYXBlcjpwYTU1d29yZA=="
