@@ -21,6 +21,8 @@ from mcp_server.docker_ops.models import COMPOSE_PROJECT, COMPOSE_SERVICE
 from mcp_server.hooks import parse_alertmanager, parse_uptime_kuma
 from mcp_server.hooks.inbox import AlertInbox
 from mcp_server.hooks.models import WebhookBatch
+from mcp_server.runbooks import RunbookLibrary
+from mcp_server.runbooks.conditions import all_hold
 
 from ..hooks.recordings import ALERTMANAGER, UPTIME_KUMA, case
 from .helpers import RUN_ID, fast_settings, run_container, unique
@@ -206,3 +208,26 @@ async def test_without_an_inbox_nothing_is_found(host: DockerHost) -> None:
     engine = engine_for(host, None)
     assert await engine.poll(["external_alert"]) == []
     assert engine.status().detectors[0].last_error is None
+
+
+@pytest.mark.parametrize(
+    ("facts", "solution", "escalation"),
+    [
+        ({"upstream_down": ["db"], "running": True, "health": "unhealthy"}, "fix-upstream-first", None),
+        ({"running": False, "upstream_down": []}, "service-not-running", None),
+        ({"running": True, "health": "unhealthy", "upstream_down": []}, "restart-unhealthy", None),
+        ({"running": True, "health": "none", "upstream_down": []}, None, "proxy (Traefik) and DNS"),
+        ({}, None, "names no service of this host"),  # unmapped: its context calls name no service
+    ],
+)
+def test_the_runbook_fixes_what_docker_sees_and_hands_the_rest_to_a_person(
+    facts: dict[str, Any], solution: str | None, escalation: str | None
+) -> None:
+    book = RunbookLibrary.load().get("external-alert")
+    assert book is not None and book.signals == ["external_alert"]
+    escalations = [r.reason for r in book.escalate_when if r.when and all_hold(r.when, facts)]
+    holding = [s.id for s in book.solutions if all_hold(s.when, facts)]
+    if escalation is None:
+        assert escalations == [] and holding[0] == solution
+    else:
+        assert len(escalations) == 1 and escalation in escalations[0] and holding == []
