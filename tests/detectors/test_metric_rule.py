@@ -187,3 +187,28 @@ async def test_label_rule_on_a_compose_service(
                     if change.change == "resolved" and change.signal.id == signal.id:
                         break
         assert signal.id not in {s.id for s in engine.active_signals()}
+
+
+async def test_a_restored_signal_waits_for_a_full_window_after_a_restart(
+    offline_host: DockerHost, metric_server: MetricServer
+) -> None:
+    """A new watcher does not know how long the value has been high: the signal it restored is
+    neither re-raised nor resolved until a whole `for` window was seen, or a reading is fine."""
+    clock = ManualClock(T0)
+    rule = {"name": "queue", "service": "n8n/worker", "rule": f"{metric_server.url('/m')} q > 10 for 30s"}
+    metric_server.set("/m", "q 45\n")
+    first = rule_engine(offline_host, clock, rule)
+    for _ in range(3):
+        await first.poll()
+        clock.advance(15)
+    [signal] = first.active_signals()
+
+    restarted = rule_engine(offline_host, clock, rule)
+    restarted.restore([signal], seen_until=clock.now())
+    for _ in range(2):  # 0 s and 15 s of readings: too short to judge, the signal stays
+        await restarted.poll()
+        assert [s.id for s in restarted.active_signals()] == [signal.id]
+        clock.advance(15)
+    metric_server.set("/m", "q 2\n")
+    await restarted.poll()
+    assert restarted.active_signals() == []
