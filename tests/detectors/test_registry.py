@@ -34,6 +34,8 @@ def test_registry_finds_every_detector_module() -> None:
         "domain_down",
         "failed_deployment",
         "unresponsive",
+        "external_alert",
+        "metric_rule",
     }
     for cls in detector_classes().values():
         assert cls.runbook and cls.description
