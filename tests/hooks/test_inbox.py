@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -238,3 +240,31 @@ def test_prune_keeps_the_newest_resolved_and_every_firing(inbox: AlertInbox) -> 
     assert inbox.prune(HOST, keep_resolved=2) == 3
     assert sorted(s.alert.key for s in inbox.recent(HOST)) == ["r3", "r4", "still"]
     assert firing_keys(inbox) == ["still"]
+
+
+def _other_process_reads(path: Path) -> int:
+    """Open, read and close the file from another process (as a reader of the signal store does);
+    the firing alerts it sees."""
+    code = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        "print(c.execute(\"SELECT COUNT(*) FROM alert_inbox WHERE status = 'firing'\").fetchone()[0]); c.close()"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout)
+
+
+def test_opening_the_file_again_in_one_process_keeps_its_writes_visible(tmp_path: Path) -> None:
+    """The watcher's inbox, the signal store and the webhook route's inbox share one file in one
+    process. Opening it again must not drop that process's locks: another process closing its
+    connection would then think itself the last, checkpoint and delete the WAL, and every later
+    write of the first connection would be lost to all other readers."""
+    first = AlertInbox.in_state_dir(tmp_path)
+    try:
+        first.accept(HOST, batch(alert("a"), group="a"))
+        AlertInbox.in_state_dir(tmp_path).close()  # e.g. the route opening its inbox lazily
+        assert _other_process_reads(tmp_path / "signals.sqlite3") == 1
+        first.accept(HOST, batch(alert("b"), group="b"))
+        assert _other_process_reads(tmp_path / "signals.sqlite3") == 2
+    finally:
+        first.close()
