@@ -275,9 +275,13 @@ class _Acceptance:
         return "accepted"
 
     def _repeat(self, stored: StoredAlert, alert: ExternalAlert) -> Outcome:
-        """The same firing again: keep its first start; take a changed description, bumping seq."""
+        """The same firing again; a changed description is stored and bumps seq. A resend (Uptime Kuma
+        repeating a DOWN) keeps the outage's first start; otherwise a later start is a new occurrence
+        whose resolve was missed (Alertmanager keeps startsAt across repeats), so a late resolve of
+        the earlier one is then recognised as stale."""
         old = stored.alert
-        start = min((t for t in (old.started_at, alert.started_at) if t is not None), default=None)
+        known = [t for t in (old.started_at, alert.started_at) if t is not None]
+        start = min(known) if alert.resend and known else max(known, default=None)
         merged = alert.model_copy(update={"started_at": start})
         if _meaning(merged) != _meaning(old) or stored.group_key != self.batch.group_key:
             self._write(merged, first_seen=stored.first_seen.timestamp(), resolved_by=None)

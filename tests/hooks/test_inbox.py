@@ -268,3 +268,15 @@ def test_opening_the_file_again_in_one_process_keeps_its_writes_visible(tmp_path
         assert _other_process_reads(tmp_path / "signals.sqlite3") == 2
     finally:
         first.close()
+
+
+def test_a_missed_resolve_then_a_new_occurrence_keeps_a_late_resolve_stale(inbox: AlertInbox) -> None:
+    """Alertmanager keeps startsAt across repeats: a firing with a later start is a new occurrence
+    (the resolve of the first one was lost or is late); that late resolve must not end the new one."""
+    first, second = T0, T0 + timedelta(minutes=10)
+    inbox.accept(HOST, batch(alert("a", started=first)))
+    assert inbox.accept(HOST, batch(alert("a", started=second, received=second))).duplicates == 1
+    assert inbox.firing(HOST)[0].alert.started_at == second
+    late = alert("a", "resolved", started=first, ended=first + timedelta(minutes=2), received=second)
+    assert inbox.accept(HOST, batch(late)) == InboxReceipt(stale=1)
+    assert firing_keys(inbox) == ["a"]
