@@ -8,6 +8,7 @@ of failing. Each store passes its own error class and name, so messages say whic
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
@@ -67,11 +68,12 @@ class SqliteFile:
         path = self.path
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not path.exists():
-                # only when new: closing any descriptor of the file drops every POSIX lock this
-                # process holds on it, and so the locks of its SQLite connections already open
-                # (another process then thinks it is the last, checkpoints and deletes the WAL)
-                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            # only when new (O_EXCL: no window between a check and the create): closing any
+            # descriptor of the file drops every POSIX lock this process holds on it, and so the
+            # locks of its SQLite connections already open (another process then thinks it is
+            # the last, checkpoints and deletes the WAL). An existing file is not opened here.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
             if stat.S_IMODE(path.stat().st_mode) != 0o600:
                 os.chmod(path, 0o600)
         except OSError as exc:
