@@ -2,7 +2,8 @@
 settings as `hooks`; environment names use the nested delimiter, e.g. `INFRAGUARDIAN_HOOKS__TOKEN`).
 
 The endpoints are served beside `/mcp` when the server runs over HTTP (`serve --transport
-streamable-http` or `sse`); over stdio there is no HTTP server and these settings are unused.
+streamable-http` or `sse`). Over stdio (the agent's default) and in `watch` there is no HTTP server:
+set `port` to serve the webhooks alone there (`mcp_server/server/hooks_listener.py`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ class HookSettings(BaseModel):
     )
     allow_query_token: bool = Field(
         default=False, description="Also accept ?token=<token> in the webhook URL (header preferred)."
+    )
+    port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Where no MCP HTTP listener runs (`serve` over stdio, as the agent spawns it, and "
+        "`watch`): serve only the webhooks on this port, on mcp_host. Unused over HTTP (they are beside /mcp).",
     )
     target_labels: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

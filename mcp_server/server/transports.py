@@ -399,7 +399,10 @@ def serve(mcp: MCPServer, settings: Settings, transport: Literal["stdio", "sse",
     """Serve `mcp` over `transport` until the client disconnects (stdio) or the process is stopped."""
     ensure_state_dir(settings)
     if transport == "stdio":
-        _run_stdio(mcp)
+        from mcp_server.server.hooks_listener import hooks_listener_in_thread  # it imports this module
+
+        with hooks_listener_in_thread(settings):
+            _run_stdio(mcp)
         return
     http = prepare_http(mcp, settings, transport)
     try:

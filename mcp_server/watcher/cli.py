@@ -43,6 +43,7 @@ def watch(lease_ttl_s: float, log_level: str) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 
+    from mcp_server.server.hooks_listener import hooks_listener_in_thread
     from mcp_server.server.serve_cli import configure_logging
     from mcp_server.watcher.runner import LeaseTiming, Watcher
     from mcp_server.watcher.sqlite_store import SqliteSignalStore
@@ -53,13 +54,16 @@ def watch(lease_ttl_s: float, log_level: str) -> None:
     async def run() -> None:
         store = SqliteSignalStore.in_state_dir(settings.state_dir)
         try:
-            async with anyio.create_task_group() as tg:
-                timing = LeaseTiming(ttl_s=lease_ttl_s, renew_every_s=lease_ttl_s / 3)
-                tg.start_soon(Watcher(settings, store, timing=timing).run)
-                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for _ in signals:
-                        tg.cancel_scope.cancel()
-                        break
+            # the webhooks (INFRAGUARDIAN_HOOKS__PORT) run in a thread: uvicorn in the main thread
+            # would take SIGINT/SIGTERM from the receiver below
+            with hooks_listener_in_thread(settings):
+                async with anyio.create_task_group() as tg:
+                    timing = LeaseTiming(ttl_s=lease_ttl_s, renew_every_s=lease_ttl_s / 3)
+                    tg.start_soon(Watcher(settings, store, timing=timing).run)
+                    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                        async for _ in signals:
+                            tg.cancel_scope.cancel()
+                            break
         finally:
             store.close()
 

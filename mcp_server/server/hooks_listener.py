@@ -1,0 +1,121 @@
+"""The webhooks alone, where no MCP HTTP listener runs: `serve` over stdio (how the agent spawns its
+server by default) and `infraguardian-mcp watch`.
+
+With `INFRAGUARDIAN_HOOKS__PORT` set, such a process also listens on `mcp_host:<port>` for
+`/hooks/alertmanager` and `/hooks/uptime-kuma` only (plus `/healthz`); every other path answers 404.
+The same rules as beside `/mcp` apply: localhost unless configured (a non-loopback address needs
+`mcp_behind_tls_proxy` or `mcp_insecure_plain_http`), Host/Origin checks, the hooks' own credentials.
+
+Several processes may be configured with the same port (the agent's stdio server and a `watch`):
+the first one binds it, the others log that it is taken and go on without it. Nothing is lost: every
+listener writes to the same alert inbox in the state directory, read by whichever process holds the
+watcher lease.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+
+import uvicorn
+from starlette.types import Receive, Scope, Send
+
+from mcp_server.hooks.routes import build_hooks_app
+from mcp_server.server.http_exposure import in_host_header, plain_http_refusal, transport_security
+from mcp_server.server.transports import (
+    GuardedApp,
+    HttpServer,
+    TransportError,
+    bind_socket,
+    load_or_create_token,
+    resolve_bind_address,
+)
+from mcp_server.settings import Settings
+
+log = logging.getLogger("infraguardian.transport")
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """Everything but the webhooks: this listener serves no MCP."""
+    body = (
+        b'{"error": "not_found", "error_description": "only /hooks/alertmanager and /hooks/uptime-kuma here"}'
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 404,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def prepare_hooks_listener(settings: Settings) -> HttpServer:
+    """Bind `mcp_host:hooks.port` and build the webhooks-only app. Raises TransportError (one line)
+    when the address is refused (non-loopback without TLS proxy / plain-HTTP consent) or taken."""
+    port = settings.hooks.port
+    if port is None:
+        raise TransportError("INFRAGUARDIAN_HOOKS__PORT is not set: no port to serve the webhooks on")
+    target = resolve_bind_address(settings.mcp_host, port)
+    refusal = plain_http_refusal(
+        target.host,
+        target.ip,
+        target.port,
+        behind_tls_proxy=settings.mcp_behind_tls_proxy,
+        insecure_plain_http=settings.mcp_insecure_plain_http,
+    )
+    if refusal is not None:
+        raise TransportError(refusal)
+    token = load_or_create_token(settings)
+    sock = bind_socket(target)
+    bound_port = int(sock.getsockname()[1])
+    security = transport_security(
+        target.host, target.ip, bound_port, settings.mcp_allowed_hosts, settings.mcp_allowed_origins
+    )
+    hooks = build_hooks_app(settings, mcp_token=token.value)
+    config = uvicorn.Config(
+        GuardedApp(_not_found, token.value, security, hooks),
+        log_config=None,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=3,
+        server_header=False,
+    )
+    base = f"http://{in_host_header(target.host)}:{bound_port}/hooks"
+    log.info(
+        "webhooks (this process serves no MCP over HTTP): %s/alertmanager and %s/uptime-kuma", base, base
+    )
+    return HttpServer(server=uvicorn.Server(config), sock=sock, url=f"{base}/", token=token, hooks=hooks)
+
+
+@contextlib.contextmanager
+def hooks_listener_in_thread(settings: Settings) -> Iterator[HttpServer | None]:
+    """Serve the webhooks in a background thread while the block runs, when `hooks.port` is set and
+    the hooks are enabled; yields None otherwise, or when the port cannot be used (logged: another
+    process may already serve it)."""
+    listener = optional_hooks_listener(settings)
+    if listener is None:
+        yield None
+        return
+    thread = threading.Thread(target=listener.run, name="infraguardian-hooks", daemon=True)
+    thread.start()
+    try:
+        yield listener
+    finally:
+        listener.stop()
+        thread.join(timeout=10)
+        listener.sock.close()
+
+
+def optional_hooks_listener(settings: Settings) -> HttpServer | None:
+    """The bound webhooks-only listener when `hooks.port` is set and the hooks are enabled, else
+    None; None too (logged) when the port cannot be used. The caller runs `serve()` and `stop()`."""
+    if settings.hooks.port is None or not settings.hooks.enabled:
+        return None
+    try:
+        return prepare_hooks_listener(settings)
+    except TransportError as exc:
+        log.warning("webhooks not served by this process: %s", exc)
+        return None
