@@ -9,6 +9,9 @@ that resolved (the sender said so, or it left its Alertmanager group) takes its 
 no other alert about that service fires.
 
 - One signal per service: a flood of 30 alerts about one service is one signal listing them.
+- One signal per flood: an Alertmanager group whose alerts name more than FLOOD_SERVICES services at
+  once (the network or the host is down, not six services one by one) is one signal on their compose
+  project (or the host), so the agent opens one incident and a person gets one question.
 - Alerts that map to no service are grouped per sender group (Alertmanager's group, an Uptime Kuma
   monitor), on the monitored domain when the URL names one, else on the host; different groups stay
   different signals (the group is in the fingerprint).
@@ -42,6 +45,8 @@ KEEP_RESOLVED_ALERTS = 1000
 EVIDENCE_ALERTS = 10  # alerts listed in a signal's evidence (gravest first); the count says how many more
 EVIDENCE_LABELS = 12
 EVIDENCE_TEXT_CHARS = 200
+# One sender group naming more services than this at once is a flood: one signal, not one each
+FLOOD_SERVICES = 5
 
 _TITLES = {"alertmanager": "Alertmanager", "uptime-kuma": "Uptime Kuma"}
 _KUMA_REASONS = {
@@ -160,20 +165,63 @@ class ExternalAlertDetector(Detector):
             "sources": sources,
             "mapped_by": "; ".join(mapped_by[:3]) or None,
         }
+        if group.extra.startswith("flood|"):
+            evidence["flood_services"] = sorted(
+                {f"{m.target.project}/{m.target.service}" for m in group.mappings if m.target is not None}
+            )[: EVIDENCE_ALERTS * 3]
         if group.extra:
             evidence["group_key"] = bounded(group.extra, EVIDENCE_TEXT_CHARS)
             reasons = list(dict.fromkeys(r for m in group.mappings for r in m.reasons))
             evidence["unmapped_reasons"] = [bounded(r, EVIDENCE_TEXT_CHARS) for r in reasons[:5]]
-        signal = self.signal(
-            ctx, group.target, severity, _summary(alerts, sources, mapped=not group.extra), evidence
-        )
+        summary = _summary(alerts, sources, mapped=not group.extra)
+        if group.extra.startswith("flood|"):
+            count = len(evidence["flood_services"])
+            summary = summary.replace("; not mapped to a service", f"; {count} services at once (a flood)")
+        signal = self.signal(ctx, group.target, severity, summary, evidence)
         if group.extra:
             signal = signal.model_copy(update={"id": fingerprint(self.name, group.target, group.extra)})
         return signal
 
 
 def _groups(ctx: DetectorContext, index: ServiceIndex, firing: list[StoredAlert]) -> list[_Group]:
-    """Firing alerts grouped: per mapped service, else per sender group."""
+    """Firing alerts grouped: per mapped service, else per sender group; a sender group that names
+    more than FLOOD_SERVICES services at once is one group (see `_flood_groups`)."""
+    floods, rest = _flood_groups(ctx, index, firing)
+    return floods + _service_groups(ctx, index, rest)
+
+
+def _flood_groups(
+    ctx: DetectorContext, index: ServiceIndex, firing: list[StoredAlert]
+) -> tuple[list[_Group], list[StoredAlert]]:
+    """Sender groups (Alertmanager's group) whose firing alerts map to more than FLOOD_SERVICES
+    services: something they share is down (the network, the host, a common dependency), so they
+    are one signal — on their compose project when they share one, else on the host — instead of an
+    incident per service. Returns those groups and the alerts left to group per service."""
+    by_sender: dict[tuple[str, str], list[tuple[StoredAlert, AlertMapping]]] = {}
+    for stored in firing:
+        if stored.group_key:
+            by_sender.setdefault((stored.alert.source, stored.group_key), []).append(
+                (stored, index.map(stored.alert))
+            )
+    floods: list[_Group] = []
+    flooded: set[int] = set()
+    for (source, group_key), members in by_sender.items():
+        services = {m.target.key() for _, m in members if m.target is not None}
+        if len(services) <= FLOOD_SERVICES:
+            continue
+        projects = {m.target.project for _, m in members if m.target is not None}
+        project = next(iter(projects)) if len(projects) == 1 else None
+        target = Target.for_app(ctx.host_name, project) if project else Target.for_host(ctx.host_name)
+        group = _Group(target, extra=f"flood|{source}|{group_key}")
+        for stored, mapping in members:
+            group.alerts.append(stored)
+            group.mappings.append(mapping)
+            flooded.add(id(stored))
+        floods.append(group)
+    return floods, [s for s in firing if id(s) not in flooded]
+
+
+def _service_groups(ctx: DetectorContext, index: ServiceIndex, firing: list[StoredAlert]) -> list[_Group]:
     groups: dict[tuple[str, ...], _Group] = {}
     for stored in firing:
         mapping = index.map(stored.alert)
