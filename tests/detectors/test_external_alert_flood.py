@@ -12,7 +12,7 @@ from mcp_server.detectors.state import ContainerRef
 from mcp_server.docker_ops.models import COMPOSE_PROJECT, COMPOSE_SERVICE
 from mcp_server.hooks.inbox import StoredAlert
 from mcp_server.hooks.mapping import ServiceIndex
-from mcp_server.hooks.models import ExternalAlert
+from mcp_server.hooks.models import AlertSource, ExternalAlert
 
 AT = datetime(2026, 12, 4, tzinfo=UTC)
 SERVICES = [f"svc{i}" for i in range(FLOOD_SERVICES + 1)]
@@ -30,7 +30,7 @@ INDEX = ServiceIndex(
 )  # fmt: skip
 
 
-def stored(service: str, group_key: str | None, source: str = "alertmanager") -> StoredAlert:
+def stored(service: str, group_key: str | None, source: AlertSource = "alertmanager") -> StoredAlert:
     alert = ExternalAlert(
         source=source, key=f"{service}-down", status="firing", name="InstanceDown", summary="down",
         severity="critical", received_at=AT, target_hints={"compose_service": service},
