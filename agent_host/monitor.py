@@ -26,6 +26,7 @@ from agent_host.incidents.grouping import (
     attach,
     blames,
     causes_first,
+    holds,
     incident_target,
     left_to_human,
     new_incident,
@@ -38,6 +39,7 @@ from agent_host.loop.state import LoopState
 log = logging.getLogger("infraguardian.agent")
 
 SignalSource = Callable[[], Awaitable[list[dict[str, Any]]]]
+RECENT_HOLDERS = 20  # newest incidents searched for one that holds a signal grouped into it
 
 
 class Monitor:
@@ -78,6 +80,7 @@ class Monitor:
         store = self.deps.store
         active = causes_first([s for s in signals if s.get("status", "active") == "active"])
         gathering = {incident_target(s)[1] for s in active if self._evidence_coming(s)}
+        recent: list[Incident] | None = None  # read once a round, when a signal needs it
         for signal in active:
             if self._evidence_coming(signal):
                 continue  # opened next round with its evidence (logs, inspect, own probe)
@@ -92,6 +95,9 @@ class Monitor:
                     await store.save(current)
                 continue
             last = await store.last_for(candidate.fingerprint)
+            if last is None:  # grouped into another incident (a victim; a slow service over its volume)
+                recent = await store.recent(RECENT_HOLDERS) if recent is None else recent
+                last = next((i for i in recent if holds(i, signal)), None)
             if already_handled(last, signal):
                 continue
             hold_s = self.deps.settings.flap.escalation_hold_s

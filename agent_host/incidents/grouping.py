@@ -148,3 +148,27 @@ def already_handled(last: Incident | None, signal: Mapping[str, Any]) -> bool:
     if not isinstance(seen, str):
         return True
     return datetime.fromisoformat(seen.replace("Z", "+00:00")) <= last.closed_at
+
+
+def keep_attached(incident: Incident, stored: Incident) -> None:
+    """Keep on `incident` (the graph's copy, about to be saved) what others added to the `stored`
+    copy since the graph read it: signals the monitor attached while the incident was diagnosed,
+    acted on or waiting for an approval (with their notes and severity), and victims another
+    incident grouped into it. Without this the graph's next save would drop them from the record."""
+    known = {signal.get("id") for signal in incident.signals}
+    added = [signal for signal in stored.signals if signal.get("id") not in known]
+    if added:
+        incident.signals.extend(added)
+        seen = {(event.step, event.message) for event in incident.events}
+        notes = [e for e in stored.events if e.step == "monitor" and (e.step, e.message) not in seen]
+        incident.events = sorted([*incident.events, *notes], key=lambda event: event.at)
+    if SEVERITY_RANK.get(stored.severity, 0) > SEVERITY_RANK.get(incident.severity, 0):
+        incident.severity = stored.severity
+    incident.affected = sorted({*incident.affected, *stored.affected})
+
+
+def holds(incident: Incident, signal: Mapping[str, Any]) -> bool:
+    """The incident holds this signal (the server keeps one id per kind and target while it lasts):
+    grouped into it, the signal's later history is that incident's (already handled, left to a
+    human, or seen again: a recurrence)."""
+    return any(known.get("id") == signal.get("id") for known in incident.signals)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from .database import Database, Tx
+from .grouping import keep_attached
 from .model import Incident, now
 
 SCHEMA = (
@@ -65,18 +66,23 @@ class IncidentStore:
         return self._db
 
     async def save(self, incident: Incident) -> None:
-        """Insert or replace the incident's row (the same step replayed writes the same row)."""
-        row = (
-            incident.id,
-            incident.fingerprint,
-            incident.target_key,
-            incident.status,
-            incident.opened_at.isoformat(),
-            incident.updated_at.isoformat(),
-            incident.model_dump_json(),
-        )
+        """Insert or replace the incident's row (the same step replayed writes the same row).
+        Signals the stored row has and `incident` lacks are kept (grouping.keep_attached): the
+        monitor attaches them while the graph works on its own, older copy."""
 
         def write(tx: Tx) -> None:
+            found = tx.fetchall("SELECT record FROM incidents WHERE id = ?", (incident.id,))
+            if found:
+                keep_attached(incident, Incident.model_validate_json(found[0][0]))
+            row = (
+                incident.id,
+                incident.fingerprint,
+                incident.target_key,
+                incident.status,
+                incident.opened_at.isoformat(),
+                incident.updated_at.isoformat(),
+                incident.model_dump_json(),
+            )
             tx.execute(
                 "INSERT INTO incidents VALUES (?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET "
                 "status = excluded.status, updated_at = excluded.updated_at, record = excluded.record",

@@ -203,6 +203,7 @@ async def test_slow_queries_and_a_filling_volume_are_one_incident_asking_for_a_b
         assert closed.id == incident.id and closed.status == "resolved", [e.message for e in closed.events]
         assert closed.verification is not None and closed.verification["verdict"] == "healthy"
         assert closed.actions == [] and closed.approved_by == "e2e:owner"
+        assert [s["kind"] for s in closed.signals] == ["disk_pressure", "metric_rule"]  # both, in the record
         # grown in place, every segment kept, searches answered at the new size
         listed = stack.qdrant("ls", "/qdrant/storage").decode().split()
         assert sorted(listed) == sorted(f"segment-{i}" for i in range(15))

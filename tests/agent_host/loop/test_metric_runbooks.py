@@ -276,3 +276,28 @@ async def test_signal_cleared_waits_for_a_fresh_reading_and_the_incidents_own_ru
     assert await look(metric_signal(rule="memory_mb", last_seen=acted + timedelta(seconds=5))) is True
     server.on("active_signals", Answer(structured={"detectors_running": False, "signals": []}))
     assert await signal_cleared(server, check, target, memo) is None  # nobody watches: cannot tell
+
+
+async def test_denied_the_record_keeps_both_signals_and_the_slow_queries_stay_with_the_human(
+    loop: Loop,
+) -> None:
+    """The latency signal joined while the graph waited for the answer (the graph's own copy of
+    the incident predates it): the record keeps it. Still slow after the denial, it stays with the
+    escalated incident instead of opening another that would ask again for the same volume."""
+    script_vectordb_stack(loop.server, [])
+    loop.server.on("disk_usage", Answer(structured={"kinds": [], "largest_volumes": []}))
+    (incident_id,) = await loop.monitor.handle_signals([volume_signal()])
+    await loop.monitor.drive(incident_id)
+    assert await loop.monitor.handle_signals([latency_signal()]) == []
+    (request,) = await loop.book.pending()
+    await loop.book.answer(request.id, approve=False, by="cli:ops")
+    await loop.monitor.drive(incident_id)
+    incident = await loop.store.get(incident_id)
+    assert incident is not None and incident.status == "escalated", incident.events
+    assert [s["kind"] for s in incident.signals] == ["disk_pressure", "metric_rule"]
+    assert any(e.step == "monitor" and "signal attached: metric_rule" in e.message for e in incident.events)
+    still = datetime.now(UTC).isoformat()
+    again = [dict(volume_signal(), last_seen=still), dict(latency_signal(), last_seen=still)]
+    assert await loop.monitor.handle_signals(again) == []
+    assert [i.id for i in await loop.store.recent(10)] == [incident_id]
+    assert await loop.book.pending() == [] and loop.server.mutations() == []
