@@ -16,7 +16,8 @@ to the MCP bearer token. Per request, in this order:
    notifications one after another, each waiting for the previous answer).
 
 Audit log (the server's, `<state_dir>/safety.sqlite3`): one row per refused request (401, 400, 413,
-415) and per request that changed the inbox (or hit a stale, out-of-order resolve). A request whose
+415; at most 20 a minute per sender address, `refusal_budget.py`, the next row counts those left out)
+and per request that changed the inbox (or hit a stale, out-of-order resolve). A request whose
 alerts were all duplicates gets no row: Alertmanager repeats every group at each `repeat_interval` and
 retries failures in bursts, byte-identical, which would flood the log. Test notifications get no row
 either (they change nothing); the INFO log line says they arrived. Logs: one line per request (INFO
@@ -51,6 +52,7 @@ from mcp_server.hooks.models import (
     bounded,
     content_type_base,
 )
+from mcp_server.hooks.refusal_budget import RefusalBudget
 from mcp_server.hooks.uptime_kuma import parse_uptime_kuma
 from mcp_server.safety.audit import AuditLog, AuditRecord, ResultStatus
 from mcp_server.safety.db import Database
@@ -163,6 +165,7 @@ class HooksApp:
         self._lock = threading.Lock()
         self._inbox: Inbox | None = None
         self._audit: AuditLog | None = None
+        self._refusals = RefusalBudget()
 
     @property
     def has_credentials(self) -> bool:
@@ -206,9 +209,14 @@ class HooksApp:
                 "content_type": bounded(content_type_base(content_type), 100),
                 "body_bytes": len(body),
             }
-            await self._record(
-                call, _Row(refused.code, refused.description, "refused", arguments, allowed=False)
-            )
+            left_out = self._refusals.take(call.client)
+            if left_out is not None:  # None: this sender is over its audited refusals per minute
+                reason = refused.description + (
+                    f" ({left_out} more refused requests from this sender were not audited)"
+                    if left_out
+                    else ""
+                )
+                await self._record(call, _Row(refused.code, reason, "refused", arguments, allowed=False))
             payload = {"error": refused.code, "error_description": refused.description}
             await _send_json(send, refused.status, payload, refused.headers)
             return
