@@ -27,7 +27,6 @@ logged or audited.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -41,6 +40,7 @@ import anyio
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from mcp_server.asgi_json import send_json
 from mcp_server.hooks.alertmanager import parse_alertmanager
 from mcp_server.hooks.auth import check_webhook_auth
 from mcp_server.hooks.inbox import AlertInbox, InboxReceipt
@@ -178,13 +178,13 @@ class HooksApp:
         route = ROUTES.get(path.rstrip("/"))
         if route is None:
             where = f"no webhook here; use {ALERTMANAGER_PATH} or {UPTIME_KUMA_PATH}"
-            await _send_json(send, 404, {"error": "not_found", "error_description": where})
+            await send_json(send, 404, {"error": "not_found", "error_description": where})
             return
         call = _Call(route, str(scope["method"]).upper(), _peer(scope), time.monotonic())
         if call.method not in route.methods:
             allow = ", ".join(route.methods)
             why = f"{path} takes {allow}, not {call.method}"
-            await _send_json(
+            await send_json(
                 send,
                 405,
                 {"error": "method_not_allowed", "error_description": why},
@@ -218,7 +218,7 @@ class HooksApp:
                 )
                 await self._record(call, _Row(refused.code, reason, "refused", arguments, allowed=False))
             payload = {"error": refused.code, "error_description": refused.description}
-            await _send_json(send, refused.status, payload, refused.headers)
+            await send_json(send, refused.status, payload, refused.headers)
             return
         except _ClientGone:
             log.debug(
@@ -260,7 +260,7 @@ class HooksApp:
         source = call.route.source
         if batch.is_test:
             log.info("%s test notification from %s received", source, call.client)
-            await _send_json(send, 200, {"status": "ok", "note": "test notification received"})
+            await send_json(send, 200, {"status": "ok", "note": "test notification received"})
             return
         try:
             receipt = await anyio.to_thread.run_sync(self._accept, batch)
@@ -270,7 +270,7 @@ class HooksApp:
             await self._record(call, _Row("store_failed", reason, "error", _batch_arguments(batch)))
             # 503: Alertmanager retries 5xx (backoff within a 10 s flush, then at each group_interval),
             # so its alerts arrive again once the store works. Uptime Kuma never retries.
-            await _send_json(send, 503, {"error": "store_unavailable", "error_description": reason})
+            await send_json(send, 503, {"error": "store_unavailable", "error_description": reason})
             return
         summary = receipt.summary()
         if receipt.accepted or receipt.stale or receipt.implicitly_resolved:
@@ -285,7 +285,7 @@ class HooksApp:
             "stale": receipt.stale,
             "resolved_by_absence": receipt.implicitly_resolved,
         }
-        await _send_json(send, 200, {"status": "ok", **counts})
+        await send_json(send, 200, {"status": "ok", **counts})
 
     # -- stores (used from worker threads) ---------------------------------------------------------
 
@@ -416,22 +416,3 @@ def _one_line(exc: BaseException) -> str:
 def _peer(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else "?"
-
-
-async def _send_json(
-    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"cache-control", b"no-store"),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})

@@ -22,16 +22,10 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
+from mcp_server.asgi_json import send_json
 from mcp_server.hooks.routes import build_hooks_app
-from mcp_server.server.http_exposure import in_host_header, plain_http_refusal, transport_security
-from mcp_server.server.transports import (
-    GuardedApp,
-    HttpServer,
-    TransportError,
-    bind_socket,
-    load_or_create_token,
-    resolve_bind_address,
-)
+from mcp_server.server.http_exposure import in_host_header
+from mcp_server.server.transports import GuardedApp, HttpServer, TransportError, bind_checked
 from mcp_server.settings import Settings
 
 log = logging.getLogger("infraguardian.transport")
@@ -39,17 +33,8 @@ log = logging.getLogger("infraguardian.transport")
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
     """Everything but the webhooks: this listener serves no MCP."""
-    body = (
-        b'{"error": "not_found", "error_description": "only /hooks/alertmanager and /hooks/uptime-kuma here"}'
-    )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 404,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    where = "this port serves only /hooks/alertmanager and /hooks/uptime-kuma"
+    await send_json(send, 404, {"error": "not_found", "error_description": where})
 
 
 def prepare_hooks_listener(settings: Settings) -> HttpServer:
@@ -58,36 +43,23 @@ def prepare_hooks_listener(settings: Settings) -> HttpServer:
     port = settings.hooks.port
     if port is None:
         raise TransportError("INFRAGUARDIAN_HOOKS__PORT is not set: no port to serve the webhooks on")
-    target = resolve_bind_address(settings.mcp_host, port)
-    refusal = plain_http_refusal(
-        target.host,
-        target.ip,
-        target.port,
-        behind_tls_proxy=settings.mcp_behind_tls_proxy,
-        insecure_plain_http=settings.mcp_insecure_plain_http,
-    )
-    if refusal is not None:
-        raise TransportError(refusal)
-    token = load_or_create_token(settings)
-    sock = bind_socket(target)
-    bound_port = int(sock.getsockname()[1])
-    security = transport_security(
-        target.host, target.ip, bound_port, settings.mcp_allowed_hosts, settings.mcp_allowed_origins
-    )
-    hooks = build_hooks_app(settings, mcp_token=token.value)
+    bound = bind_checked(settings, port)
+    hooks = build_hooks_app(settings, mcp_token=bound.token.value)
     config = uvicorn.Config(
-        GuardedApp(_not_found, token.value, security, hooks),
+        GuardedApp(_not_found, bound.token.value, bound.security, hooks),
         log_config=None,
         log_level="warning",
         lifespan="off",
         timeout_graceful_shutdown=3,
         server_header=False,
     )
-    base = f"http://{in_host_header(target.host)}:{bound_port}/hooks"
+    base = f"http://{in_host_header(bound.target.host)}:{bound.port}/hooks"
     log.info(
         "webhooks (this process serves no MCP over HTTP): %s/alertmanager and %s/uptime-kuma", base, base
     )
-    return HttpServer(server=uvicorn.Server(config), sock=sock, url=f"{base}/", token=token, hooks=hooks)
+    return HttpServer(
+        server=uvicorn.Server(config), sock=bound.sock, url=f"{base}/", token=bound.token, hooks=hooks
+    )
 
 
 @contextlib.contextmanager

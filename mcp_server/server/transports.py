@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import os
 import secrets
@@ -34,6 +33,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mcp_server.asgi_json import send_json
 from mcp_server.hooks.routes import HOOKS_PREFIX, HooksApp, build_hooks_app
 from mcp_server.server.http_exposure import (
     header_refusal,
@@ -164,14 +164,14 @@ class GuardedApp:
             await self.app(scope, receive, send)
             return
         if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
-            await _send_json(send, 200, {"status": "ok"})
+            await send_json(send, 200, {"status": "ok"})
             return
         refused = header_refusal(self.security, _header(scope, b"host"), _header(scope, b"origin"))
         if refused is not None:
             status, reason = refused
             _log_refusal(scope, reason)
             error = "misdirected_request" if status == 421 else "forbidden_origin"
-            await _send_json(send, status, {"error": error, "error_description": reason})
+            await send_json(send, status, {"error": error, "error_description": reason})
             return
         if self.hooks is not None and scope["path"].startswith(HOOKS_PREFIX):
             await self.hooks(scope, receive, send)
@@ -182,7 +182,7 @@ class GuardedApp:
             challenge = 'Bearer realm="infraguardian"'
             if problem != "no bearer token":
                 challenge += ', error="invalid_token"'
-            await _send_json(
+            await send_json(
                 send,
                 401,
                 {
@@ -222,25 +222,6 @@ def _log_refusal(scope: Scope, reason: str) -> None:
     log.warning(
         "refused %s %s from %s: %s", scope["method"], scope["path"], client[0] if client else "?", reason
     )
-
-
-async def _send_json(
-    send: Send, status: int, body: dict[str, str], headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"cache-control", b"no-store"),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
 
 
 def build_http_app(
@@ -342,14 +323,22 @@ def endpoint_url(transport: HttpTransport, host: str, port: int) -> str:
     return f"http://{in_host_header(host)}:{port}{path}"
 
 
-def prepare_http(mcp: MCPServer, settings: Settings, transport: HttpTransport) -> HttpServer:
-    """Check the bind address, load the token, bind `settings.mcp_host:mcp_port`, build the
-    guarded app. Raises TransportError (one line) for a non-loopback address without
-    `mcp_behind_tls_proxy` or `mcp_insecure_plain_http`.
+@dataclass
+class BoundListener:
+    """A socket bound where the settings allow, with the bearer token and the Host/Origin rules."""
 
-    Logs (stderr) where the token is, the endpoint, the accepted Host names, and warnings for a
-    non-loopback bind."""
-    target = resolve_bind_address(settings.mcp_host, settings.mcp_port)
+    target: BindTarget
+    sock: socket.socket
+    token: BearerToken
+    security: TransportSecuritySettings
+    port: int
+
+
+def bind_checked(settings: Settings, port: int) -> BoundListener:
+    """Resolve `settings.mcp_host:port`, refuse a non-loopback address without
+    `mcp_behind_tls_proxy` or `mcp_insecure_plain_http` (TransportError, one line), load the token,
+    bind, and derive the accepted Host/Origin names for the bound port."""
+    target = resolve_bind_address(settings.mcp_host, port)
     refusal = plain_http_refusal(
         target.host,
         target.ip,
@@ -364,6 +353,24 @@ def prepare_http(mcp: MCPServer, settings: Settings, transport: HttpTransport) -
     bound_port = int(sock.getsockname()[1])
     security = transport_security(
         target.host, target.ip, bound_port, settings.mcp_allowed_hosts, settings.mcp_allowed_origins
+    )
+    return BoundListener(target, sock, token, security, bound_port)
+
+
+def prepare_http(mcp: MCPServer, settings: Settings, transport: HttpTransport) -> HttpServer:
+    """Check the bind address, load the token, bind `settings.mcp_host:mcp_port`, build the
+    guarded app. Raises TransportError (one line) for a non-loopback address without
+    `mcp_behind_tls_proxy` or `mcp_insecure_plain_http`.
+
+    Logs (stderr) where the token is, the endpoint, the accepted Host names, and warnings for a
+    non-loopback bind."""
+    bound = bind_checked(settings, settings.mcp_port)
+    target, sock, token, security, bound_port = (
+        bound.target,
+        bound.sock,
+        bound.token,
+        bound.security,
+        bound.port,
     )
     hooks = build_hooks_app(settings, mcp_token=token.value) if settings.hooks.enabled else None
     try:
