@@ -14,12 +14,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp_server.runbooks import FACTS
 
 from .metric_facts import metric_facts
 from .volumes import volume_facts
+
+if TYPE_CHECKING:
+    from agent_host.incidents.model import Incident
 
 MIB = 1024 * 1024
 # name -> pattern over log text (lower-cased); the names are the documented `log_patterns` values
@@ -139,6 +142,17 @@ def compute_facts(
     if unknown:  # a programming error: the catalogue is the contract with the runbooks
         raise RuntimeError(f"facts outside the catalogue: {sorted(unknown)}")
     return {k: v for k, v in facts.items() if v is not None}
+
+
+def facts_of(incident: Incident, history: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """`compute_facts` over what the incident holds: its signals, target and gathered context (with
+    the compose graph and stack health the gathering step keeps under `_graph` / `_health`)."""
+    graph = (incident.context.get("_graph") or {}).get("structured")
+    health = (incident.context.get("_health") or {}).get("structured")
+    return compute_facts(
+        signals=incident.signals, target=incident.target, context=incident.context,
+        graph=graph, health=health, history=history, now=now,
+    )  # fmt: skip
 
 
 def evidence_facts(signals: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -9,6 +9,8 @@ to check a fix worked, and when to stop and call a human.
                verify
     verify:    what healthy means after a fix, and for how long (a solution may override it)
     escalate_when: reasons to hand the incident to a human, with conditions when code can tell
+    wait_for_cause: (optional) how long to wait for a signal that explains the incident before
+               escalating because no solution's conditions hold
 
 The agent acts on its own only when a solution's risk is low and its confidence reaches its
 threshold; everything else is an approval request. The server checks every action again.
@@ -199,6 +201,17 @@ class Trigger(BaseModel):
     signals: list[str] = Field(default_factory=list, description="detector kinds; empty: only by follow")
 
 
+class WaitForCause(BaseModel):
+    """When no solution's conditions hold yet, wait up to `max_s` (from the incident's opening) for
+    a signal of one of `signals` to join the incident before escalating: a symptom (slow answers)
+    can be seen before its cause (the volume filling, memory pressure) is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    signals: list[str] = Field(min_length=1, description="detector kinds that would explain it")
+    max_s: float = Field(gt=0, le=3600, description="longest wait, counted from the incident's opening")
+
+
 class Runbook(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -211,6 +224,7 @@ class Runbook(BaseModel):
     solutions: list[Solution] = Field(default_factory=list)
     verify: Verify
     escalate_when: list[EscalateRule] = Field(min_length=1)
+    wait_for_cause: WaitForCause | None = None
 
     @field_validator("escalate_when", mode="before")
     @classmethod

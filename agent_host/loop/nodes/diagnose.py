@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent_host.diagnosis.decide import Choice, apply_model, choose
-from agent_host.diagnosis.facts import compute_facts
+from agent_host.diagnosis.facts import facts_of
 from agent_host.diagnosis.flap import FlapVerdict, judge
 from agent_host.diagnosis.history import target_history
 from agent_host.diagnosis.recall import recall, similar_reason
 from agent_host.incidents.grouping import attach
 from agent_host.incidents.model import Incident
 from agent_host.incidents.store import FixRecord
+from agent_host.loop.cause_wait import wait_for_cause
 from agent_host.loop.deps import LoopDeps, load
 from agent_host.loop.state import LoopState
 from agent_host.model.decision import candidates_of
@@ -37,12 +38,7 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
     for _ in range(MAX_WAITS):
         now = deps.clock()
         fixes, history = await target_history(deps.store, incident, deps.settings.flap, now)
-        graph = (incident.context.get("_graph") or {}).get("structured")
-        health = (incident.context.get("_health") or {}).get("structured")
-        incident.facts = compute_facts(
-            signals=incident.signals, target=incident.target, context=incident.context,
-            graph=graph, health=health, history=history, now=now,
-        )  # fmt: skip
+        incident.facts = facts_of(incident, history, now)
         verdict = judge(fixes, history["recurrences"], deps.settings.flap, now)
         if incident.target.get("infraguardian_self"):
             verdict.may_act, verdict.escalate = False, True
@@ -54,6 +50,7 @@ async def run(state: LoopState, deps: LoopDeps) -> LoopState:
         await deps.sleep(verdict.wait_s)
     similar = await recall(deps.memory, incident, deps.settings.memory.similar_count)
     choice = choose(incident.runbook, deps.library, incident.facts, verdict, deps.settings, deps.mode_note())
+    choice = await wait_for_cause(deps, incident, choice, verdict, history)
     if choice.retarget and choice.runbook is not None:  # code settled it: a dependency is down
         incident.decision = choice.decision
         return await _blame_dependency(deps, incident, choice.retarget, choice.runbook.name)
