@@ -52,7 +52,13 @@ def make_client(timeout_s: float, verify_tls: bool) -> httpx.AsyncClient:
     import httpx  # here, not at the top: `status` imports the detectors and never reads a rule
 
     verify: ssl.SSLContext | bool = _tls_context() if verify_tls else False
-    return httpx.AsyncClient(timeout=timeout_s, follow_redirects=False, trust_env=False, verify=verify)
+    # No keep-alive: each URL is read once a round and the client lives one round, so an idle
+    # connection is never reused, and httpcore checks every pooled connection on each request (with
+    # 50 rule URLs that check cost more CPU than the reads themselves, bench/RESULTS.md).
+    limits = httpx.Limits(max_keepalive_connections=0)
+    return httpx.AsyncClient(
+        timeout=timeout_s, follow_redirects=False, trust_env=False, verify=verify, limits=limits
+    )
 
 
 _TLS_CONTEXT: ssl.SSLContext | None = None
