@@ -74,6 +74,11 @@ class SqliteFile:
             # the last, checkpoints and deletes the WAL). An existing file is not opened here.
             with contextlib.suppress(FileExistsError):
                 os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+            if not path.is_file():
+                raise self._error(
+                    f"cannot create the {self._what} {path}: something other than a file is there; "
+                    "move it away or choose another state directory"
+                )
             if stat.S_IMODE(path.stat().st_mode) != 0o600:
                 os.chmod(path, 0o600)
         except OSError as exc:
