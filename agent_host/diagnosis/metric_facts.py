@@ -19,11 +19,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import yaml
-
-from mcp_server.safe_yaml import YAMLLimitError, load_yaml
-
-from .volumes import _compose_answer, _docker_name, _source, filling_volume, volume_facts
+from .volumes import (
+    _compose_answer,
+    _docker_name,
+    _source,
+    compose_services_and_volumes,
+    filling_volume,
+    volume_facts,
+)
 
 # evidence key of a metric_rule signal -> the fact it becomes
 EVIDENCE_FACTS = {
@@ -104,15 +107,11 @@ def mounted_volumes(context: Mapping[str, Any], target: Mapping[str, Any]) -> li
 def service_volumes(compose_text: str, project: str, service: str) -> list[str] | None:
     """The Docker volumes `service` mounts in a compose file of project `project` (named volume
     `data` of project `shop` is `shop_data` unless named or external); None: not readable."""
-    try:
-        data = load_yaml(compose_text, what="the compose file")
-    except (yaml.YAMLError, YAMLLimitError):
+    parsed = compose_services_and_volumes(compose_text)
+    if parsed is None:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
-        return None
-    found_volumes = data.get("volumes")
-    declared: dict[Any, Any] = found_volumes if isinstance(found_volumes, dict) else {}
-    spec = data["services"].get(service)
+    services, declared = parsed
+    spec = services.get(service)
     mounts = spec.get("volumes") if isinstance(spec, dict) else None
     names: list[str] = []
     for mount in mounts or []:

@@ -127,11 +127,9 @@ def unfenced(text: str) -> str:
     return text[start : text.rindex("</" + TAG)].strip("\n")
 
 
-def compose_volume(compose_text: str, project: str, volume: str) -> tuple[list[str], str | None] | None:
-    """The services of a compose file that mount the Docker volume `volume`, and the volume's
-    filesystem type from its driver_opts (None: the file cannot be read). A named volume `data` of
-    project `shop` is the Docker volume `shop_data`, unless the file gives it a `name` or declares
-    it `external`."""
+def compose_services_and_volumes(compose_text: str) -> tuple[dict[Any, Any], dict[Any, Any]] | None:
+    """A compose file's `services` and top-level `volumes` mappings (volumes {} when absent); None
+    when the file cannot be read or has no services mapping."""
     try:
         data = load_yaml(compose_text, what="the compose file")
     except (yaml.YAMLError, YAMLLimitError):
@@ -139,10 +137,21 @@ def compose_volume(compose_text: str, project: str, volume: str) -> tuple[list[s
     if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
         return None
     found_volumes = data.get("volumes")
-    declared: dict[Any, Any] = found_volumes if isinstance(found_volumes, dict) else {}
+    return data["services"], found_volumes if isinstance(found_volumes, dict) else {}
+
+
+def compose_volume(compose_text: str, project: str, volume: str) -> tuple[list[str], str | None] | None:
+    """The services of a compose file that mount the Docker volume `volume`, and the volume's
+    filesystem type from its driver_opts (None: the file cannot be read). A named volume `data` of
+    project `shop` is the Docker volume `shop_data`, unless the file gives it a `name` or declares
+    it `external`."""
+    parsed = compose_services_and_volumes(compose_text)
+    if parsed is None:
+        return None
+    services, declared = parsed
     keys = {key for key, spec in declared.items() if _docker_name(str(key), spec, project) == volume}
     found = []
-    for service, spec in data["services"].items():
+    for service, spec in services.items():
         mounts = spec.get("volumes") if isinstance(spec, dict) else None
         if any(_source(mount) in keys for mount in mounts or []):
             found.append(str(service))
