@@ -84,21 +84,36 @@ def memory_usage(container: Any) -> int:
     return int((stats.get("memory_stats") or {}).get("usage") or 0)
 
 
-def inject_oom(container: Any) -> str:
+def inject_oom(container: Any, tries: int = 3) -> str:
     usage = memory_usage(container)
     limit = -(-(2 * usage + 32 * MIB) // (16 * MIB)) * 16 * MIB  # rounded up to 16 MiB
     container.update(mem_limit=limit, memswap_limit=limit)
-    pids = " ".join(main_pids(container))
-    # the main process first (adj 1000), then allocate the whole limit: the kernel kills the main
-    # process, the container exits; dd dies with it
-    script = (
-        f"for p in {pids}; do echo 1000 > /proc/$p/oom_score_adj; done; "
-        f"dd if=/dev/zero of=/dev/null bs={limit // MIB}M count=1 2>/dev/null; true"
-    )
     started = str(container.attrs["State"]["StartedAt"])
-    container.exec_run(["sh", "-c", script], user="0")  # killed with the container: no exit code to check
-    wait_restarted(container, started, timeout_s=60)
-    return f"limit {limit // MIB} MiB (it used {usage / MIB:.0f} MiB), main process OOM-killed"
+    for _ in range(tries):
+        pids = " ".join(main_pids(container))
+        # the main process first (adj 1000), then allocate the whole limit: the kernel kills the
+        # main process, the container exits; dd dies with it. Detached: an exec attached to a
+        # container that dies under it can hang on a loaded engine, and there is no output to read.
+        script = (
+            f"for p in {pids}; do echo 1000 > /proc/$p/oom_score_adj; done; "
+            f"dd if=/dev/zero of=/dev/null bs={limit // MIB}M count=1 2>/dev/null; true"
+        )
+        container.exec_run(["sh", "-c", script], user="0", detach=True)
+        try:
+            wait_restarted(container, started, timeout_s=15)
+        except FaultError:
+            container.reload()
+            state = container.attrs["State"]
+            if state.get("Running") and not state.get("Restarting") and state.get("StartedAt") == started:
+                continue  # the main process survived (the kernel took dd): allocate again
+            wait_restarted(container, started, timeout_s=45)  # killed; its restart policy is slow
+        except docker.errors.NotFound:  # recreated already (by the agent): the kill happened
+            pass
+        return f"limit {limit // MIB} MiB (it used {usage / MIB:.0f} MiB), main process OOM-killed"
+    raise FaultError(
+        f"{container.name}: its main process survived {tries} allocations past its {limit // MIB} MiB "
+        "limit (the kernel killed the allocation instead); rehearse another fault"
+    )
 
 
 def kill_main(container: Any, attempts: int = 20) -> None:

@@ -30,6 +30,7 @@ LAB_LABEL = (
     "ig.lab"  # every container of a run carries ig.lab=<scenario>-<token>; the server watches only those
 )
 Progress = Callable[[str, str], None]  # (scenario, what is happening)
+INJECT_TIMEOUT_S = 120  # longer than any injector's own waits, which say what they waited for
 
 
 def scoped_compose(compose_text: str, scope: dict[str, str]) -> str:
@@ -139,8 +140,11 @@ async def inject(
     env.update(extra_env or {})
     script = fault or scenario.fault  # another script of the folder: the owner's step
     command = ["sh", str(script)] if script.suffix == ".sh" else [sys.executable, str(script)]
-    with anyio.fail_after(60):
-        done = await anyio.run_process(command, env=env, cwd=scenario.folder, check=False)
+    try:
+        with anyio.fail_after(INJECT_TIMEOUT_S):
+            done = await anyio.run_process(command, env=env, cwd=scenario.folder, check=False)
+    except TimeoutError:
+        raise RuntimeError(f"{script} did not finish within {INJECT_TIMEOUT_S} s") from None
     if done.returncode != 0:
         raise RuntimeError(
             f"{script} exited {done.returncode}: {done.stderr.decode(errors='replace')[-300:]}"

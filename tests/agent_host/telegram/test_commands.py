@@ -240,36 +240,41 @@ async def test_commands_on_a_real_stack(
     async with server_link(tmp_path, dokploy_standin, safety=read_only) as link:
         bot_context.link = link
         async with polling(telegram_standin, command_handlers(bot_context)):
-            assert app_name in await ask(telegram_standin, f"/status {name}")
+            status = await ask(telegram_standin, f"/status {name}")
+            assert app_name in status, status
             services = await ask(telegram_standin, f"/services {name}")
-            assert "api: ok" in services and "db: ok" in services
-            assert "api: ok" in await ask(telegram_standin, f"/health granada {name}")
+            assert "api: ok" in services and "db: ok" in services, services
+            health = await ask(telegram_standin, f"/health granada {name}")
+            assert "api: ok" in health, health
             logs = await ask(telegram_standin, f"/logs granada {name} api 10")
-            assert f"api {name} ready <b>bold</b>" in logs  # container text shown as text, not markup
+            assert f"api {name} ready <b>bold</b>" in logs, logs  # container text shown as text, not markup
             assert "hunter2secret" not in logs  # secrets masked
-            assert re.search(rf"^\d\d:\d\d:\d\d api {name} ready", logs, re.M) and "stdout" not in logs
-            assert "CPU" in await ask(telegram_standin, f"/metrics {name} api")
+            assert re.search(rf"^\d\d:\d\d:\d\d api {name} ready", logs, re.M) and "stdout" not in logs, logs
+            metrics = await ask(telegram_standin, f"/metrics {name} api")
+            assert "CPU" in metrics, metrics
             # two services fit "granada <name>": a mutation asks back, never guesses
             asked = await ask(telegram_standin, f"/restart granada {name}")
-            assert "could be several services" in asked and f"{app_name}/api" in asked
-            assert f"{app_name}/db" in asked
+            assert "could be several services" in asked and f"{app_name}/api" in asked, asked
+            assert f"{app_name}/db" in asked, asked
             # the server's policy decides: read-only mode refuses the restart, shown as one line
             refused = await ask(telegram_standin, f"/restart {name} api")
-            assert refused.startswith("refused by the server's policy:") and "\n" not in refused
+            assert refused.startswith("refused by the server's policy:") and "\n" not in refused, refused
     assert link.keys[-1] is not None and link.keys[-1].startswith("telegram:")
     async with server_link(tmp_path, dokploy_standin) as link:
         bot_context.link = link
         async with polling(telegram_standin, command_handlers(bot_context)):
             done = await ask(telegram_standin, f"/restart {name} api", within=120)
-            assert done.startswith(f"✅ restart {app_name}/api") and "→ running" in done
+            assert done.startswith(f"✅ restart {app_name}/api") and "→ running" in done, done
             deployed = await ask(telegram_standin, f"/deploy granada {name}", within=180)
-            assert deployed.startswith(f"✅ deploy {app_name}: done") and "deploy budget 1 of 3" in deployed
+            assert (
+                deployed.startswith(f"✅ deploy {app_name}: done") and "deploy budget 1 of 3" in deployed
+            ), deployed
             # nothing to go back to yet (the deploy changed nothing): the server's one line
             rolled = await ask(telegram_standin, f"/rollback granada {name}", within=180)
-            assert rolled.startswith(f"rollback failed: no earlier version of '{app_name}'")
-            assert "\n" not in rolled
+            assert rolled.startswith(f"rollback failed: no earlier version of '{app_name}'"), rolled
+            assert "\n" not in rolled, rolled
             muted = await ask(telegram_standin, f"/mute {name} db 2h")
-            assert muted.startswith(f"🔕 {app_name}/db muted until")
+            assert muted.startswith(f"🔕 {app_name}/db muted until"), muted
     assert [k for k in link.keys if k] and all(k.startswith("telegram:") for k in link.keys if k)
     assert await bot_context.outbox.muted(f"service:local/{app_name}/db", datetime.now(UTC))
     assert not await bot_context.outbox.muted(f"service:local/{app_name}/api", datetime.now(UTC))
