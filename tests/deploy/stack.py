@@ -9,6 +9,9 @@ publishing a port the real compose does not publish.
 
 from __future__ import annotations
 
+import fcntl
+import socket
+import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +28,30 @@ POLL_S = 1.0
 
 
 def bridge_gateway(engine: docker.DockerClient) -> str:
-    """The default bridge's gateway: the host address `host.docker.internal:host-gateway` names."""
-    config = engine.networks.get("bridge").attrs["IPAM"]["Config"]
-    gateway = next((c["Gateway"] for c in config if c.get("Gateway")), None)
-    if gateway is None:
-        raise RuntimeError("the default bridge network has no gateway address; is dockerd's bridge off?")
-    return str(gateway)
+    """The default bridge's gateway: the host address `host.docker.internal:host-gateway` names.
+    dockerd leaves Gateway out of the bridge's IPAM config when it adopts a docker0 that already
+    existed (a daemon restart on the same machine): the interface's own IPv4 address is the same
+    address, which host-gateway resolves to by default."""
+    network = engine.networks.get("bridge").attrs
+    gateway = next((c["Gateway"] for c in network["IPAM"]["Config"] or [] if c.get("Gateway")), None)
+    if gateway is not None:
+        return str(gateway)
+    interface = (network.get("Options") or {}).get("com.docker.network.bridge.name") or "docker0"
+    try:
+        return interface_ipv4(interface)
+    except OSError as exc:
+        raise RuntimeError(
+            f"the default bridge has no gateway address and {interface} has no IPv4 address ({exc}); "
+            "is dockerd's bridge off?"
+        ) from exc
+
+
+def interface_ipv4(name: str) -> str:
+    """A network interface's IPv4 address (Linux SIOCGIFADDR); OSError when it has none."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        request = struct.pack("256s", name.encode()[:15])
+        answer = fcntl.ioctl(probe.fileno(), 0x8915, request)  # SIOCGIFADDR
+    return socket.inet_ntoa(answer[20:24])
 
 
 def dotenv(values: dict[str, str]) -> str:
