@@ -44,7 +44,11 @@ def prepare_hooks_listener(settings: Settings) -> HttpServer:
     if port is None:
         raise TransportError("INFRAGUARDIAN_HOOKS__PORT is not set: no port to serve the webhooks on")
     bound = bind_checked(settings, port)
-    hooks = build_hooks_app(settings, mcp_token=bound.token.value)
+    try:
+        hooks = build_hooks_app(settings, mcp_token=bound.token.value)
+    except BaseException:
+        bound.sock.close()
+        raise
     config = uvicorn.Config(
         GuardedApp(_not_found, bound.token.value, bound.security, hooks),
         log_config=None,

@@ -365,18 +365,12 @@ def prepare_http(mcp: MCPServer, settings: Settings, transport: HttpTransport) -
     Logs (stderr) where the token is, the endpoint, the accepted Host names, and warnings for a
     non-loopback bind."""
     bound = bind_checked(settings, settings.mcp_port)
-    target, sock, token, security, bound_port = (
-        bound.target,
-        bound.sock,
-        bound.token,
-        bound.security,
-        bound.port,
-    )
+    token = bound.token
     hooks = build_hooks_app(settings, mcp_token=token.value) if settings.hooks.enabled else None
     try:
-        app = build_http_app(mcp, transport, token=token.value, security=security, hooks=hooks)
+        app = build_http_app(mcp, transport, token=token.value, security=bound.security, hooks=hooks)
     except BaseException:
-        sock.close()
+        bound.sock.close()
         raise
     config = uvicorn.Config(
         app,
@@ -386,12 +380,12 @@ def prepare_http(mcp: MCPServer, settings: Settings, transport: HttpTransport) -
         timeout_graceful_shutdown=3,  # SSE streams stay open forever; do not hang on Ctrl-C
         server_header=False,
     )
-    url = endpoint_url(transport, target.host, bound_port)
+    url = endpoint_url(transport, bound.target.host, bound.port)
     log.info("serving MCP (%s) on %s; bearer token: %s", transport, url, token.source)
     log_exposure(
-        target.host,
-        target.ip,
-        security,
+        bound.target.host,
+        bound.target.ip,
+        bound.security,
         allowed_hosts=settings.mcp_allowed_hosts,
         behind_tls_proxy=settings.mcp_behind_tls_proxy,
         path=STREAMABLE_HTTP_PATH if transport == "streamable-http" else SSE_PATH,
@@ -399,7 +393,7 @@ def prepare_http(mcp: MCPServer, settings: Settings, transport: HttpTransport) -
     if hooks is not None:
         base = url.rsplit("/", 1)[0]
         log.info("webhooks: %s/hooks/alertmanager and %s/hooks/uptime-kuma", base, base)
-    return HttpServer(server=uvicorn.Server(config), sock=sock, url=url, token=token, hooks=hooks)
+    return HttpServer(server=uvicorn.Server(config), sock=bound.sock, url=url, token=token, hooks=hooks)
 
 
 def serve(mcp: MCPServer, settings: Settings, transport: Literal["stdio", "sse", "streamable-http"]) -> None:
