@@ -5,13 +5,18 @@ runbook's window; the names are the runbook schema's `Check.check` values."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from agent_host.loop.ports import ToolCaller
 from mcp_server.runbooks import Check
 
 from .volumes import volume_below_percent
+
+# The engine records a kill once every process of the container has exited, which on a loaded host
+# comes a little after the kernel's kill: one recorded this soon after the fix can have begun
+# before it. A fix that did not work still shows: the next start is killed later, or `running` fails.
+RECORD_LAG = timedelta(seconds=1)
 
 CheckFn = Callable[[ToolCaller, Check, Mapping[str, Any], "VerifyMemo"], Awaitable[bool | None]]
 
@@ -74,6 +79,9 @@ async def restarts_stable(
 async def no_new_signal(
     link: ToolCaller, check: Check, target: Mapping[str, Any], memo: VerifyMemo
 ) -> bool | None:
+    """False once a signal of `kinds` on the target happened after the fix: by the engine's record
+    of it (`occurred_at`, e.g. an OOM kill's exit) where the detector gives one, else by when it was
+    last observed (a refresh of an old kill is no new kill; a polled condition still seen is)."""
     result = await _structured(
         link, "active_signals", {"app_name": target.get("app_name")} if target.get("app_name") else {}
     )
@@ -83,10 +91,16 @@ async def no_new_signal(
         about = signal.get("target") or {}
         if signal.get("kind") not in check.kinds or about.get("service") != target.get("service"):
             continue
-        seen = datetime.fromisoformat(str(signal.get("last_seen")).replace("Z", "+00:00"))
-        if seen > memo.acted_at:
+        if signal.get("occurred_at"):
+            if _when(signal["occurred_at"]) > memo.acted_at + RECORD_LAG:
+                return False
+        elif _when(signal.get("last_seen")) > memo.acted_at:
             return False
     return True
+
+
+def _when(text: Any) -> datetime:
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
 
 
 async def signal_cleared(
@@ -109,8 +123,7 @@ async def signal_cleared(
         other_rule = (signal.get("evidence") or {}).get("rule") != rule
         if signal.get("kind") == "metric_rule" and rule and other_rule:
             continue  # another rule of the same service is another incident's business
-        seen = datetime.fromisoformat(str(signal.get("last_seen")).replace("Z", "+00:00"))
-        return False if seen > memo.acted_at else None
+        return False if _when(signal.get("last_seen")) > memo.acted_at else None
     return True
 
 

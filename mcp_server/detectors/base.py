@@ -61,6 +61,11 @@ class Signal(BaseModel):
     runbook: str = Field(description="suggested runbook name, e.g. oom-killed")
     first_seen: datetime
     last_seen: datetime
+    occurred_at: datetime | None = Field(
+        default=None,
+        description="when it last happened by the engine's record (a kill, an exit), on the watcher's "
+        "clock; None: known only from when it was last observed (last_seen)",
+    )
     auto_resolve_after_s: float | None = Field(
         default=None, description="resolves by itself this long after last_seen without a new occurrence"
     )
@@ -232,6 +237,10 @@ class DetectorContext:
         """The Docker engine's current time (log and event timestamps are engine time)."""
         return self.clock.now() + timedelta(seconds=self.engine_clock_offset_s)
 
+    def on_our_clock(self, engine_time: datetime | None) -> datetime | None:
+        """An engine timestamp (event, exit) on the watcher's clock, comparable with last_seen."""
+        return None if engine_time is None else engine_time - timedelta(seconds=self.engine_clock_offset_s)
+
 
 class Detector:
     """Base class of all detectors. Subclass it in its own module in this package.
@@ -272,8 +281,10 @@ class Detector:
         *,
         runbook: str | None = None,
         hold_s: float | None = None,
+        occurred_at: datetime | None = None,
     ) -> Signal:
-        """Build a signal of this detector's kind with its fingerprint."""
+        """Build a signal of this detector's kind with its fingerprint. `occurred_at`: when the
+        engine says it happened (engine time; stored on the watcher's clock)."""
         now = ctx.now()
         return Signal(
             id=fingerprint(self.name, target),
@@ -285,6 +296,7 @@ class Detector:
             runbook=runbook or self.runbook,
             first_seen=now,
             last_seen=now,
+            occurred_at=ctx.on_our_clock(occurred_at),
             auto_resolve_after_s=hold_s,
         )
 

@@ -107,7 +107,7 @@ class Check(BaseModel):
     check: Literal[
         "running",  # a container of the service runs for the whole window
         "healthy",  # its health check passes (skipped when it has none)
-        "no_new_signal",  # no new signal of `kinds` on the target during the window
+        "no_new_signal",  # no occurrence of `kinds` on the target after the fix (engine-dated where known)
         "memory_below_percent",  # memory stays below `percent` of the limit
         "restarts_stable",  # the restart count does not grow
         "domain_answers",  # the domain answers 2xx/3xx

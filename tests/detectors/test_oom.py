@@ -65,3 +65,21 @@ async def test_oom_event_then_die_137_is_one_critical_signal(offline_host: Docke
     [sig] = engine.active_signals()  # exited stays quiet: exit 137 right after an oom is the OOM kill
     assert sig.id == warning.id and sig.severity == Severity.critical and sig.runbook == "oom-killed"
     assert "OOM" in sig.evidence["explanation"]["meaning"]
+
+
+async def test_a_kill_is_dated_by_the_engine_on_our_clock_not_by_when_we_saw_it(
+    offline_host: DockerHost,
+) -> None:
+    """Verifying a fix asks whether a kill happened after it: `occurred_at` is the engine's record
+    of the kill (its clock 3 s ahead of ours here), while last_seen is when the watcher handled it."""
+    clock = ManualClock(T0)
+    engine = logic_engine(offline_host, clock, enabled=["oom", "exited"])
+    engine.context.engine_clock_offset_s = 3.0
+    await engine.handle_event(make_event("oom", T0 + timedelta(seconds=3)))
+    [warning] = engine.active_signals()
+    assert warning.occurred_at == T0 and warning.last_seen == T0
+    clock.advance(5)  # the die is handled late (a busy watcher): the kill is still dated by the engine
+    await engine.handle_event(make_event("die", T0 + timedelta(seconds=3.5), exit_code=137))
+    [sig] = engine.active_signals()
+    assert sig.severity == Severity.critical
+    assert sig.occurred_at == T0 + timedelta(seconds=0.5) and sig.last_seen == T0 + timedelta(seconds=5)

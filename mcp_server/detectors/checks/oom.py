@@ -49,6 +49,7 @@ class OomDetector(Detector):
                 f"the OOM killer killed a process in container {name}",
                 {"event": "oom", "event_time": event.time},
                 hold_s=self.settings.event_hold_s,
+                occurred_at=event.time,
             )
 
             async def limit() -> Signal:
@@ -66,6 +67,7 @@ class OomDetector(Detector):
                 f"container {name} was OOM-killed: exit 137",
                 {"exit_code": 137, "oom_killed": True, "finished_at": event.time},
                 hold_s=self.settings.event_hold_s,
+                occurred_at=event.time,
             )
 
             async def died() -> Signal:
@@ -100,6 +102,7 @@ class OomDetector(Detector):
                 "container_running": details.running if details else None,
             },
             hold_s=self.settings.event_hold_s,
+            occurred_at=event.time,
         )
 
     async def _died(
@@ -128,6 +131,7 @@ class OomDetector(Detector):
         labels = details.labels if details else (event.attributes if event else {})
         target = target_from_labels(ctx.host_name, name, container_id, labels)
         peak = max((s.memory_used_bytes for s in ctx.stats.history(container_id)), default=None)
+        finished = (details.finished_at if details else None) or (event.time if event else None)
         evidence: dict[str, Any] = {
             "exit_code": 137,
             "oom_killed": True,
@@ -135,7 +139,7 @@ class OomDetector(Detector):
             "memory_peak_sampled_bytes": peak,
             "restart_policy": details.restart_policy.name if details else None,
             "restart_count": details.restart_count if details else None,
-            "finished_at": details.finished_at if details else (event.time if event else None),
+            "finished_at": finished,
             "explanation": explain_exit_code(137, True),
         }
         if log_lines is not None:
@@ -147,6 +151,7 @@ class OomDetector(Detector):
             f"container {name} was OOM-killed: exit 137, {_limit_text(details)}",
             evidence,
             hold_s=self.settings.event_hold_s,
+            occurred_at=finished,
         )
 
     async def poll(self, ctx: DetectorContext) -> Findings:

@@ -84,14 +84,23 @@ escalate_when:
 
 
 async def closed(store: IncidentStore, app_name: str, count: int, *, timeout_s: float) -> list[Incident]:
-    """The stack's closed incidents with a decision, oldest first, once there are `count`."""
-    with anyio.fail_after(timeout_s):
+    """The stack's closed incidents with a decision, oldest first, once there are `count`; on a
+    timeout, the error tells each incident's story."""
+    mine: list[Incident] = []
+    with anyio.move_on_after(timeout_s):
         while True:
             mine = [i for i in await store.recent(50) if i.target.get("app_name") == app_name]
             done = sorted((i for i in mine if i.closed and i.decision), key=lambda i: i.opened_at)
             if len(done) >= count:
                 return done
             await anyio.sleep(1)
+    stories = "\n\n".join(f"{i.id} ({i.status}):\n{story(i)}" for i in mine)
+    raise AssertionError(f"not {count} closed incidents of {app_name} in {timeout_s:g} s:\n{stories}")
+
+
+def story(incident: Incident) -> str:
+    """An incident's events one per line, for an assertion message that shows why it ended so."""
+    return "\n".join(f"{e.step}: {e.message}" for e in incident.events)
 
 
 async def test_the_same_oom_three_times_fails_then_learns_then_remembers(
@@ -129,14 +138,14 @@ async def test_the_same_oom_three_times_fails_then_learns_then_remembers(
 
         assert first.decision is not None and second.decision is not None and third.decision is not None
         # 1. the runbook's first fix, tried and failed (the API is OOM-killed again)
-        assert first.decision.solution == "restart-first" and first.status == "escalated", first.events
+        assert first.decision.solution == "restart-first" and first.status == "escalated", story(first)
         assert first.decision.similar == [] and "memory: no similar past incident" in first.decision.reasons
         # 2. the restart that failed here is not tried again: the raise is, and works
-        assert second.decision.solution == "raise-memory-limit" and second.status == "resolved", second.events
+        assert second.decision.solution == "raise-memory-limit" and second.status == "resolved", story(second)
         reasons = " | ".join(second.decision.reasons)
         assert f"restart-first failed for this target 1× (last {first.id})" in reasons, reasons
         # 3. the remembered fix first, and the record says so, with what memory found
-        assert third.decision.solution == "raise-memory-limit" and third.status == "resolved", third.events
+        assert third.decision.solution == "raise-memory-limit" and third.status == "resolved", story(third)
         reasons = " | ".join(third.decision.reasons)
         assert f"memory: raise-memory-limit worked for this problem here 1× (last {second.id})" in reasons, (
             reasons
