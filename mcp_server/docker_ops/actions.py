@@ -75,6 +75,10 @@ class MemoryLimitChange(BaseModel):
     new_memory_swap_bytes: int
     memory_usage_bytes: int | None = Field(description="use (without page cache) when changed")
     ok: bool = Field(description="True when the engine now reports the requested values")
+    started_now: bool = Field(
+        default=False,
+        description="it was waiting in Docker's restart back-off and was started with the new limit",
+    )
     note: str
 
 
@@ -309,6 +313,7 @@ async def update_memory_limit(
     *,
     memory_swap: int | str | None = None,
     allow_below_usage: bool = False,
+    start_if_waiting: bool = False,
 ) -> MemoryLimitChange:
     """Change a running container's memory limit live (`docker update --memory`).
 
@@ -317,6 +322,8 @@ async def update_memory_limit(
         memory_swap: memory+swap limit (>= memory, or -1 for unlimited swap). Default: keep the
             container's current swap allowance (see `plan_swap`).
         allow_below_usage: allow a limit below current use (the kernel would OOM-kill at once).
+        start_if_waiting: a container waiting in Docker's restart back-off (an OOM loop: up to a
+            minute between starts) is started now, so the new limit applies at once.
     """
     new_memory = parse_memory_limit(memory, "memory")
     explicit_swap = parse_size(memory_swap, "memory_swap") if memory_swap is not None else None
@@ -350,6 +357,14 @@ async def update_memory_limit(
         new_swap = explicit_swap if explicit_swap is not None else plan_swap(old_memory, old_swap, new_memory)
         container.update(mem_limit=new_memory, memswap_limit=new_swap)
         container.reload()
+        started_now = False
+        waiting = bool((container.attrs.get("State") or {}).get("Restarting"))
+        if start_if_waiting and waiting and _protection_reason(container) is None:
+            # no process runs while it waits, and the engine answers `start` with "already
+            # running" (a waiting container counts as running): only a restart ends the wait
+            container.restart(timeout=1)
+            container.reload()
+            started_now = True
         after: dict[str, Any] = container.attrs.get("HostConfig") or {}
         read_memory = int(after.get("Memory") or 0)
         read_swap = int(after.get("MemorySwap") or 0)
@@ -362,6 +377,7 @@ async def update_memory_limit(
             new_memory_swap_bytes=read_swap,
             memory_usage_bytes=usage,
             ok=read_memory == new_memory and read_swap == new_swap,
+            started_now=started_now,
             note=_memory_note((container.attrs.get("Config") or {}).get("Labels") or {}),
         )
 

@@ -168,3 +168,34 @@ async def test_exec_time_limit_cuts_a_hanging_command(
     )
     assert timed_out and not truncated and exit_code is None
     assert out == b"started\n" and err == b""
+
+
+async def test_a_raise_starts_a_container_waiting_in_the_restart_back_off(
+    host: DockerHost, docker_client: docker.DockerClient
+) -> None:
+    """An OOM loop makes Docker wait longer before each start (up to a minute): the raise ends the
+    wait so the new limit applies now. Without `start_if_waiting` it keeps waiting."""
+    name = unique("oomloop")
+    script = "dd if=/dev/zero of=/dev/null bs=40M count=1 && sleep 3600"
+    container = run_container(
+        docker_client, name, ["sh", "-c", script], init=True, mem_limit="32m", memswap_limit="32m",
+        restart_policy={"Name": "unless-stopped"},
+    )  # fmt: skip
+    try:
+
+        def waiting() -> bool:
+            state = docker_client.api.inspect_container(name)
+            return bool(state["State"]["Restarting"]) and state["RestartCount"] >= 6  # waits 3.2 s or more
+
+        wait_for(waiting, what="waiting in the restart back-off", timeout=60)
+        kept = await update_memory_limit(host, name, "36m")  # still too small, and not started
+        assert kept.ok and not kept.started_now
+        assert docker_client.api.inspect_container(name)["State"]["Restarting"]
+        raised = await update_memory_limit(host, name, "64m", start_if_waiting=True)
+        assert raised.ok and raised.started_now
+        state = docker_client.api.inspect_container(name)["State"]
+        assert state["Status"] == "running" and not state["Restarting"]
+        await anyio.sleep(1)  # the 40 MiB buffer fits now: it keeps running
+        assert docker_client.api.inspect_container(name)["State"]["Status"] == "running"
+    finally:
+        container.remove(force=True)

@@ -56,6 +56,9 @@ class ContainerMemory(BaseModel):
     new_limit: str
     usage: str | None = Field(description="memory in use now (None when stopped)")
     ok: bool
+    started_now: bool = Field(
+        default=False, description="it waited in Docker's restart back-off and was started with the new limit"
+    )
 
 
 class MemoryResult(BaseModel):
@@ -196,11 +199,16 @@ async def set_memory_limit(
             confirm_message=confirm,
         ) as call:
             if not dry_run:
-                for row in rows:
-                    change = await update_memory_limit(docker, row.container, new)
-                    row.ok = change.ok
+                for row in rows:  # a waiting container is started for a raise only (an undo waits)
+                    change = await update_memory_limit(
+                        docker, row.container, new, start_if_waiting=action == "raise_memory"
+                    )
+                    row.ok, row.started_now = change.ok, change.started_now
                 await _apply_persist(svc, plan, new)
-                call.summary = f"{action} {name} to {human_bytes(new)}; kept: {plan.planned}"
+                started = [r.container for r in rows if r.started_now]
+                call.summary = f"{action} {name} to {human_bytes(new)}; kept: {plan.planned}" + (
+                    f"; started now (waited in the restart back-off): {', '.join(started)}" if started else ""
+                )
                 if not all(r.ok for r in rows):
                     call.result = "error"
             return safe(
