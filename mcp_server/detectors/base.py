@@ -237,9 +237,9 @@ class DetectorContext:
         """The Docker engine's current time (log and event timestamps are engine time)."""
         return self.clock.now() + timedelta(seconds=self.engine_clock_offset_s)
 
-    def on_our_clock(self, engine_time: datetime | None) -> datetime | None:
+    def on_our_clock(self, engine_time: datetime) -> datetime:
         """An engine timestamp (event, exit) on the watcher's clock, comparable with last_seen."""
-        return None if engine_time is None else engine_time - timedelta(seconds=self.engine_clock_offset_s)
+        return engine_time - timedelta(seconds=self.engine_clock_offset_s)
 
 
 class Detector:
@@ -296,7 +296,7 @@ class Detector:
             runbook=runbook or self.runbook,
             first_seen=now,
             last_seen=now,
-            occurred_at=ctx.on_our_clock(occurred_at),
+            occurred_at=ctx.on_our_clock(occurred_at) if occurred_at else None,
             auto_resolve_after_s=hold_s,
         )
 

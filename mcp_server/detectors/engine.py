@@ -454,7 +454,7 @@ class DetectorEngine:
         after its die would otherwise flip a critical signal back to warning and up again."""
         if not self._restored_until:
             return findings
-        happened = event.time - timedelta(seconds=self.context.engine_clock_offset_s)
+        happened = self.context.on_our_clock(event.time)
 
         def judged(signal_id: str) -> bool:
             until = self._restored_until.get(signal_id)

@@ -366,8 +366,8 @@ def prepare_http(mcp: MCPServer, settings: Settings, transport: HttpTransport) -
     non-loopback bind."""
     bound = bind_checked(settings, settings.mcp_port)
     token = bound.token
-    hooks = build_hooks_app(settings, mcp_token=token.value) if settings.hooks.enabled else None
     try:
+        hooks = build_hooks_app(settings, mcp_token=token.value) if settings.hooks.enabled else None
         app = build_http_app(mcp, transport, token=token.value, security=bound.security, hooks=hooks)
     except BaseException:
         bound.sock.close()
